@@ -1,0 +1,149 @@
+//! The composition root: builds the hub and the HTTP listener from a config, and runs them until
+//! a signal asks for a graceful stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::http::{self, Inputs};
+use crate::mcp::Hub;
+use crate::upstream::Status;
+
+/// How long stopped upstreams (child processes) get to finish during shutdown.
+const UPSTREAM_STOP: Duration = Duration::from_secs(5);
+
+/// The hub and its upstreams, without any listener (`serve`, `stdio` and `tools` add theirs).
+pub struct Core {
+    pub hub: Arc<Hub>,
+    pub config: Arc<Config>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Core {
+    pub fn start(config: Config) -> Self {
+        let (hub, inbox) = Hub::new(&config);
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        hub.start(inbox, &tasks, &shutdown);
+        Self { hub, config: Arc::new(config), tasks, shutdown }
+    }
+
+    /// Waits until every required upstream has been tried, at most `limit`.
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.hub.ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    /// Stops supervisors (and so child processes) and waits for them.
+    pub async fn stop(self) {
+        self.hub.sessions.close_all();
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait()).await.is_err() {
+            warn!("some upstreams did not stop in time");
+        }
+    }
+
+    /// One line per upstream: connected with what, or failed and why.
+    pub fn summary(&self) -> Vec<String> {
+        let views = self.hub.views();
+        self.hub
+            .upstreams()
+            .iter()
+            .map(|up| {
+                let view = views.view(crate::mcp::Scope::Single(up.index));
+                let count = |k| view.listing(k).map_or(0, |l| l.entries.len());
+                use crate::mcp::ListKind::*;
+                match up.status() {
+                    Status::Ready { .. } => format!(
+                        "  {:<20} connected ({}): {} tools, {} prompts, {} resources",
+                        up.name(),
+                        up.spec.transport.kind(),
+                        count(Tools),
+                        count(Prompts),
+                        count(Resources)
+                    ),
+                    Status::Connecting => format!("  {:<20} connecting ({})", up.name(), up.spec.transport.kind()),
+                    Status::Failed { reason } => {
+                        format!("  {:<20} FAILED ({}): {reason}", up.name(), up.spec.transport.kind())
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// A running gateway: the core plus its HTTP listener.
+pub struct Gateway {
+    pub core: Core,
+    pub local_addr: SocketAddr,
+    stop_accepting: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let local_addr = listener.local_addr()?;
+        let core = Core::start(config);
+        let router = http::router(Arc::new(Inputs { hub: Arc::clone(&core.hub), config: Arc::clone(&core.config) }));
+        let stop_accepting = CancellationToken::new();
+        let server = tokio::spawn(
+            axum::serve(listener, router).with_graceful_shutdown(stop_accepting.clone().cancelled_owned()).into_future(),
+        );
+        Ok(Self { core, local_addr, stop_accepting, server })
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops gracefully.
+    pub async fn wait_termination(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        self.stop().await;
+        Ok(())
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the grace period, then stops the
+    /// upstreams.
+    pub async fn stop(mut self) {
+        info!("shutting down");
+        self.stop_accepting.cancel();
+        // Session streams never end by themselves; ending them lets connections drain.
+        self.core.hub.sessions.close_all();
+        let grace = self.core.config.server.shutdown_grace;
+        if tokio::time::timeout(grace, &mut self.server).await.is_err() {
+            warn!(grace_ms = grace.as_millis() as u64, "requests still running after the grace period; stopping anyway");
+            self.server.abort();
+        }
+        self.core.stop().await;
+        info!("stopped");
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Configuration: YAML on disk → raw serde types → one validated, immutable [`Config`] snapshot.
+//!
+//! Raw types (`raw.rs`) mirror the files exactly and reject unknown keys; `registry.rs` reads the
+//! upstream registry (our YAML, or IDE `mcpServers`/`servers` JSON files); this module turns both
+//! into the snapshot the rest of agentmux reads. A request works on one snapshot from start to end.
+
+mod duration;
+mod error;
+mod expand;
+mod raw;
+mod registry;
+mod snapshot;
+
+pub use duration::parse_duration;
+pub use error::{ConfigError, Problem};
+pub use snapshot::{
+    Config, McpSettings, NameFilter, PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec,
+    UpstreamSpec, load,
+};

@@ -1,0 +1,118 @@
+//! Serde types that mirror agentmux's YAML files exactly. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::duration::ConfigDuration;
+use super::expand::Text;
+
+/// `agentmux.yaml`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<Text>,
+    pub registry: Option<OneOrMany>,
+    pub policies: Option<Text>,
+    #[serde(default)]
+    pub mcp: RawMcp,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(Text),
+    Many(Vec<Text>),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcp {
+    pub prefix: Option<RawPrefix>,
+    pub separator: Option<Text>,
+    pub max_name_length: Option<usize>,
+    pub page_size: Option<usize>,
+    pub catalog_ttl: Option<ConfigDuration>,
+    pub session_idle_timeout: Option<ConfigDuration>,
+    pub max_sessions: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum RawPrefix {
+    Always,
+    Conditional,
+    Never,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub max_body_bytes: Option<usize>,
+    pub allowed_origins: Option<Vec<Text>>,
+    pub allowed_hosts: Option<Vec<Text>>,
+    pub shutdown_grace: Option<ConfigDuration>,
+}
+
+/// `registry/<name>.yaml`: one upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub name: Option<String>,
+    pub mcp: RawMcpUpstream,
+    #[serde(default)]
+    pub tools: RawFilter,
+    #[serde(default)]
+    pub prompts: RawFilter,
+    #[serde(default)]
+    pub resources: RawFilter,
+    /// Whether `/readyz` waits for this upstream (default true).
+    pub required: Option<bool>,
+    pub timeouts: Option<RawTimeouts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcpUpstream {
+    pub command: Option<Text>,
+    #[serde(default)]
+    pub args: Vec<Text>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Text>,
+    pub cwd: Option<Text>,
+    pub url: Option<Text>,
+    pub transport: Option<RawTransport>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Text>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawTransport {
+    StreamableHttp,
+    Sse,
+    Websocket,
+    Stdio,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub connect: Option<ConfigDuration>,
+    pub first_byte: Option<ConfigDuration>,
+    pub total: Option<ConfigDuration>,
+    pub startup: Option<ConfigDuration>,
+}

@@ -1,0 +1,267 @@
+//! The upstream registry: a directory (or list) of files, each read by its kind.
+//!
+//! - `*.yaml` / `*.yml`: one agentmux upstream per file, name = `name:` or the file stem;
+//! - `*.json`: an IDE's MCP config read as-is: the `mcpServers` object of Claude Desktop, Claude
+//!   Code (`.mcp.json`) and Cursor, or the `servers` object of VS Code. Each entry is an upstream.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::Problem;
+use super::expand::{Syntax, expand, with_base_dir};
+use super::raw::{RawTransport, RawUpstream};
+use super::snapshot::{NameFilter, Secret, Timeouts, TransportSpec, UpstreamSpec};
+
+/// Reads every registry path; problems are collected, good entries are kept.
+pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> Vec<UpstreamSpec> {
+    let mut upstreams = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
+                Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(e) => {
+                    problems.push(Problem::new(path, None, format!("cannot read registry directory: {e}")));
+                    continue;
+                }
+            };
+            files.sort();
+            for file in files.iter().filter(|f| f.is_file()) {
+                load_file(file, false, &mut upstreams, problems);
+            }
+        } else if path.is_file() {
+            load_file(path, true, &mut upstreams, problems);
+        } else if explicit {
+            problems.push(Problem::new(path, None, "registry path does not exist"));
+        }
+    }
+    reject_duplicates(&upstreams, problems);
+    upstreams
+}
+
+fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, problems: &mut Vec<Problem>) {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let text = match ext {
+        "yaml" | "yml" | "json" => match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => return problems.push(Problem::new(file, None, format!("cannot read: {e}"))),
+        },
+        _ if named_explicitly => {
+            return problems.push(Problem::new(file, None, "registry files must end in .yaml, .yml or .json"));
+        }
+        // Other files in a registry directory (READMEs, notes) are not upstreams.
+        _ => return,
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    if ext == "json" {
+        out.extend(ide_file(file, &text, problems));
+    } else if let Some(spec) = yaml_file(file, base, &text, problems) {
+        out.push(spec);
+    }
+}
+
+fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<UpstreamSpec> {
+    let raw: RawUpstream = match with_base_dir(base, || serde_yaml_ng::from_str(text)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            problems.push(Problem::from_yaml(file, &e));
+            return None;
+        }
+    };
+    let name = match raw.name {
+        Some(name) => name,
+        None => file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string(),
+    };
+    if !valid_name(&name) {
+        problems.push(Problem::new(
+            file,
+            None,
+            format!("upstream name `{name}` must match [a-z0-9][a-z0-9-]* (set `name:` or rename the file)"),
+        ));
+        return None;
+    }
+    let m = raw.mcp;
+    let transport = match (m.command, m.url) {
+        (Some(command), None) => {
+            if m.transport.is_some_and(|t| t != RawTransport::Stdio) || !m.headers.is_empty() {
+                problems.push(Problem::new(file, None, "mcp: `command` runs a stdio server; `transport` and `headers` apply to `url` only"));
+                return None;
+            }
+            TransportSpec::Stdio {
+                command: command.0,
+                args: m.args.into_iter().map(|a| a.0).collect(),
+                env: m.env.into_iter().map(|(k, v)| (k, Secret(v.0))).collect(),
+                cwd: m.cwd.map(|c| base.join(c.0)),
+            }
+        }
+        (None, Some(url)) => {
+            if !m.args.is_empty() || !m.env.is_empty() || m.cwd.is_some() {
+                problems.push(Problem::new(file, None, "mcp: `args`, `env` and `cwd` apply to `command` only"));
+                return None;
+            }
+            let headers = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
+            match http_transport(m.transport, url.0, headers) {
+                Ok(t) => t,
+                Err(msg) => {
+                    problems.push(Problem::new(file, None, msg));
+                    return None;
+                }
+            }
+        }
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new(file, None, "mcp: give either `command` (stdio) or `url` (HTTP), not both"));
+            return None;
+        }
+        (None, None) => {
+            problems.push(Problem::new(file, None, "mcp: missing `command` (stdio) or `url` (HTTP)"));
+            return None;
+        }
+    };
+    Some(UpstreamSpec {
+        name,
+        declared_in: file.to_path_buf(),
+        transport,
+        tools: NameFilter::from_raw(raw.tools),
+        prompts: NameFilter::from_raw(raw.prompts),
+        resources: NameFilter::from_raw(raw.resources),
+        required: raw.required.unwrap_or(true),
+        timeouts: Timeouts::from_raw(raw.timeouts),
+    })
+}
+
+fn http_transport(
+    kind: Option<RawTransport>,
+    url: String,
+    headers: BTreeMap<String, Secret>,
+) -> Result<TransportSpec, String> {
+    let scheme_ok = |schemes: &[&str]| schemes.iter().any(|s| url.starts_with(s));
+    match kind.unwrap_or(RawTransport::StreamableHttp) {
+        RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => {
+            Ok(TransportSpec::StreamableHttp { url, headers })
+        }
+        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers }),
+        RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => Ok(TransportSpec::WebSocket { url, headers }),
+        RawTransport::Stdio => Err("mcp: transport `stdio` needs `command`, not `url`".into()),
+        _ => Err(format!("mcp.url: `{url}` does not fit the transport (http(s):// or ws(s)://)")),
+    }
+}
+
+/// An IDE config file: `{"mcpServers": {...}}` or VS Code's `{"servers": {...}}`.
+fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<UpstreamSpec> {
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            problems.push(Problem::from_json(file, &e));
+            return Vec::new();
+        }
+    };
+    let (key, servers) = match (doc.get("mcpServers"), doc.get("servers")) {
+        (Some(s), _) => ("mcpServers", s),
+        (None, Some(s)) => ("servers", s),
+        (None, None) => {
+            problems.push(Problem::new(file, None, "JSON registry files hold an `mcpServers` (Claude, Cursor) or `servers` (VS Code) object"));
+            return Vec::new();
+        }
+    };
+    // Claude Code writes `${VAR}`; VS Code and agentmux write `${env:VAR}`.
+    let syntax = if key == "mcpServers" { Syntax::ClaudeCode } else { Syntax::Agentmux };
+    let Some(servers) = servers.as_object() else {
+        problems.push(Problem::new(file, None, format!("`{key}` must be an object of servers")));
+        return Vec::new();
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for (original, entry) in servers {
+        let at = format!("{key}.{original}");
+        if entry.get("disabled").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        match with_base_dir(base, || ide_entry(entry, syntax, base)) {
+            Ok(transport) => out.push(UpstreamSpec {
+                name: normalize_name(original),
+                declared_in: file.to_path_buf(),
+                transport,
+                tools: NameFilter::default(),
+                prompts: NameFilter::default(),
+                resources: NameFilter::default(),
+                required: true,
+                timeouts: Timeouts::DEFAULT,
+            }),
+            Err(msg) => problems.push(Problem::new(file, None, format!("{at}: {msg}"))),
+        }
+    }
+    out
+}
+
+fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec, String> {
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match entry.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => expand(s, syntax).map(Some).map_err(|e| format!("{key}: {e}")),
+            Some(_) => Err(format!("{key}: must be a string")),
+        }
+    };
+    let map = |key: &str| -> Result<BTreeMap<String, Secret>, String> {
+        let Some(obj) = entry.get(key) else { return Ok(BTreeMap::new()) };
+        let obj = obj.as_object().ok_or_else(|| format!("{key}: must be an object"))?;
+        obj.iter()
+            .map(|(k, v)| {
+                let s = v.as_str().ok_or_else(|| format!("{key}.{k}: must be a string"))?;
+                Ok((k.clone(), Secret(expand(s, syntax).map_err(|e| format!("{key}.{k}: {e}"))?)))
+            })
+            .collect()
+    };
+    let kind = text("type")?;
+    if let Some(command) = text("command")? {
+        let args = match entry.get("args") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|a| a.as_str().ok_or("args: must be strings").map_err(String::from).and_then(|s| expand(s, syntax)))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err("args: must be an array of strings".into()),
+        };
+        return Ok(TransportSpec::Stdio { command, args, env: map("env")?, cwd: text("cwd")?.map(|c| base.join(c)) });
+    }
+    let url = text("url")?.or(text("serverUrl")?).ok_or("needs `command` (stdio) or `url` (HTTP)")?;
+    let transport = match kind.as_deref() {
+        None | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => RawTransport::StreamableHttp,
+        Some("sse") => RawTransport::Sse,
+        Some("ws" | "websocket") => RawTransport::Websocket,
+        Some(other) => return Err(format!("type: unknown transport `{other}`")),
+    };
+    http_transport(Some(transport), url, map("headers")?)
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// IDE names are free text; ours are `[a-z0-9][a-z0-9-]*`.
+pub fn normalize_name(original: &str) -> String {
+    let mapped: String = original
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let trimmed = mapped.trim_start_matches('-');
+    if trimmed.is_empty() { "server".to_string() } else { trimmed.to_string() }
+}
+
+fn reject_duplicates(upstreams: &[UpstreamSpec], problems: &mut Vec<Problem>) {
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    for u in upstreams {
+        if let Some(first) = seen.insert(&u.name, &u.declared_in) {
+            problems.push(Problem::new(
+                &u.declared_in,
+                None,
+                format!("upstream name `{}` is also declared in {}; names must be unique", u.name, first.display()),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,318 @@
+//! The validated, immutable configuration snapshot and its loader.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::{ConfigError, Problem};
+use super::expand::with_base_dir;
+use super::raw::{OneOrMany, RawConfig, RawFilter, RawPrefix, RawTimeouts};
+use super::registry;
+
+/// Everything agentmux runs on, validated. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this snapshot was read from.
+    pub source: PathBuf,
+    pub listen: SocketAddr,
+    pub server: ServerSettings,
+    pub mcp: McpSettings,
+    pub upstreams: Vec<UpstreamSpec>,
+    /// Authorization policy directory, when configured (used by the authorization layer).
+    pub policies: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub max_body_bytes: usize,
+    /// Host header values accepted (`*` = any). Protects loopback listeners from DNS rebinding.
+    pub allowed_hosts: Vec<String>,
+    /// Origin header values accepted when a browser sends one (`*` = any).
+    pub allowed_origins: Vec<String>,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixMode {
+    /// Every name is `{upstream}{separator}{name}`; stable whatever else is federated.
+    Always,
+    /// Only names that two upstreams share are prefixed.
+    Conditional,
+    /// No prefixes; a name that two upstreams share is reported and not served.
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct McpSettings {
+    pub prefix: PrefixMode,
+    pub separator: String,
+    /// Longer federated names are shortened deterministically with a hash suffix.
+    pub max_name_length: usize,
+    /// Items per page of a federated list; `None` serves every item in one page.
+    pub page_size: Option<usize>,
+    /// How long an upstream's catalog is served before it is fetched again.
+    pub catalog_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub max_sessions: u64,
+}
+
+/// One upstream MCP server.
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    pub name: String,
+    /// Where it was declared, for messages.
+    pub declared_in: PathBuf,
+    pub transport: TransportSpec,
+    pub tools: NameFilter,
+    pub prompts: NameFilter,
+    pub resources: NameFilter,
+    /// `/readyz` waits until a required upstream has been tried.
+    pub required: bool,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone)]
+pub enum TransportSpec {
+    Stdio { command: String, args: Vec<String>, env: BTreeMap<String, Secret>, cwd: Option<PathBuf> },
+    StreamableHttp { url: String, headers: BTreeMap<String, Secret> },
+    Sse { url: String, headers: BTreeMap<String, Secret> },
+    WebSocket { url: String, headers: BTreeMap<String, Secret> },
+}
+
+impl TransportSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Stdio { .. } => "stdio",
+            Self::StreamableHttp { .. } => "streamable-http",
+            Self::Sse { .. } => "sse",
+            Self::WebSocket { .. } => "websocket",
+        }
+    }
+}
+
+/// A value that must never reach a log line or a dump.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// From sending a request until the response headers (or first stdio byte) arrive.
+    pub first_byte: Duration,
+    /// A whole request, streaming included.
+    pub total: Duration,
+    /// Spawning and initializing the upstream.
+    pub startup: Duration,
+}
+
+impl Timeouts {
+    pub const DEFAULT: Self = Self {
+        connect: Duration::from_secs(10),
+        first_byte: Duration::from_secs(60),
+        total: Duration::from_secs(300),
+        startup: Duration::from_secs(120),
+    };
+
+    pub(super) fn from_raw(raw: Option<RawTimeouts>) -> Self {
+        let raw = raw.unwrap_or_default();
+        let d = Self::DEFAULT;
+        Self {
+            connect: raw.connect.map_or(d.connect, |v| v.0),
+            first_byte: raw.first_byte.map_or(d.first_byte, |v| v.0),
+            total: raw.total.map_or(d.total, |v| v.0),
+            startup: raw.startup.map_or(d.startup, |v| v.0),
+        }
+    }
+}
+
+/// `include` / `exclude` globs (`*`, `?`) and renames for one kind of item.
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// original name → exposed name.
+    pub rename: BTreeMap<String, String>,
+}
+
+impl NameFilter {
+    pub(super) fn from_raw(raw: RawFilter) -> Self {
+        Self { include: raw.include, exclude: raw.exclude, rename: raw.rename }
+    }
+
+    /// Whether an item with this original name is served.
+    pub fn admits(&self, name: &str) -> bool {
+        let included = self.include.is_empty() || self.include.iter().any(|g| glob_match(g, name));
+        included && !self.exclude.iter().any(|g| glob_match(g, name))
+    }
+
+    /// The name an item is exposed under (before any prefix).
+    pub fn exposed<'a>(&'a self, name: &'a str) -> &'a str {
+        self.rename.get(name).map_or(name, String::as_str)
+    }
+}
+
+/// Shell-style glob with `*` (any run) and `?` (one character).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Loads and validates the config file and everything it points to, reporting every problem.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        problems: vec![Problem::new(path, None, format!("cannot read config file: {e}"))],
+    })?;
+    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let raw: RawConfig = if text.trim().is_empty() {
+        RawConfig::default()
+    } else {
+        match with_base_dir(&base, || serde_yaml_ng::from_str(&text)) {
+            Ok(raw) => raw,
+            Err(e) => return Err(ConfigError { problems: vec![Problem::from_yaml(path, &e)] }),
+        }
+    };
+
+    let listen_text = raw.listen.as_ref().map_or(DEFAULT_LISTEN, |t| t.0.as_str());
+    let listen = listen_text.parse().unwrap_or_else(|_| {
+        problems.push(Problem::new(
+            path,
+            None,
+            format!("listen: `{listen_text}` is not an address like 127.0.0.1:8080"),
+        ));
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+
+    let registry_paths: Vec<PathBuf> = match &raw.registry {
+        None => vec![base.join("registry")],
+        Some(OneOrMany::One(p)) => vec![base.join(&p.0)],
+        Some(OneOrMany::Many(ps)) => ps.iter().map(|p| base.join(&p.0)).collect(),
+    };
+    let explicit_registry = raw.registry.is_some();
+    let upstreams = registry::load(&registry_paths, explicit_registry, &mut problems);
+
+    let mcp = mcp_settings(&raw, path, &mut problems);
+    for u in upstreams.iter().filter(|u| u.name.contains(&mcp.separator)) {
+        problems.push(Problem::new(
+            &u.declared_in,
+            None,
+            format!("upstream name `{}` contains the separator `{}`; federated names would be ambiguous", u.name, mcp.separator),
+        ));
+    }
+    let server = server_settings(&raw, listen);
+    let policies = raw.policies.as_ref().map(|p| base.join(&p.0));
+
+    if problems.is_empty() {
+        Ok(Config { source: path.to_path_buf(), listen, server, mcp, upstreams, policies })
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> McpSettings {
+    let m = &raw.mcp;
+    let separator = m.separator.as_ref().map_or_else(|| "__".to_string(), |s| s.0.clone());
+    if separator.is_empty() || !separator.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        problems.push(Problem::new(
+            path,
+            None,
+            format!("mcp.separator: `{separator}` must be non-empty and use only A-Z a-z 0-9 _ . -"),
+        ));
+    }
+    let max_name_length = m.max_name_length.unwrap_or(128);
+    if !(16..=128).contains(&max_name_length) {
+        problems.push(Problem::new(path, None, "mcp.max_name_length: must be between 16 and 128"));
+    }
+    if m.page_size == Some(0) {
+        problems.push(Problem::new(path, None, "mcp.page_size: must be at least 1 (omit it to serve one page)"));
+    }
+    McpSettings {
+        prefix: match m.prefix {
+            None | Some(RawPrefix::Always) => PrefixMode::Always,
+            Some(RawPrefix::Conditional) => PrefixMode::Conditional,
+            Some(RawPrefix::Never) => PrefixMode::Never,
+        },
+        separator,
+        max_name_length,
+        page_size: m.page_size,
+        catalog_ttl: m.catalog_ttl.map_or(Duration::from_secs(300), |d| d.0),
+        session_idle_timeout: m.session_idle_timeout.map_or(Duration::from_secs(1800), |d| d.0),
+        max_sessions: m.max_sessions.unwrap_or(100_000),
+    }
+}
+
+fn server_settings(raw: &RawConfig, listen: SocketAddr) -> ServerSettings {
+    let s = &raw.server;
+    let texts = |v: &Option<Vec<super::expand::Text>>| v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect());
+    // A loopback listener only answers to loopback names unless told otherwise: this is what stops
+    // a web page from reaching it through DNS rebinding. A listener on a public address is meant to
+    // be reached by other names.
+    let default_hosts = if listen.ip().is_loopback() {
+        vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]
+    } else {
+        vec!["*".into()]
+    };
+    ServerSettings {
+        max_body_bytes: s.max_body_bytes.unwrap_or(4 * 1024 * 1024),
+        allowed_hosts: texts(&s.allowed_hosts).unwrap_or(default_hosts),
+        allowed_origins: texts(&s.allowed_origins)
+            .unwrap_or_else(|| vec!["http://localhost".into(), "http://127.0.0.1".into(), "http://[::1]".into()]),
+        shutdown_grace: s.shutdown_grace.map_or(Duration::from_secs(10), |d| d.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("get_*", "get_issue"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("get_*", "list_issues"));
+        assert!(glob_match("*_issue*", "create_issue_comment"));
+        assert!(!glob_match("a*b", "acbd"));
+    }
+
+    #[test]
+    fn filter_include_exclude_rename() {
+        let f = NameFilter {
+            include: vec!["get_*".into(), "search_*".into()],
+            exclude: vec!["get_secret".into()],
+            rename: [("search_code".to_string(), "code_search".to_string())].into(),
+        };
+        assert!(f.admits("get_issue"));
+        assert!(!f.admits("get_secret"));
+        assert!(!f.admits("delete_repo"));
+        assert_eq!(f.exposed("search_code"), "code_search");
+        assert_eq!(f.exposed("get_issue"), "get_issue");
+    }
+}

@@ -1,0 +1,24 @@
+//! Liveness and readiness.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use super::Inputs;
+
+pub async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+/// Ready once every required upstream has been tried (connected and listed, or failed).
+pub async fn readyz(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
+    if inputs.hub.ready() {
+        (StatusCode::OK, "ready\n".to_string())
+    } else {
+        let waiting: Vec<&str> =
+            inputs.hub.upstreams().iter().filter(|u| u.spec.required && !u.tried()).map(|u| u.name()).collect();
+        (StatusCode::SERVICE_UNAVAILABLE, format!("waiting for: {}\n", waiting.join(", ")))
+    }
+}

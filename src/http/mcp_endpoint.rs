@@ -1,0 +1,230 @@
+//! `/mcp` and `/mcp/{upstream}`: MCP Streamable HTTP, stateful era (2025-03-26 … 2025-11-25).
+//!
+//! POST carries one JSON-RPC message. `initialize` opens a session (`Mcp-Session-Id`); every
+//! later request names it. A request is answered with plain JSON when the upstream answers
+//! before saying anything else, and as an SSE stream once notifications (progress, logs) arrive
+//! first. GET opens the session's notification stream; DELETE ends the session.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+use tracing::info;
+
+use super::{Inputs, sse};
+use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
+use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+/// Notifications buffered for one request's stream before new ones are dropped.
+const REQUEST_OUTBOX: usize = 256;
+
+type Inp = State<Arc<Inputs>>;
+
+pub async fn post_federated(State(inputs): Inp, headers: HeaderMap, body: Bytes) -> Response {
+    post(inputs, Scope::Federated, headers, body).await
+}
+
+pub async fn post_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    match scope_of(&inputs, &name) {
+        Ok(scope) => post(inputs, scope, headers, body).await,
+        Err(response) => response,
+    }
+}
+
+pub async fn get_federated(State(inputs): Inp, headers: HeaderMap) -> Response {
+    open_stream(&inputs, Scope::Federated, &headers)
+}
+
+pub async fn get_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    match scope_of(&inputs, &name) {
+        Ok(scope) => open_stream(&inputs, scope, &headers),
+        Err(response) => response,
+    }
+}
+
+pub async fn delete_federated(State(inputs): Inp, headers: HeaderMap) -> Response {
+    end_session(&inputs, Scope::Federated, &headers)
+}
+
+pub async fn delete_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    match scope_of(&inputs, &name) {
+        Ok(scope) => end_session(&inputs, scope, &headers),
+        Err(response) => response,
+    }
+}
+
+fn scope_of(inputs: &Inputs, name: &str) -> Result<Scope, Response> {
+    inputs.hub.upstream_index(name).map(Scope::Single).ok_or_else(|| {
+        let error = RpcError::new(INVALID_REQUEST, format!("no upstream named `{name}`"));
+        rpc_error_response(StatusCode::NOT_FOUND, None, &error)
+    })
+}
+
+async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check_content_type(&headers) {
+        return response;
+    }
+    let message = match Message::parse(&body) {
+        Ok(m) => m,
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, None, &e),
+    };
+    let (method, is_request) = match message.kind() {
+        Ok(Kind::Request { method, .. }) => (method.to_string(), true),
+        Ok(Kind::Notification { method }) => (method.to_string(), false),
+        // Answers to server→client requests: nothing waits for them until sampling/elicitation
+        // forwarding exists, so they are accepted and dropped.
+        Ok(Kind::Response { .. }) => return StatusCode::ACCEPTED.into_response(),
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
+    };
+    if is_request && method == "initialize" {
+        return initialize(&inputs, scope, &message);
+    }
+    let session = match find_session(&inputs, scope, &headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if !is_request {
+        inputs.hub.client_notification(scope, Some(&session), &method, message.params.as_deref()).await;
+        return StatusCode::ACCEPTED.into_response();
+    }
+    run_request(inputs, scope, session, message, method).await
+}
+
+fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
+    let id = message.id.as_deref();
+    let requested = match message.params.as_deref().map(RawObject::parse).transpose() {
+        Ok(params) => params.and_then(|p| p.str("protocolVersion").ok().flatten()),
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, id, &e),
+    };
+    let Some(requested) = requested else {
+        let e = RpcError::new(INVALID_PARAMS, "initialize needs params.protocolVersion");
+        return rpc_error_response(StatusCode::BAD_REQUEST, id, &e);
+    };
+    let version = negotiate_version(Some(&requested));
+    let session = Session::new(scope, version.to_string());
+    let result = inputs.hub.initialize_result(scope, version);
+    let session_id = session.id.clone();
+    inputs.hub.sessions.insert(session);
+    info!(session = %short(&session_id), version, "session opened");
+    let frame = jsonrpc::result_frame(id.unwrap_or(&null()), &result);
+    let mut response = json_response(StatusCode::OK, frame);
+    if let Ok(value) = HeaderValue::from_str(&session_id) {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+    response
+}
+
+/// Runs one request on its own task, so that a client that goes away cancels it upstream
+/// (the task sees its outbox close) while a slow client never blocks the hub.
+async fn run_request(inputs: Arc<Inputs>, scope: Scope, session: Arc<Session>, message: Message, method: String) -> Response {
+    let started = Instant::now();
+    let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX);
+    let (done_tx, mut done_rx) = oneshot::channel::<Vec<u8>>();
+    let hub = Arc::clone(&inputs.hub);
+    let session_id = short(&session.id).to_string();
+    tokio::spawn(async move {
+        let Some(id) = message.id.as_deref() else { return };
+        let req = Request { scope, session: Some(&session), id, method: &method, params: message.params.as_deref() };
+        let outcome = tokio::select! {
+            outcome = hub.handle(&req, &outbox) => outcome,
+            () = outbox.closed() => return,
+        };
+        let frame = match &outcome {
+            Ok(result) => jsonrpc::result_frame(id, result),
+            Err(e) => jsonrpc::error_frame(Some(id), e),
+        };
+        let status = outcome.as_ref().map_or_else(|e| e.code.to_string(), |_| "ok".into());
+        info!(session = %session_id, rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
+        let _ = done_tx.send(frame);
+    });
+    tokio::select! {
+        biased;
+        done = &mut done_rx => match done {
+            Ok(frame) => json_response(StatusCode::OK, frame),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        Some(first) = notes.recv() => sse::request_stream(first, notes, done_rx),
+    }
+}
+
+fn open_stream(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
+    let accepts_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream") || a.contains("*/*"));
+    if !accepts_sse {
+        let e = RpcError::new(INVALID_REQUEST, "GET opens an event stream: send `Accept: text/event-stream`");
+        return rpc_error_response(StatusCode::NOT_ACCEPTABLE, None, &e);
+    }
+    match find_session(inputs, scope, headers) {
+        Ok(session) => sse::session_stream(session.open_stream()),
+        Err(response) => response,
+    }
+}
+
+fn end_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
+    match find_session(inputs, scope, headers) {
+        Ok(session) => {
+            inputs.hub.sessions.remove(&session.id);
+            session.close_stream();
+            info!(session = %short(&session.id), "session closed by client");
+            StatusCode::OK.into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+/// The session a request names, checked against the endpoint and protocol version it uses.
+fn find_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
+    let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+        let e = RpcError::new(INVALID_REQUEST, "missing Mcp-Session-Id header: send `initialize` first");
+        return Err(rpc_error_response(StatusCode::BAD_REQUEST, None, &e));
+    };
+    // A session opened on another endpoint is unknown here.
+    let session = inputs.hub.sessions.get(id).filter(|s| s.scope == scope).ok_or_else(|| {
+        let e = RpcError::new(INVALID_REQUEST, "unknown or expired session: send `initialize` again");
+        rpc_error_response(StatusCode::NOT_FOUND, None, &e)
+    })?;
+    if let Some(version) = headers.get(VERSION_HEADER) {
+        let version = version.to_str().unwrap_or("");
+        if !SUPPORTED_VERSIONS.contains(&version) {
+            let e = RpcError::new(INVALID_REQUEST, format!("unsupported MCP-Protocol-Version `{version}`; supported: {}", SUPPORTED_VERSIONS.join(", ")));
+            return Err(rpc_error_response(StatusCode::BAD_REQUEST, None, &e));
+        }
+    }
+    Ok(session)
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        Some(ct) if !ct.starts_with("application/json") => {
+            let e = RpcError::new(INVALID_REQUEST, format!("Content-Type must be application/json, not `{ct}`"));
+            Err(rpc_error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn json_response(status: StatusCode, frame: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], frame).into_response()
+}
+
+pub fn rpc_error_response(status: StatusCode, id: Option<&RawValue>, error: &RpcError) -> Response {
+    json_response(status, jsonrpc::error_frame(id, error))
+}
+
+fn null() -> Box<RawValue> {
+    jsonrpc::raw("null".to_string())
+}
+
+/// Enough of a session id to correlate log lines, not enough to use it.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}

@@ -1,0 +1,35 @@
+//! Inbound HTTP: one listener for the MCP endpoints and operations routes.
+
+mod guard;
+mod health;
+mod mcp_endpoint;
+mod sse;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+use crate::config::Config;
+use crate::mcp::Hub;
+
+/// What every handler shares.
+pub struct Inputs {
+    pub hub: Arc<Hub>,
+    pub config: Arc<Config>,
+}
+
+pub fn router(inputs: Arc<Inputs>) -> Router {
+    let limit = inputs.config.server.max_body_bytes;
+    let mcp = Router::new()
+        .route("/mcp", get(mcp_endpoint::get_federated).post(mcp_endpoint::post_federated).delete(mcp_endpoint::delete_federated))
+        .route("/mcp/{upstream}", get(mcp_endpoint::get_single).post(mcp_endpoint::post_single).delete(mcp_endpoint::delete_single))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&inputs), guard::check_host_and_origin))
+        .layer(DefaultBodyLimit::max(limit));
+    Router::new()
+        .merge(mcp)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(inputs)
+}

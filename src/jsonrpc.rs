@@ -1,0 +1,285 @@
+//! JSON-RPC 2.0 frames kept raw.
+//!
+//! agentmux forwards frames between clients and upstreams without round-tripping them through
+//! typed models: fields stay [`RawValue`]s and only the few that must change (ids, names, cursors,
+//! progress tokens) are rewritten. Anything a peer adds, known or not, survives.
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+pub type Raw = Box<RawValue>;
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+/// MCP: the resource does not exist.
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+/// agentmux: the upstream that owns the item cannot be reached or failed.
+pub const UPSTREAM_ERROR: i64 = -32010;
+
+/// One JSON-RPC message as received. Which kind it is follows from the fields present.
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    pub jsonrpc: Option<Raw>,
+    pub id: Option<Raw>,
+    pub method: Option<String>,
+    pub params: Option<Raw>,
+    pub result: Option<Raw>,
+    pub error: Option<Raw>,
+}
+
+/// What a [`Message`] is.
+pub enum Kind<'a> {
+    Request { id: &'a RawValue, method: &'a str },
+    Notification { method: &'a str },
+    Response { id: &'a RawValue },
+}
+
+impl Message {
+    pub fn parse(bytes: &[u8]) -> Result<Self, RpcError> {
+        // A JSON array is a batch, which MCP removed in 2025-06-18.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(RpcError::new(INVALID_REQUEST, "JSON-RPC batches are not supported: send one message per request"));
+        }
+        serde_json::from_slice::<Self>(bytes).map_err(|e| {
+            if e.is_data() {
+                RpcError::new(INVALID_REQUEST, format!("invalid JSON-RPC message: {e}"))
+            } else {
+                RpcError::new(PARSE_ERROR, format!("malformed JSON: {e}"))
+            }
+        })
+    }
+
+    /// Classifies the message, rejecting what JSON-RPC 2.0 does not allow.
+    pub fn kind(&self) -> Result<Kind<'_>, RpcError> {
+        if self.jsonrpc.as_deref().map(RawValue::get) != Some("\"2.0\"") {
+            return Err(RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\""));
+        }
+        match (&self.id, &self.method, self.result.is_some() || self.error.is_some()) {
+            (Some(id), Some(method), false) => {
+                if !valid_id(id) {
+                    return Err(RpcError::new(INVALID_REQUEST, "`id` must be a string or an integer"));
+                }
+                Ok(Kind::Request { id, method })
+            }
+            (None, Some(method), false) => Ok(Kind::Notification { method }),
+            (Some(id), None, true) => Ok(Kind::Response { id }),
+            _ => Err(RpcError::new(INVALID_REQUEST, "not a JSON-RPC request, notification or response")),
+        }
+    }
+}
+
+fn valid_id(id: &RawValue) -> bool {
+    let text = id.get();
+    text.starts_with('"') || (!text.is_empty() && text.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), data: None }
+    }
+
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+// === frames agentmux writes ===
+
+pub fn result_frame(id: &RawValue, result: &RawValue) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + id.get().len() + result.get().len());
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id.get().as_bytes());
+    out.extend_from_slice(b",\"result\":");
+    out.extend_from_slice(result.get().as_bytes());
+    out.push(b'}');
+    out
+}
+
+pub fn error_frame(id: Option<&RawValue>, error: &RpcError) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + error.message.len());
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id.map_or("null", RawValue::get).as_bytes());
+    out.extend_from_slice(b",\"error\":");
+    // Serializing a struct of plain fields into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, error);
+    out.push(b'}');
+    out
+}
+
+/// A request or notification frame (`id: None` → notification).
+pub fn request_frame(id: Option<&str>, method: &str, params: Option<&RawValue>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + params.map_or(0, |p| p.get().len()));
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",");
+    if let Some(id) = id {
+        out.extend_from_slice(b"\"id\":");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"method\":");
+    let _ = serde_json::to_writer(&mut out, method);
+    if let Some(params) = params {
+        out.extend_from_slice(b",\"params\":");
+        out.extend_from_slice(params.get().as_bytes());
+    }
+    out.push(b'}');
+    out
+}
+
+/// Wraps serialized JSON that agentmux produced itself.
+#[allow(clippy::expect_used)]
+pub fn raw(json: String) -> Raw {
+    // Only called with the output of serde_json or of the frame writers above: always valid JSON.
+    RawValue::from_string(json).expect("agentmux wrote invalid JSON")
+}
+
+pub fn empty_object() -> Raw {
+    raw("{}".to_string())
+}
+
+pub fn to_raw<T: Serialize>(value: &T) -> Raw {
+    raw(serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
+}
+
+// === objects whose members stay raw ===
+
+/// A JSON object whose member values stay raw, in their original order. Duplicate keys are
+/// rejected: what agentmux checks must be exactly what the upstream receives.
+#[derive(Debug, Default, Clone)]
+pub struct RawObject(pub Vec<(String, Raw)>);
+
+impl RawObject {
+    pub fn parse(raw: &RawValue) -> Result<Self, RpcError> {
+        serde_json::from_str(raw.get()).map_err(|e| RpcError::new(INVALID_PARAMS, format!("params: {e}")))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+    }
+
+    /// A member that must be a string, when present.
+    pub fn str(&self, key: &str) -> Result<Option<String>, RpcError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => serde_json::from_str::<String>(v.get())
+                .map(Some)
+                .map_err(|_| RpcError::new(INVALID_PARAMS, format!("`{key}` must be a string"))),
+        }
+    }
+
+    pub fn set(&mut self, key: &str, value: Raw) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn set_str(&mut self, key: &str, value: &str) {
+        self.set(key, to_raw(&value));
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Raw> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(at).1)
+    }
+
+    pub fn to_raw(&self) -> Raw {
+        raw(serde_json::to_string(self).unwrap_or_else(|_| "{}".into()))
+    }
+}
+
+impl Serialize for RawObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RawObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = RawObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
+                let mut members: Vec<(String, Raw)> = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(key) = map.next_key::<String>()? {
+                    if members.iter().any(|(k, _)| *k == key) {
+                        return Err(de::Error::custom(format!("duplicate key `{key}`")));
+                    }
+                    let value: Raw = map.next_value()?;
+                    members.push((key, value));
+                }
+                Ok(RawObject(members))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_messages() {
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#).unwrap();
+        assert!(matches!(m.kind(), Ok(Kind::Request { method: "tools/list", .. })));
+        let m = Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(m.kind(), Ok(Kind::Notification { .. })));
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert!(matches!(m.kind(), Ok(Kind::Response { .. })));
+        let m = Message::parse(br#"{"jsonrpc":"2.0"}"#).unwrap();
+        assert_eq!(m.kind().err().unwrap().code, INVALID_REQUEST);
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#).unwrap();
+        assert_eq!(m.kind().err().unwrap().code, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn parse_errors_and_batches() {
+        assert_eq!(Message::parse(b"{nope").unwrap_err().code, PARSE_ERROR);
+        let batch = Message::parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).unwrap_err();
+        assert_eq!(batch.code, INVALID_REQUEST);
+        assert!(batch.message.contains("batch"));
+        assert_eq!(Message::parse(br#"{"id":1,"id":2}"#).unwrap_err().code, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn raw_object_keeps_order_and_rejects_duplicates() {
+        let raw = RawValue::from_string(r#"{"name":"a","arguments":{"x":[1,2]},"_meta":{"k":1}}"#.into()).unwrap();
+        let mut obj = RawObject::parse(&raw).unwrap();
+        obj.set_str("name", "b");
+        assert_eq!(obj.to_raw().get(), r#"{"name":"b","arguments":{"x":[1,2]},"_meta":{"k":1}}"#);
+        let dup = RawValue::from_string(r#"{"name":"allowed","name":"denied"}"#.into()).unwrap();
+        assert!(RawObject::parse(&dup).unwrap_err().message.contains("duplicate key `name`"));
+    }
+
+    #[test]
+    fn frames() {
+        let id = RawValue::from_string("\"x\"".into()).unwrap();
+        let res = RawValue::from_string("{}".into()).unwrap();
+        assert_eq!(result_frame(&id, &res), br#"{"jsonrpc":"2.0","id":"x","result":{}}"#);
+        let err = error_frame(None, &RpcError::new(-1, "m"));
+        assert_eq!(err, br#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"m"}}"#);
+        assert_eq!(request_frame(Some("3"), "ping", None), br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+    }
+}

@@ -1,0 +1,127 @@
+//! The `agentmux` command. Everything it does lives in the library; this file parses arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use agentmux::app::{Core, Gateway};
+use agentmux::{config, upstream};
+
+#[derive(Parser)]
+#[command(name = "agentmux", version, about = "One gateway for agentic traffic: MCP federation hub")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ConfigArg),
+    /// Load and validate the config and registry; exit 1 with every problem found.
+    Validate(ConfigArg),
+    /// Connect to the upstreams and print the merged catalog.
+    Tools(ConfigArg),
+    /// Serve the federated MCP endpoint over stdin/stdout.
+    Stdio(ConfigArg),
+    /// Internal: parent of one stdio upstream, stopping its process group with agentmux.
+    #[command(name = "__reap", hide = true)]
+    Reap {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Config file.
+    #[arg(long, short, default_value = "agentmux.yaml", env = "AGENTMUX_CONFIG")]
+    config: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Reap { command } = &cli.command {
+        let (program, args) = command.split_first().map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
+        return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
+    }
+    agentmux::telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("agentmux: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("agentmux: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    if let Ok(exe) = std::env::current_exe() {
+        upstream::reaper::enable(exe);
+    }
+    match command {
+        Command::Validate(arg) => match config::load(&arg.config) {
+            Ok(cfg) => {
+                println!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprint!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Serve(arg) => {
+            let cfg = load(&arg.config)?;
+            let gateway = Gateway::start(cfg).await?;
+            eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
+            gateway.core.wait_ready(Duration::from_secs(300)).await;
+            eprintln!("agentmux ready; upstreams:\n{}", gateway.core.summary().join("\n"));
+            gateway.wait_termination().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tools(arg) => {
+            let core = Core::start(load(&arg.config)?);
+            core.wait_ready(Duration::from_secs(300)).await;
+            eprintln!("upstreams:\n{}", core.summary().join("\n"));
+            print_catalog(&core);
+            core.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stdio(arg) => {
+            let core = Core::start(load(&arg.config)?);
+            core.wait_ready(Duration::from_secs(300)).await;
+            agentmux::stdio::serve(core.hub.clone()).await?;
+            core.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reap { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {
+    config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn print_catalog(core: &Core) {
+    let views = core.hub.views();
+    for kind in agentmux::mcp::ListKind::ALL {
+        let Some(listing) = views.federated.listing(kind) else { continue };
+        if listing.entries.is_empty() {
+            continue;
+        }
+        println!("{}:", kind.field());
+        for entry in &listing.entries {
+            let owner = core.hub.upstreams()[entry.upstream].name();
+            println!("  {:<48} ← {owner} `{}`", entry.exposed, entry.original);
+        }
+    }
+}

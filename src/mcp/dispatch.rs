@@ -1,0 +1,253 @@
+//! Client requests, method by method.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::catalog::{self, ListKind, View};
+use super::hub::Hub;
+use super::session::{Scope, Session, log_level_rank};
+use super::{Outbox, cursor, names};
+use crate::jsonrpc::{
+    INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw, to_raw,
+};
+
+/// Stateful-era versions agentmux serves to clients, newest first.
+pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// The version to answer `initialize` with: the client's if agentmux speaks it, else the newest.
+pub fn negotiate_version(requested: Option<&str>) -> &'static str {
+    SUPPORTED_VERSIONS.iter().find(|v| Some(**v) == requested).copied().unwrap_or(SUPPORTED_VERSIONS[0])
+}
+
+/// One client request.
+pub struct Request<'a> {
+    pub scope: Scope,
+    pub session: Option<&'a Arc<Session>>,
+    /// The client's id, raw.
+    pub id: &'a RawValue,
+    pub method: &'a str,
+    pub params: Option<&'a RawValue>,
+}
+
+impl Hub {
+    /// Answers one request. Notifications that belong to it go to `outbox` meanwhile.
+    pub async fn handle(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+        match req.method {
+            "ping" => Ok(empty_object()),
+            "tools/list" => self.list(req, ListKind::Tools),
+            "prompts/list" => self.list(req, ListKind::Prompts),
+            "resources/list" => self.list(req, ListKind::Resources),
+            "resources/templates/list" => self.list(req, ListKind::Templates),
+            "tools/call" => self.call_named(req, ListKind::Tools, "tool", outbox).await,
+            "prompts/get" => self.call_named(req, ListKind::Prompts, "prompt", outbox).await,
+            "resources/read" => self.call_uri(req, outbox).await,
+            "resources/subscribe" | "resources/unsubscribe" => self.subscription(req, outbox).await,
+            "completion/complete" => self.complete(req, outbox).await,
+            "logging/setLevel" => self.set_level(req),
+            "initialize" => Err(RpcError::new(super::super::jsonrpc::INVALID_REQUEST, "already initialized")),
+            other => Err(RpcError::new(METHOD_NOT_FOUND, format!("method `{other}` is not supported"))),
+        }
+    }
+
+    /// The `initialize` result for a new client session of `scope`.
+    pub fn initialize_result(&self, scope: Scope, version: &str) -> Raw {
+        let mut result = match scope {
+            Scope::Single(i) => match self.upstreams[i].init() {
+                Some(init) => json!({
+                    "protocolVersion": version,
+                    "capabilities": init.capabilities,
+                    "serverInfo": init.server_info,
+                }),
+                None => json!({ "protocolVersion": version, "capabilities": hub_capabilities() }),
+            },
+            Scope::Federated => json!({
+                "protocolVersion": version,
+                "capabilities": hub_capabilities(),
+                "serverInfo": { "name": "agentmux", "title": "agentmux MCP hub", "version": env!("CARGO_PKG_VERSION") },
+            }),
+        };
+        if let Some(instructions) = self.instructions(scope) {
+            result["instructions"] = Value::String(instructions);
+        }
+        if result.get("serverInfo").is_none() {
+            result["serverInfo"] = json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") });
+        }
+        to_raw(&result)
+    }
+
+    /// Upstream instructions; federated ones are headed by their upstream's name.
+    fn instructions(&self, scope: Scope) -> Option<String> {
+        let parts: Vec<String> = self
+            .upstreams
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| scope.covers(*i))
+            .filter_map(|(_, up)| {
+                let text = up.init()?.instructions.clone()?;
+                Some(match scope {
+                    Scope::Single(_) => text,
+                    Scope::Federated => format!("## {}\n{text}", up.name()),
+                })
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("\n\n"))
+    }
+
+    fn list(&self, req: &Request<'_>, kind: ListKind) -> Result<Raw, RpcError> {
+        let offset = match req.params.map(RawObject::parse).transpose()?.and_then(|p| p.str("cursor").transpose()) {
+            Some(c) => cursor::decode(&c?)?,
+            None => 0,
+        };
+        let views = self.views();
+        let empty = catalog::Listing::default();
+        let listing = views.view(req.scope).listing(kind).unwrap_or(&empty);
+        let (entries, next) = catalog::page(listing, offset, self.settings.page_size.unwrap_or(usize::MAX));
+        let mut out = String::with_capacity(16 + entries.iter().map(|e| e.raw.get().len() + 1).sum::<usize>());
+        out.push_str("{\"");
+        out.push_str(kind.field());
+        out.push_str("\":[");
+        for (n, entry) in entries.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(entry.raw.get());
+        }
+        out.push(']');
+        if let Some(next) = next {
+            out.push_str(",\"nextCursor\":\"");
+            out.push_str(&cursor::encode(next));
+            out.push('"');
+        }
+        out.push('}');
+        Ok(raw(out))
+    }
+
+    /// `tools/call` and `prompts/get`: find the owner by exposed name, restore the original.
+    async fn call_named(self: &Arc<Self>, req: &Request<'_>, kind: ListKind, what: &str, outbox: &Outbox) -> Result<Raw, RpcError> {
+        let mut params = required_params(req)?;
+        let exposed = params.str("name")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `name`"))?;
+        let (upstream, original) = {
+            let views = self.views();
+            let entry = views
+                .view(req.scope)
+                .listing(kind)
+                .and_then(|l| l.resolve(&exposed))
+                .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`")))?;
+            (entry.upstream, entry.original.clone())
+        };
+        params.set_str("name", &original);
+        self.forward(upstream, req, params, outbox).await
+    }
+
+    async fn call_uri(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+        let mut params = required_params(req)?;
+        let uri = params.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
+        let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
+        params.set_str("uri", &original);
+        self.forward(upstream, req, params, outbox).await
+    }
+
+    async fn subscription(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+        let mut params = required_params(req)?;
+        let uri = params.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
+        let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
+        params.set_str("uri", &original);
+        let result = self.forward(upstream, req, params, outbox).await?;
+        if let Some(session) = req.session {
+            if req.method == "resources/subscribe" {
+                session.subscribe(&uri);
+            } else {
+                session.unsubscribe(&uri);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Which upstream serves `uri`, and the URI it knows.
+    fn resolve_uri(&self, scope: Scope, uri: &str) -> Result<(usize, String), RpcError> {
+        let views = self.views();
+        let view = views.view(scope);
+        if let Some(entry) = view.listing(ListKind::Resources).and_then(|l| l.resolve(uri)) {
+            return Ok((entry.upstream, entry.original.clone()));
+        }
+        if let Some(found) = self.resolve_unlisted(view, scope, uri) {
+            return Ok(found);
+        }
+        Err(RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`")).with_data(json!({ "uri": uri })))
+    }
+
+    /// URIs that no list names (from templates, or generated by tools).
+    fn resolve_unlisted(&self, view: &View, scope: Scope, uri: &str) -> Option<(usize, String)> {
+        match scope {
+            Scope::Single(i) => Some((i, uri.to_string())),
+            Scope::Federated => {
+                if let Some((name, original)) = names::split_uri(uri) {
+                    return self.upstream_index(name).map(|i| (i, original.to_string()));
+                }
+                catalog::template_owner(view, uri).map(|i| (i, uri.to_string()))
+            }
+        }
+    }
+
+    async fn complete(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+        let mut params = required_params(req)?;
+        let reference = params.get("ref").ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref`"))?;
+        let mut reference = RawObject::parse(reference)?;
+        let upstream = match reference.str("type")?.as_deref() {
+            Some("ref/prompt") => {
+                let name = reference.str("name")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.name`"))?;
+                let views = self.views();
+                let entry = views
+                    .view(req.scope)
+                    .listing(ListKind::Prompts)
+                    .and_then(|l| l.resolve(&name))
+                    .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")))?;
+                reference.set_str("name", &entry.original);
+                entry.upstream
+            }
+            Some("ref/resource") => {
+                let uri = reference.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.uri`"))?;
+                let views = self.views();
+                let view = views.view(req.scope);
+                let template = view.listing(ListKind::Templates).and_then(|l| l.resolve(&uri));
+                let (upstream, original) = match template {
+                    Some(entry) => (entry.upstream, entry.original.clone()),
+                    None => self.resolve_uri(req.scope, &uri)?,
+                };
+                reference.set_str("uri", &original);
+                upstream
+            }
+            _ => return Err(RpcError::new(INVALID_PARAMS, "`ref.type` must be ref/prompt or ref/resource")),
+        };
+        params.set("ref", reference.to_raw());
+        self.forward(upstream, req, params, outbox).await
+    }
+
+    fn set_level(&self, req: &Request<'_>) -> Result<Raw, RpcError> {
+        let params = required_params(req)?;
+        let level = params.str("level")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `level`"))?;
+        let rank = log_level_rank(&level).ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown log level `{level}`")))?;
+        if let Some(session) = req.session {
+            session.set_log_level(rank);
+        }
+        Ok(empty_object())
+    }
+}
+
+fn hub_capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": true },
+        "prompts": { "listChanged": true },
+        "resources": { "subscribe": true, "listChanged": true },
+        "logging": {},
+        "completions": {},
+    })
+}
+
+fn required_params(req: &Request<'_>) -> Result<RawObject, RpcError> {
+    let params = req.params.ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("`{}` needs params", req.method)))?;
+    RawObject::parse(params)
+}
+

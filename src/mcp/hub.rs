@@ -1,0 +1,91 @@
+//! The hub's shared state: upstreams, their catalogs, the merged views and the client sessions.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+
+use super::catalog::{UpstreamCatalog, View, Views};
+use super::progress::ProgressRoutes;
+use super::session::{Scope, Sessions};
+use crate::config::{Config, McpSettings};
+use crate::upstream::{Upstream, UpstreamEvent};
+
+/// Events queued from upstreams to the hub before their readers wait.
+const EVENT_QUEUE: usize = 4096;
+
+pub struct Hub {
+    pub(super) settings: McpSettings,
+    pub(super) upstreams: Vec<Arc<Upstream>>,
+    /// Per upstream; `None` while it is down or its lists could not be fetched.
+    pub(super) catalogs: Mutex<Vec<Option<Arc<UpstreamCatalog>>>>,
+    /// Serializes catalog refreshes per upstream so an older fetch never overwrites a newer one.
+    pub(super) refreshing: Vec<tokio::sync::Mutex<()>>,
+    pub(super) views: ArcSwap<Views>,
+    pub sessions: Sessions,
+    pub(super) progress: Arc<ProgressRoutes>,
+    pub(super) events: mpsc::Sender<UpstreamEvent>,
+}
+
+impl Hub {
+    pub fn new(config: &Config) -> (Arc<Self>, mpsc::Receiver<UpstreamEvent>) {
+        let upstreams: Vec<_> = config.upstreams.iter().enumerate().map(|(i, spec)| Upstream::new(i, spec.clone())).collect();
+        let (events, inbox) = mpsc::channel(EVENT_QUEUE);
+        let hub = Arc::new(Self {
+            settings: config.mcp.clone(),
+            catalogs: Mutex::new(vec![None; upstreams.len()]),
+            refreshing: upstreams.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
+            views: ArcSwap::from_pointee(Views::build(&upstreams, &vec![None; upstreams.len()], &config.mcp)),
+            sessions: Sessions::new(config.mcp.session_idle_timeout, config.mcp.max_sessions),
+            progress: Arc::default(),
+            upstreams,
+            events,
+        });
+        (hub, inbox)
+    }
+
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
+    }
+
+    pub fn upstream_index(&self, name: &str) -> Option<usize> {
+        self.upstreams.iter().position(|u| u.name() == name)
+    }
+
+    /// Whether every required upstream has been tried at least once (`/readyz`).
+    pub fn ready(&self) -> bool {
+        self.upstreams.iter().filter(|u| u.spec.required).all(|u| u.tried())
+    }
+
+    pub fn views(&self) -> arc_swap::Guard<Arc<Views>> {
+        self.views.load()
+    }
+
+    pub(super) fn lock_catalogs(&self) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
+        self.catalogs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn catalog(&self, upstream: usize) -> Option<Arc<UpstreamCatalog>> {
+        self.lock_catalogs().get(upstream).cloned().flatten()
+    }
+
+    /// Replaces one upstream's catalog and rebuilds every view.
+    pub(super) fn set_catalog(&self, upstream: usize, catalog: Option<Arc<UpstreamCatalog>>) {
+        let mut catalogs = self.lock_catalogs();
+        catalogs[upstream] = catalog;
+        let views = Views::build(&self.upstreams, &catalogs, &self.settings);
+        for conflict in &views.federated.conflicts {
+            tracing::warn!(%conflict, "served by more than one upstream; not served with `mcp.prefix: never`");
+        }
+        self.views.store(Arc::new(views));
+    }
+}
+
+impl Views {
+    pub fn view(&self, scope: Scope) -> &View {
+        match scope {
+            Scope::Federated => &self.federated,
+            Scope::Single(i) => &self.single[i],
+        }
+    }
+}

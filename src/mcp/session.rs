@@ -1,0 +1,178 @@
+//! Client sessions of the stateful MCP era, and where their notifications go.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::debug;
+
+/// What a client addresses: every upstream (`/mcp`) or one (`/mcp/{upstream}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Federated,
+    Single(usize),
+}
+
+impl Scope {
+    pub fn covers(self, upstream: usize) -> bool {
+        match self {
+            Self::Federated => true,
+            Self::Single(u) => u == upstream,
+        }
+    }
+}
+
+/// Frames waiting for a client's GET stream; past this, new ones are dropped (and logged).
+const OUTBOX: usize = 256;
+
+/// A client's request that is being served by an upstream: how to cancel it there.
+#[derive(Debug, Clone, Copy)]
+pub struct InFlight {
+    pub upstream: usize,
+    pub upstream_id: u64,
+}
+
+/// One client session. Small on purpose: thousands sit idle between requests.
+#[derive(Debug)]
+pub struct Session {
+    pub id: String,
+    pub scope: Scope,
+    pub protocol_version: String,
+    /// Sender side of the client's GET stream, while one is open.
+    stream: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    /// Client request id (raw JSON text) → where it is being served.
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    /// Exposed URIs the client subscribed to.
+    subscriptions: Mutex<HashSet<String>>,
+    log_level: Mutex<Option<u8>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each critical section is one map operation; a poisoned lock holds consistent data.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Session {
+    pub fn new(scope: Scope, protocol_version: String) -> Arc<Self> {
+        Arc::new(Self {
+            id: new_session_id(),
+            scope,
+            protocol_version,
+            stream: Mutex::new(None),
+            in_flight: Mutex::default(),
+            subscriptions: Mutex::default(),
+            log_level: Mutex::new(None),
+        })
+    }
+
+    /// Opens the GET stream, replacing an older one (the spec allows one at a time).
+    pub fn open_stream(&self) -> mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        *lock(&self.stream) = Some(tx);
+        rx
+    }
+
+    pub fn close_stream(&self) {
+        *lock(&self.stream) = None;
+    }
+
+    /// Queues a frame for the GET stream; without an open stream there is nowhere to send it.
+    pub fn push(&self, frame: Vec<u8>) {
+        let guard = lock(&self.stream);
+        if let Some(tx) = guard.as_ref()
+            && tx.try_send(frame).is_err()
+        {
+            debug!(session = %self.id, "client stream full or closed; dropped a notification");
+        }
+    }
+
+    pub fn begin(&self, request_id: &str, target: InFlight) {
+        lock(&self.in_flight).insert(request_id.to_string(), target);
+    }
+
+    pub fn end(&self, request_id: &str) {
+        lock(&self.in_flight).remove(request_id);
+    }
+
+    pub fn in_flight(&self, request_id: &str) -> Option<InFlight> {
+        lock(&self.in_flight).get(request_id).copied()
+    }
+
+    pub fn subscribe(&self, uri: &str) {
+        lock(&self.subscriptions).insert(uri.to_string());
+    }
+
+    pub fn unsubscribe(&self, uri: &str) {
+        lock(&self.subscriptions).remove(uri);
+    }
+
+    pub fn is_subscribed(&self, uri: &str) -> bool {
+        lock(&self.subscriptions).contains(uri)
+    }
+
+    pub fn set_log_level(&self, level: u8) {
+        *lock(&self.log_level) = Some(level);
+    }
+
+    /// Whether a `notifications/message` at `level` reaches this client.
+    pub fn wants_log(&self, level: u8) -> bool {
+        lock(&self.log_level).is_none_or(|min| level >= min)
+    }
+}
+
+/// RFC 5424 severities as MCP names them, least severe first.
+pub fn log_level_rank(name: &str) -> Option<u8> {
+    ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+        .iter()
+        .position(|l| *l == name)
+        .map(|p| p as u8)
+}
+
+/// 256 random bits, hex: unguessable, and visible ASCII as the spec requires.
+fn new_session_id() -> String {
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    format!("{}{}", a.simple(), b.simple())
+}
+
+/// Live sessions, expired after an idle timeout.
+#[derive(Clone)]
+pub struct Sessions {
+    cache: moka::sync::Cache<String, Arc<Session>>,
+}
+
+impl Sessions {
+    pub fn new(idle: Duration, max: u64) -> Self {
+        Self { cache: moka::sync::Cache::builder().max_capacity(max).time_to_idle(idle).build() }
+    }
+
+    pub fn insert(&self, session: Arc<Session>) {
+        self.cache.insert(session.id.clone(), session);
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.cache.get(id)
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Arc<Session>> {
+        self.cache.remove(id)
+    }
+
+    pub fn count(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+
+    /// Ends every session and its stream (shutdown).
+    pub fn close_all(&self) {
+        for (_, session) in self.cache.iter() {
+            session.close_stream();
+        }
+        self.cache.invalidate_all();
+    }
+
+    /// Every live session (for notifications that concern many).
+    pub fn all(&self) -> impl Iterator<Item = Arc<Session>> + '_ {
+        self.cache.iter().map(|(_, s)| s)
+    }
+}

@@ -1,0 +1,114 @@
+//! `agentmux stdio`: the federated MCP endpoint over stdin/stdout, for clients that only launch
+//! servers as child processes (Claude Desktop). One client, one session.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, LinesCodec};
+use tracing::warn;
+
+use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
+use crate::mcp::{Hub, Outbox, Request, Scope, Session, negotiate_version};
+
+const MAX_MESSAGE: usize = 32 * 1024 * 1024;
+
+/// Serves until stdin closes.
+pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(mut frame) = out_rx.recv().await {
+            frame.push(b'\n');
+            if stdout.write_all(&frame).await.is_err() || stdout.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut session: Option<Arc<Session>> = None;
+    let mut lines = FramedRead::new(tokio::io::stdin(), LinesCodec::new_with_max_length(MAX_MESSAGE));
+    while let Some(line) = lines.next().await {
+        let line = match line {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => line,
+            Err(e) => {
+                let error = RpcError::new(INVALID_REQUEST, format!("unreadable message: {e}"));
+                let _ = out_tx.send(jsonrpc::error_frame(None, &error)).await;
+                continue;
+            }
+        };
+        let message = match Message::parse(line.as_bytes()) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = out_tx.send(jsonrpc::error_frame(None, &e)).await;
+                continue;
+            }
+        };
+        match message.kind() {
+            Ok(Kind::Request { id, method: "initialize" }) => {
+                let requested = message
+                    .params
+                    .as_deref()
+                    .and_then(|p| RawObject::parse(p).ok())
+                    .and_then(|p| p.str("protocolVersion").ok().flatten());
+                let version = negotiate_version(requested.as_deref());
+                let new = Session::new(Scope::Federated, version.to_string());
+                // Notifications for the session (list changes, logs) go straight to stdout.
+                let mut pushed = new.open_stream();
+                let tx = out_tx.clone();
+                tokio::spawn(async move {
+                    while let Some(frame) = pushed.recv().await {
+                        if tx.send(frame).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                hub.sessions.insert(Arc::clone(&new));
+                session = Some(new);
+                let result = hub.initialize_result(Scope::Federated, version);
+                let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;
+            }
+            Ok(Kind::Request { .. }) => {
+                tokio::spawn(answer(Arc::clone(&hub), session.clone(), message, out_tx.clone()));
+            }
+            Ok(Kind::Notification { method }) => {
+                hub.client_notification(Scope::Federated, session.as_ref(), method, message.params.as_deref()).await;
+            }
+            Ok(Kind::Response { .. }) => {}
+            Err(e) => {
+                let _ = out_tx.send(jsonrpc::error_frame(message.id.as_deref(), &e)).await;
+            }
+        }
+    }
+    if let Some(session) = session {
+        hub.sessions.remove(&session.id);
+    }
+    drop(out_tx);
+    if writer.await.is_err() {
+        warn!("stdout writer ended abnormally");
+    }
+    Ok(())
+}
+
+async fn answer(hub: Arc<Hub>, session: Option<Arc<Session>>, message: Message, out: mpsc::Sender<Vec<u8>>) {
+    let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else { return };
+    let (outbox, mut notes) = Outbox::channel(256);
+    let relay = out.clone();
+    let notes_task = tokio::spawn(async move {
+        while let Some(frame) = notes.recv().await {
+            if relay.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let req = Request { scope: Scope::Federated, session: session.as_ref(), id, method, params: message.params.as_deref() };
+    let frame = match hub.handle(&req, &outbox).await {
+        Ok(result) => jsonrpc::result_frame(id, &result),
+        Err(e) => jsonrpc::error_frame(Some(id), &e),
+    };
+    drop(outbox);
+    // Notifications of this request are written before its response.
+    let _ = notes_task.await;
+    let _ = out.send(frame).await;
+}

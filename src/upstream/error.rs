@@ -1,0 +1,26 @@
+use crate::jsonrpc::RpcError;
+
+/// Why a request to an upstream did not produce a result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("unavailable: {reason}")]
+    Unavailable { reason: String },
+    #[error("timed out waiting for {phase} after {after_ms} ms")]
+    Timeout { phase: &'static str, after_ms: u128 },
+    #[error("connection failed: {0}")]
+    Transport(String),
+    #[error("sent an invalid response: {0}")]
+    Protocol(String),
+    #[error("closed the connection before answering")]
+    Closed,
+    /// The upstream answered with a JSON-RPC error; it is passed on as it is.
+    #[error("answered with error {}: {}", .0.code, .0.message)]
+    Rpc(RpcError),
+}
+
+impl UpstreamError {
+    /// Whether the link itself is broken (as opposed to one request failing).
+    pub fn breaks_link(&self) -> bool {
+        matches!(self, Self::Transport(_) | Self::Closed)
+    }
+}

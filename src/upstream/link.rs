@@ -1,0 +1,67 @@
+//! A live connection to one upstream, whatever carries it.
+
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use super::stdio::StdioLink;
+use super::streamable_http::HttpLink;
+use super::{Inbound, UpstreamError};
+use crate::jsonrpc::Raw;
+
+/// Where notifications that belong to one request go (progress, log messages sent on that
+/// request's stream). Transports that cannot tell (stdio) send them to the hub instead, which
+/// routes progress by its token.
+pub type NotificationSink = mpsc::Sender<Inbound>;
+
+pub enum Link {
+    Stdio(StdioLink),
+    Http(std::sync::Arc<HttpLink>),
+}
+
+impl Link {
+    /// Sends a request with `id` (from [`super::Upstream::next_id`]) and waits for its result.
+    /// Dropping the future abandons the request; the caller sends `notifications/cancelled`.
+    pub async fn request(
+        &self,
+        id: u64,
+        method: &str,
+        params: Option<&RawValue>,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Raw, UpstreamError> {
+        match self {
+            Self::Stdio(l) => l.request(id, method, params, sink).await,
+            Self::Http(l) => l.request(id, method, params, sink).await,
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
+        match self {
+            Self::Stdio(l) => l.notify(method, params).await,
+            Self::Http(l) => l.notify(method, params).await,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed_token().is_cancelled()
+    }
+
+    /// Resolves once the link is broken or shut down.
+    pub async fn closed(&self) {
+        self.closed_token().cancelled().await
+    }
+
+    fn closed_token(&self) -> &tokio_util::sync::CancellationToken {
+        match self {
+            Self::Stdio(l) => &l.closed,
+            Self::Http(l) => &l.closed,
+        }
+    }
+
+    /// Ends the link: stops a child process (and everything it started), or ends an HTTP session.
+    pub async fn shutdown(&self) {
+        match self {
+            Self::Stdio(l) => l.shutdown().await,
+            Self::Http(l) => l.shutdown().await,
+        }
+    }
+}

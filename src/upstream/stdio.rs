@@ -1,0 +1,344 @@
+//! Upstreams that are child processes speaking newline-delimited JSON-RPC on stdin/stdout.
+//!
+//! Each child runs in its own process group, so that stopping it also stops whatever it started
+//! (`npx` → `sh` → `node`). When agentmux runs as a binary, the child is started under
+//! `agentmux __reap` (see `reaper.rs`), which also stops the group if agentmux itself is killed.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::NotificationSink;
+use super::handshake::answer_server_request;
+use super::{Inbound, UpstreamError, UpstreamEvent};
+use crate::config::{Secret, Timeouts};
+use crate::jsonrpc::{self, Kind, Message, Raw, RawObject, RpcError};
+
+/// Longest line accepted from a child's stdout (one JSON-RPC message).
+const MAX_LINE: usize = 32 * 1024 * 1024;
+/// Longest stderr line logged; the rest is cut.
+const MAX_LOG_LINE: usize = 4096;
+/// Queued outbound frames before writers wait.
+const WRITE_QUEUE: usize = 1024;
+/// How long a child gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>>>;
+/// Progress token (raw JSON text) → the sink of the request that carries it. stdio has no
+/// per-request stream, so this is how progress stays ordered before its request's response.
+type ProgressSinks = Arc<Mutex<HashMap<String, NotificationSink>>>;
+
+pub struct StdioLink {
+    name: Arc<str>,
+    writer: mpsc::Sender<Vec<u8>>,
+    pending: Pending,
+    progress: ProgressSinks,
+    pub(super) closed: CancellationToken,
+    timeouts: Timeouts,
+    group: Pid,
+    exited: tokio::sync::watch::Receiver<bool>,
+}
+
+pub struct Launch<'a> {
+    pub name: &'a str,
+    pub index: usize,
+    pub command: &'a str,
+    pub args: &'a [String],
+    pub env: &'a std::collections::BTreeMap<String, Secret>,
+    pub cwd: Option<&'a std::path::Path>,
+    pub timeouts: Timeouts,
+    pub events: mpsc::Sender<UpstreamEvent>,
+}
+
+impl StdioLink {
+    /// Starts the child process and the tasks that read and write its pipes.
+    pub fn spawn(launch: Launch<'_>) -> Result<Self, UpstreamError> {
+        let mut cmd = match super::reaper::path() {
+            Some(reaper) => {
+                let mut c = Command::new(reaper);
+                c.arg("__reap").arg("--").arg(launch.command).args(launch.args);
+                c
+            }
+            None => {
+                let mut c = Command::new(launch.command);
+                c.args(launch.args);
+                c
+            }
+        };
+        cmd.envs(launch.env.iter().map(|(k, v)| (k, &v.0)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(cwd) = launch.cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| UpstreamError::Transport(format!("cannot start `{}`: {e}", launch.command)))?;
+        let group = child.id().map(|id| Pid::from_raw(id as i32)).ok_or(UpstreamError::Closed)?;
+        let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(i), Some(o), Some(e)) => (i, o, e),
+            _ => return Err(UpstreamError::Transport("child pipes missing".into())),
+        };
+
+        let name: Arc<str> = launch.name.into();
+        let closed = CancellationToken::new();
+        let pending: Pending = Arc::default();
+        let progress: ProgressSinks = Arc::default();
+        let (writer, queue) = mpsc::channel(WRITE_QUEUE);
+        let (exited_tx, exited) = tokio::sync::watch::channel(false);
+
+        tokio::spawn(write_loop(stdin, queue, closed.clone()));
+        tokio::spawn(log_stderr(name.clone(), stderr));
+        tokio::spawn(read_loop(ReadLoop {
+            name: name.clone(),
+            index: launch.index,
+            stdout,
+            pending: pending.clone(),
+            progress: progress.clone(),
+            writer: writer.clone(),
+            events: launch.events,
+            closed: closed.clone(),
+        }));
+        tokio::spawn(wait_child(name.clone(), child, closed.clone(), pending.clone(), exited_tx));
+
+        Ok(Self { name, writer, pending, progress, closed, timeouts: launch.timeouts, group, exited })
+    }
+
+    pub async fn request(
+        &self,
+        id: u64,
+        method: &str,
+        params: Option<&RawValue>,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Raw, UpstreamError> {
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(id, tx);
+        let token = sink.zip(params.and_then(progress_token));
+        if let Some((sink, token)) = &token {
+            lock(&self.progress).insert(token.clone(), (*sink).clone());
+        }
+        // Removes the entries however this future ends (answered, timed out, or dropped).
+        let _entry = PendingEntry { pending: &self.pending, id, progress: &self.progress, token: token.map(|t| t.1) };
+        let frame = jsonrpc::request_frame(Some(&id.to_string()), method, params);
+        self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)?;
+        match tokio::time::timeout(self.timeouts.total, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(UpstreamError::Closed),
+            Err(_) => Err(UpstreamError::Timeout { phase: "the response", after_ms: self.timeouts.total.as_millis() }),
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
+        let frame = jsonrpc::request_frame(None, method, params);
+        self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>> {
+        lock(&self.pending)
+    }
+
+    /// SIGTERM to the whole process group, SIGKILL after a grace period.
+    pub async fn shutdown(&self) {
+        self.closed.cancel();
+        if *self.exited.borrow() {
+            return;
+        }
+        debug!(upstream = %self.name, "stopping child process group");
+        let _ = killpg(self.group, Signal::SIGTERM);
+        let mut exited = self.exited.clone();
+        let waited = tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await;
+        if waited.is_err() {
+            warn!(upstream = %self.name, "child did not stop after SIGTERM; killing its process group");
+        }
+        // Also reaches grandchildren that ignored SIGTERM or outlived their parent.
+        let _ = killpg(self.group, Signal::SIGKILL);
+    }
+}
+
+impl Drop for StdioLink {
+    fn drop(&mut self) {
+        // A link dropped without shutdown (e.g. a failed handshake) must not leave processes behind.
+        let _ = killpg(self.group, Signal::SIGKILL);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding this lock cannot leave the map inconsistent: every operation on it
+    // is a single insert or remove.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct PendingEntry<'a> {
+    pending: &'a Pending,
+    id: u64,
+    progress: &'a ProgressSinks,
+    token: Option<String>,
+}
+
+impl Drop for PendingEntry<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
+        if let Some(token) = &self.token {
+            lock(self.progress).remove(token);
+        }
+    }
+}
+
+/// `params._meta.progressToken` as raw JSON text, if the request asks for progress.
+fn progress_token(params: &RawValue) -> Option<String> {
+    if !params.get().contains("progressToken") {
+        return None;
+    }
+    let meta = RawObject::parse(params).ok()?;
+    let meta = RawObject::parse(meta.get("_meta")?).ok()?;
+    meta.get("progressToken").map(|t| t.get().to_string())
+}
+
+async fn write_loop(mut stdin: tokio::process::ChildStdin, mut queue: mpsc::Receiver<Vec<u8>>, closed: CancellationToken) {
+    loop {
+        let frame = tokio::select! {
+            frame = queue.recv() => frame,
+            () = closed.cancelled() => None,
+        };
+        let Some(mut frame) = frame else { break };
+        frame.push(b'\n');
+        if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
+            closed.cancel();
+            break;
+        }
+    }
+}
+
+async fn log_stderr(name: Arc<str>, stderr: tokio::process::ChildStderr) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(mut line)) = lines.next_line().await {
+        if line.len() > MAX_LOG_LINE {
+            let cut = (0..=MAX_LOG_LINE).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+            line.truncate(cut);
+            line.push('…');
+        }
+        info!(upstream = %name, stream = "stderr", "{line}");
+    }
+}
+
+struct ReadLoop {
+    name: Arc<str>,
+    index: usize,
+    stdout: tokio::process::ChildStdout,
+    pending: Pending,
+    progress: ProgressSinks,
+    writer: mpsc::Sender<Vec<u8>>,
+    events: mpsc::Sender<UpstreamEvent>,
+    closed: CancellationToken,
+}
+
+async fn read_loop(r: ReadLoop) {
+    let mut lines = FramedRead::new(r.stdout, LinesCodec::new_with_max_length(MAX_LINE));
+    while let Some(line) = lines.next().await {
+        let line = match line {
+            Ok(line) => line,
+            Err(LinesCodecError::MaxLineLengthExceeded) => {
+                warn!(upstream = %r.name, max = MAX_LINE, "dropped an over-long message");
+                continue;
+            }
+            Err(LinesCodecError::Io(_)) => break,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let message = match Message::parse(line.as_bytes()) {
+            Ok(m) => m,
+            Err(e) => {
+                let shown: String = line.chars().take(200).collect();
+                warn!(upstream = %r.name, error = %e.message, line = %shown, "ignored a line that is not JSON-RPC");
+                continue;
+            }
+        };
+        match message.kind() {
+            Ok(Kind::Response { id }) => {
+                let waiter = id.get().parse::<u64>().ok().and_then(|id| lock(&r.pending).remove(&id));
+                match waiter {
+                    Some(tx) => {
+                        let _ = tx.send(response_outcome(message));
+                    }
+                    None => debug!(upstream = %r.name, id = id.get(), "response to no pending request"),
+                }
+            }
+            Ok(Kind::Notification { method }) => {
+                let inbound = Inbound { method: method.to_string(), params: message.params };
+                if let Some(sink) = progress_sink(&r.progress, &inbound) {
+                    let _ = sink.send(inbound).await;
+                    continue;
+                }
+                if r.events.send(UpstreamEvent::Notification { upstream: r.index, message: inbound }).await.is_err() {
+                    break;
+                }
+            }
+            Ok(Kind::Request { id, method }) => {
+                let frame = match answer_server_request(method) {
+                    Ok(result) => jsonrpc::result_frame(id, &result),
+                    Err(e) => jsonrpc::error_frame(Some(id), &e),
+                };
+                let _ = r.writer.send(frame).await;
+            }
+            Err(e) => warn!(upstream = %r.name, error = %e.message, "ignored an invalid message"),
+        }
+    }
+    r.closed.cancel();
+}
+
+fn progress_sink(sinks: &ProgressSinks, inbound: &Inbound) -> Option<NotificationSink> {
+    if inbound.method != "notifications/progress" {
+        return None;
+    }
+    let params = RawObject::parse(inbound.params.as_deref()?).ok()?;
+    let token = params.get("progressToken")?;
+    lock(sinks).get(token.get()).cloned()
+}
+
+/// Turns a response message into the request's outcome.
+pub(super) fn response_outcome(message: Message) -> Result<Raw, UpstreamError> {
+    match (message.result, message.error) {
+        (Some(result), _) => Ok(result),
+        (None, Some(error)) => Err(UpstreamError::Rpc(
+            serde_json::from_str::<RpcError>(error.get())
+                .unwrap_or_else(|_| RpcError::new(jsonrpc::INTERNAL_ERROR, format!("malformed error: {}", error.get()))),
+        )),
+        (None, None) => Err(UpstreamError::Protocol("response without result or error".into())),
+    }
+}
+
+async fn wait_child(
+    name: Arc<str>,
+    mut child: Child,
+    closed: CancellationToken,
+    pending: Pending,
+    exited: tokio::sync::watch::Sender<bool>,
+) {
+    match child.wait().await {
+        Ok(status) if status.success() => info!(upstream = %name, "child process exited"),
+        Ok(status) => warn!(upstream = %name, %status, "child process exited"),
+        Err(e) => warn!(upstream = %name, error = %e, "lost track of child process"),
+    }
+    let _ = exited.send(true);
+    closed.cancel();
+    // Everyone still waiting learns now rather than at their timeout.
+    for (_, tx) in lock(&pending).drain() {
+        let _ = tx.send(Err(UpstreamError::Closed));
+    }
+}

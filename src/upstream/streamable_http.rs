@@ -1,0 +1,369 @@
+//! Upstreams that speak MCP Streamable HTTP (stateful era: 2025-03-26 … 2025-11-25).
+//!
+//! Each request is a POST answered with JSON or an SSE stream that carries notifications before
+//! the response. A GET stream carries what the server sends unasked. When the server forgets our
+//! session (404), the link initializes again and retries, so the clients' sessions never notice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::handshake::{answer_server_request, initialize_params, parse_initialize};
+use super::link::NotificationSink;
+use super::stdio::response_outcome;
+use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
+use crate::config::{Secret, Timeouts};
+use crate::jsonrpc::{self, Kind, Message, Raw};
+
+/// Largest response body or SSE stream agentmux reads for one request.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+pub struct HttpLink {
+    name: Arc<str>,
+    index: usize,
+    url: String,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    session: ArcSwapOption<HeaderValue>,
+    protocol_version: ArcSwapOption<HeaderValue>,
+    reinit: tokio::sync::Mutex<()>,
+    timeouts: Timeouts,
+    events: mpsc::Sender<UpstreamEvent>,
+    pub(super) closed: CancellationToken,
+}
+
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub index: usize,
+    pub url: &'a str,
+    pub headers: &'a std::collections::BTreeMap<String, Secret>,
+    pub timeouts: Timeouts,
+    pub events: mpsc::Sender<UpstreamEvent>,
+}
+
+impl HttpLink {
+    /// Connects and initializes; returns the link and the server's `initialize` result.
+    pub async fn connect(target: Target<'_>) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(target.timeouts.connect)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in target.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| UpstreamError::Transport(format!("invalid header name `{k}`")))?;
+            let mut value = HeaderValue::from_str(&v.0)
+                .map_err(|_| UpstreamError::Transport(format!("invalid value for header `{k}`")))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let link = Arc::new(Self {
+            name: target.name.into(),
+            index: target.index,
+            url: target.url.to_string(),
+            client,
+            headers,
+            session: ArcSwapOption::empty(),
+            protocol_version: ArcSwapOption::empty(),
+            reinit: tokio::sync::Mutex::new(()),
+            timeouts: target.timeouts,
+            events: target.events,
+            closed: CancellationToken::new(),
+        });
+        let init = link.handshake().await?;
+        tokio::spawn(Arc::clone(&link).listen());
+        Ok((link, init))
+    }
+
+    async fn handshake(&self) -> Result<Arc<InitializeResult>, UpstreamError> {
+        self.session.store(None);
+        self.protocol_version.store(None);
+        let body = jsonrpc::request_frame(Some("0"), "initialize", Some(&initialize_params()));
+        let response = self.post(body).await?;
+        let session = response.headers().get(SESSION_HEADER).cloned();
+        let result = self.read_response(response, 0, None).await?;
+        let init = parse_initialize(result)?;
+        self.session.store(session.map(Arc::new));
+        self.protocol_version.store(HeaderValue::from_str(&init.protocol_version).ok().map(Arc::new));
+        self.notify("notifications/initialized", None).await?;
+        Ok(init)
+    }
+
+    pub async fn request(
+        &self,
+        id: u64,
+        method: &str,
+        params: Option<&RawValue>,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Raw, UpstreamError> {
+        let total = self.timeouts.total;
+        match tokio::time::timeout(total, self.request_once_or_reinit(id, method, params, sink)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(UpstreamError::Timeout { phase: "the response", after_ms: total.as_millis() }),
+        }
+    }
+
+    async fn request_once_or_reinit(
+        &self,
+        id: u64,
+        method: &str,
+        params: Option<&RawValue>,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Raw, UpstreamError> {
+        let body = Bytes::from(jsonrpc::request_frame(Some(&id.to_string()), method, params));
+        let sent_session = self.session.load_full();
+        let mut response = self.post(body.clone()).await?;
+        if response.status() == StatusCode::NOT_FOUND && sent_session.is_some() {
+            self.reinitialize(sent_session).await?;
+            response = self.post(body).await?;
+        }
+        self.read_response(response, id, sink).await
+    }
+
+    /// The server forgot our session: start a new one, once, however many requests noticed.
+    async fn reinitialize(&self, expired: Option<Arc<HeaderValue>>) -> Result<(), UpstreamError> {
+        let _guard = self.reinit.lock().await;
+        let current = self.session.load_full();
+        if current.as_deref() == expired.as_deref() {
+            info!(upstream = %self.name, "upstream session expired; initializing a new one");
+            self.handshake().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
+        let response = self.post(Bytes::from(jsonrpc::request_frame(None, method, params))).await?;
+        if !response.status().is_success() {
+            return Err(UpstreamError::Transport(format!("notification `{method}` got HTTP {}", response.status())));
+        }
+        Ok(())
+    }
+
+    fn request_headers(&self, accept: &'static str) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        if let Some(session) = self.session.load_full() {
+            headers.insert(SESSION_HEADER, (*session).clone());
+        }
+        if let Some(version) = self.protocol_version.load_full() {
+            headers.insert(VERSION_HEADER, (*version).clone());
+        }
+        headers
+    }
+
+    /// POSTs one frame; waits at most `first_byte` for the response headers.
+    async fn post(&self, body: impl Into<reqwest::Body>) -> Result<reqwest::Response, UpstreamError> {
+        let request = self
+            .client
+            .post(&self.url)
+            .headers(self.request_headers("application/json, text/event-stream"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send();
+        match tokio::time::timeout(self.timeouts.first_byte, request).await {
+            Err(_) => Err(UpstreamError::Timeout { phase: "response headers", after_ms: self.timeouts.first_byte.as_millis() }),
+            Ok(Err(e)) => {
+                let error = UpstreamError::Transport(describe(&e));
+                if e.is_connect() {
+                    // Nothing listens there any more: let the supervisor reconnect with backoff.
+                    self.closed.cancel();
+                }
+                Err(error)
+            }
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+
+    /// Reads a POST's answer: a JSON body, or an SSE stream that ends with our response.
+    async fn read_response(
+        &self,
+        response: reqwest::Response,
+        id: u64,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Raw, UpstreamError> {
+        let status = response.status();
+        if !status.is_success() {
+            let detail = error_body(response).await;
+            return Err(UpstreamError::Transport(format!("HTTP {status}{detail}")));
+        }
+        let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if content_type.starts_with("text/event-stream") {
+            let stream = bounded(response.bytes_stream());
+            return self.read_stream(stream, Some(id), sink).await?.ok_or_else(|| {
+                UpstreamError::Protocol("the event stream ended before the response".into())
+            });
+        }
+        let body = read_bounded(response).await?;
+        let message = Message::parse(&body).map_err(|e| UpstreamError::Protocol(e.message))?;
+        match message.kind() {
+            Ok(Kind::Response { id: got }) if got.get() == id.to_string() => response_outcome(message),
+            _ => Err(UpstreamError::Protocol("the body is not the response to the request".into())),
+        }
+    }
+
+    /// Reads SSE events; returns the response to `id` when it arrives (`None` for the GET stream).
+    async fn read_stream(
+        &self,
+        stream: impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin,
+        id: Option<u64>,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Option<Raw>, UpstreamError> {
+        let wanted = id.map(|id| id.to_string());
+        let mut events = stream.eventsource();
+        while let Some(event) = events.next().await {
+            let event = event.map_err(|e| UpstreamError::Transport(format!("event stream: {e}")))?;
+            if event.data.trim().is_empty() {
+                continue; // priming events carry only an id
+            }
+            let message = match Message::parse(event.data.as_bytes()) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(upstream = %self.name, error = %e.message, "ignored an event that is not JSON-RPC");
+                    continue;
+                }
+            };
+            match message.kind() {
+                Ok(Kind::Response { id: got }) if Some(got.get()) == wanted.as_deref() => {
+                    return response_outcome(message).map(Some);
+                }
+                Ok(Kind::Response { id: got }) => debug!(upstream = %self.name, id = got.get(), "unexpected response"),
+                Ok(Kind::Notification { method }) => {
+                    let inbound = Inbound { method: method.to_string(), params: message.params };
+                    self.deliver(inbound, sink).await;
+                }
+                Ok(Kind::Request { id: req_id, method }) => self.answer(req_id, method).await,
+                Err(e) => warn!(upstream = %self.name, error = %e.message, "ignored an invalid message"),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn deliver(&self, inbound: Inbound, sink: Option<&NotificationSink>) {
+        match sink {
+            Some(sink) => {
+                let _ = sink.send(inbound).await;
+            }
+            None => {
+                let _ = self.events.send(UpstreamEvent::Notification { upstream: self.index, message: inbound }).await;
+            }
+        }
+    }
+
+    async fn answer(&self, id: &RawValue, method: &str) {
+        let frame = match answer_server_request(method) {
+            Ok(result) => jsonrpc::result_frame(id, &result),
+            Err(e) => jsonrpc::error_frame(Some(id), &e),
+        };
+        if let Err(e) = self.post(frame).await {
+            debug!(upstream = %self.name, error = %e, "could not answer a server request");
+        }
+    }
+
+    /// The GET stream: notifications the server sends outside any request. Reopened while the
+    /// link lives; a server without one (405) is fine.
+    async fn listen(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(500);
+        while !self.closed.is_cancelled() {
+            let request = self.client.get(&self.url).headers(self.request_headers("text/event-stream")).send();
+            let response = tokio::select! {
+                r = request => r,
+                () = self.closed.cancelled() => return,
+            };
+            match response {
+                Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                Ok(r) if r.status().is_success() => {
+                    backoff = Duration::from_millis(500);
+                    let stream = bounded_unlimited(r.bytes_stream());
+                    tokio::select! {
+                        outcome = self.read_stream(stream, None, None) => {
+                            if let Err(e) = outcome {
+                                debug!(upstream = %self.name, error = %e, "GET stream ended");
+                            }
+                        }
+                        () = self.closed.cancelled() => return,
+                    }
+                }
+                Ok(r) => debug!(upstream = %self.name, status = %r.status(), "GET stream refused"),
+                Err(e) => debug!(upstream = %self.name, error = %describe(&e), "GET stream failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.closed.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// Ends the upstream session (DELETE) and stops the GET stream.
+    pub async fn shutdown(&self) {
+        self.closed.cancel();
+        if self.session.load().is_some() {
+            let delete = self.client.delete(&self.url).headers(self.request_headers("application/json")).send();
+            let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
+        }
+    }
+}
+
+/// A byte stream cut off (with an error) past [`MAX_RESPONSE`].
+fn bounded(
+    stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
+) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
+    let mut seen = 0usize;
+    stream.map(move |chunk| {
+        let chunk = chunk.map_err(|e| UpstreamError::Transport(describe(&e)))?;
+        seen += chunk.len();
+        if seen > MAX_RESPONSE {
+            return Err(UpstreamError::Protocol(format!("response larger than {MAX_RESPONSE} bytes")));
+        }
+        Ok(chunk)
+    })
+}
+
+/// The GET stream lives for hours; only single events are bounded (by the parser's buffer).
+fn bounded_unlimited(
+    stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
+) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
+    stream.map(|chunk| chunk.map_err(|e| UpstreamError::Transport(describe(&e))))
+}
+
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(|e| UpstreamError::Transport(describe(&e)))? {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Err(UpstreamError::Protocol(format!("response larger than {MAX_RESPONSE} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A short, safe excerpt of an error response for messages.
+async fn error_body(response: reqwest::Response) -> String {
+    let bytes = response.bytes().await.unwrap_or_default();
+    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).chars().filter(|c| !c.is_control()).collect();
+    if text.is_empty() { String::new() } else { format!(": {text}") }
+}
+
+/// reqwest's Display omits the cause ("error sending request"); the cause is what users need.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

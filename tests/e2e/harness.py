@@ -1,0 +1,304 @@
+"""Process and config helpers for the agentmux end-to-end tests.
+
+Everything here starts real processes on loopback: the release `agentmux` binary, the
+Rust fixture server `agentmux-fixture`, and (through agentmux's registry) the npm MCP
+servers installed by scripts/install-test-deps.sh. Every process runs in its own
+process group so that a stop also ends the stdio children it spawned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+if not TARGET_DIR.is_absolute():
+    TARGET_DIR = REPO / TARGET_DIR
+AGENTMUX_BIN = Path(os.environ.get("AGENTMUX_BIN") or TARGET_DIR / "release" / "agentmux")
+FIXTURE_BIN = Path(os.environ.get("AGENTMUX_FIXTURE_BIN") or TARGET_DIR / "release" / "agentmux-fixture")
+PATHS_JSON = REPO / ".tools" / "paths.json"
+
+READY_TIMEOUT_S = float(os.environ.get("AGENTMUX_E2E_READY_TIMEOUT", "60"))
+FIXTURE_START_TIMEOUT_S = 30.0
+STOP_GRACE_S = 5.0
+
+# Every process started and not yet reaped; conftest attaches their logs to failures.
+LIVE: list[Proc] = []
+_LIVE_LOCK = threading.Lock()
+
+
+class HarnessError(RuntimeError):
+    """A process of the test harness did not start as it should."""
+
+
+def tools() -> dict[str, str]:
+    """Paths written by scripts/install-test-deps.sh (Node 22, npm entry points)."""
+    try:
+        paths = json.loads(PATHS_JSON.read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"{PATHS_JSON} is missing: run scripts/install-test-deps.sh first") from None
+    for key in ("NODE22", "INSPECTOR_JS", "SERVER_EVERYTHING_JS", "SERVER_FILESYSTEM_JS"):
+        if not Path(paths[key]).exists():
+            raise HarnessError(f"{key}={paths[key]} does not exist: rerun scripts/install-test-deps.sh")
+    return paths
+
+
+def require_binary(path: Path, what: str) -> Path:
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise HarnessError(f"{what} not found at {path}: run `cargo build --release --workspace` first")
+    return path
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# === impl Proc ===
+
+
+@dataclass
+class Proc:
+    """A child process whose stdout and stderr go to files under the test's temp dir."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+    _drain: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        out = []
+        for label, path in (("stdout", self.stdout_path), ("stderr", self.stderr_path)):
+            try:
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+            except FileNotFoundError:
+                text = []
+            out.append(f"--- {self.name} {label} ({path}) ---\n" + "\n".join(text))
+        return "\n".join(out)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once (simulates a crash)."""
+        self._signal_group(signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL what is left after a grace period, reap."""
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children of the group may outlive the leader; the group id is the leader's pid.
+        self._signal_group(signal.SIGKILL)
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self._drain is not None:
+            self._drain.join(timeout=5)
+        with _LIVE_LOCK:
+            if self in LIVE:
+                LIVE.remove(self)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str | os.PathLike[str]],
+    log_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdout_pipe: bool = False,
+) -> Proc:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stdout_path = log_dir / f"{name}.stdout.log"
+    stderr_path = log_dir / f"{name}.stderr.log"
+    full_env = {**os.environ, "RUST_BACKTRACE": "1", **(env or {})}
+    with open(stderr_path, "wb") as err:
+        out: Any = subprocess.PIPE if stdout_pipe else open(stdout_path, "wb")
+        try:
+            popen = subprocess.Popen(
+                [str(a) for a in argv],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        finally:
+            if not stdout_pipe:
+                out.close()
+    proc = Proc(name, popen, stdout_path, stderr_path)
+    with _LIVE_LOCK:
+        LIVE.append(proc)
+    return proc
+
+
+# === the Rust fixture server ===
+
+_LISTENING = re.compile(rb"listening on (http://\S+/mcp)")
+
+
+@dataclass
+class FixtureServer:
+    proc: Proc
+    url: str  # http://127.0.0.1:PORT/mcp
+
+
+def start_fixture_http(log_dir: Path, name: str = "fixture", extra_args: Sequence[str] = ()) -> FixtureServer:
+    """Start `agentmux-fixture --transport http --listen 127.0.0.1:0 [extra]` and wait for its URL."""
+    binary = require_binary(FIXTURE_BIN, "agentmux-fixture")
+    argv = [binary, "--transport", "http", "--listen", "127.0.0.1:0", *extra_args]
+    proc = spawn(name, argv, log_dir, stdout_pipe=True)
+    found: dict[str, str] = {}
+    seen = threading.Event()
+
+    def drain() -> None:
+        assert proc.popen.stdout is not None
+        with open(proc.stdout_path, "wb") as sink:
+            for line in proc.popen.stdout:
+                sink.write(line)
+                sink.flush()
+                if not seen.is_set() and (m := _LISTENING.search(line)):
+                    found["url"] = m.group(1).decode()
+                    seen.set()
+        seen.set()  # EOF: the process ended (or closed stdout) before printing its address
+
+    proc._drain = threading.Thread(target=drain, name=f"drain-{name}", daemon=True)
+    proc._drain.start()
+    if not seen.wait(FIXTURE_START_TIMEOUT_S) or "url" not in found:
+        proc.stop()
+        raise HarnessError(
+            f"agentmux-fixture ({' '.join(map(str, argv))}) printed no 'listening on http://ADDR/mcp' "
+            f"within {FIXTURE_START_TIMEOUT_S:.0f}s (exit code {proc.popen.poll()})\n{proc.tail()}"
+        )
+    return FixtureServer(proc, found["url"])
+
+
+def fixture_stdio_spec(*extra_args: str) -> dict[str, Any]:
+    """Registry entry running the Rust fixture as a stdio upstream."""
+    binary = require_binary(FIXTURE_BIN, "agentmux-fixture")
+    return {"mcp": {"command": str(binary), "args": ["--transport", "stdio", *extra_args]}}
+
+
+def http_spec(url: str) -> dict[str, Any]:
+    return {"mcp": {"url": url, "transport": "streamable-http"}}
+
+
+def everything_spec(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """server-everything over stdio, run by the pinned Node 22 from the local install."""
+    t = tools()
+    mcp: dict[str, Any] = {"command": t["NODE22"], "args": [t["SERVER_EVERYTHING_JS"], "stdio"]}
+    if env:
+        mcp["env"] = dict(env)
+    return {"mcp": mcp}
+
+
+def filesystem_spec(root: Path) -> dict[str, Any]:
+    t = tools()
+    return {"mcp": {"command": t["NODE22"], "args": [t["SERVER_FILESYSTEM_JS"], str(root)]}}
+
+
+# === agentmux ===
+
+
+@dataclass
+class Hub:
+    proc: Proc
+    port: int
+    config_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str = "/mcp") -> str:
+        return self.base_url + path
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def write_hub_config(config_dir: Path, upstreams: Mapping[str, Mapping[str, Any]], port: int) -> Path:
+    """agentmux.yaml with `listen` and `registry: registry/`, one registry/<name>.yaml per upstream."""
+    registry = config_dir / "registry"
+    registry.mkdir(parents=True, exist_ok=True)
+    for name, spec in upstreams.items():
+        (registry / f"{name}.yaml").write_text(yaml.safe_dump(dict(spec), sort_keys=False))
+    config = config_dir / "agentmux.yaml"
+    config.write_text(yaml.safe_dump({"listen": f"127.0.0.1:{port}", "registry": "registry/"}, sort_keys=False))
+    return config
+
+
+def start_hub(
+    config_dir: Path,
+    upstreams: Mapping[str, Mapping[str, Any]],
+    *,
+    name: str = "agentmux",
+    ready_timeout: float = READY_TIMEOUT_S,
+) -> Hub:
+    """Write a config, run `agentmux serve --config PATH`, wait for GET /readyz == 200."""
+    binary = require_binary(AGENTMUX_BIN, "agentmux")
+    port = free_port()
+    config = write_hub_config(config_dir, upstreams, port)
+    proc = spawn(name, [binary, "serve", "--config", config], config_dir / "logs", cwd=config_dir)
+    hub = Hub(proc, port, config)
+    try:
+        wait_ready(hub, ready_timeout)
+    except BaseException:
+        hub.stop()
+        raise
+    return hub
+
+
+def wait_ready(hub: Hub, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    with httpx.Client(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if not hub.proc.alive():
+                raise HarnessError(
+                    f"agentmux exited with code {hub.proc.popen.returncode} before /readyz answered 200\n"
+                    f"{hub.proc.tail()}"
+                )
+            try:
+                r = http.get(hub.url("/readyz"))
+                if r.status_code == 200:
+                    return
+                last = f"HTTP {r.status_code}: {r.text[:200]}"
+            except httpx.HTTPError as e:
+                last = f"{type(e).__name__}: {e}"
+            time.sleep(0.1)
+    raise HarnessError(f"agentmux /readyz not 200 within {timeout:.0f}s (last: {last})\n{hub.proc.tail()}")
