@@ -102,6 +102,10 @@ impl Gateway {
         let local_addr = listener.local_addr()?;
         let core = Core::start(config);
         let router = http::router(Arc::new(Inputs { hub: Arc::clone(&core.hub), config: Arc::clone(&core.config) }));
+        // Responses are small and latency-bound: do not let Nagle hold them back.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let stop_accepting = CancellationToken::new();
         let server = tokio::spawn(
             axum::serve(listener, router).with_graceful_shutdown(stop_accepting.clone().cancelled_owned()).into_future(),

@@ -115,4 +115,5 @@ pub struct RawTimeouts {
     pub first_byte: Option<ConfigDuration>,
     pub total: Option<ConfigDuration>,
     pub startup: Option<ConfigDuration>,
+    pub list: Option<ConfigDuration>,
 }

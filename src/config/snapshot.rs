@@ -111,6 +111,9 @@ pub struct Timeouts {
     pub total: Duration,
     /// Spawning and initializing the upstream.
     pub startup: Duration,
+    /// One page of a catalog list (`tools/list` …); a server that cannot list promptly is
+    /// treated as failing, so it cannot hold up readiness.
+    pub list: Duration,
 }
 
 impl Timeouts {
@@ -119,6 +122,7 @@ impl Timeouts {
         first_byte: Duration::from_secs(60),
         total: Duration::from_secs(300),
         startup: Duration::from_secs(120),
+        list: Duration::from_secs(10),
     };
 
     pub(super) fn from_raw(raw: Option<RawTimeouts>) -> Self {
@@ -129,6 +133,7 @@ impl Timeouts {
             first_byte: raw.first_byte.map_or(d.first_byte, |v| v.0),
             total: raw.total.map_or(d.total, |v| v.0),
             startup: raw.startup.map_or(d.startup, |v| v.0),
+            list: raw.list.map_or(d.list, |v| v.0),
         }
     }
 }

@@ -138,7 +138,10 @@ async fn fetch_list(up: &Upstream, kind: ListKind) -> Result<Vec<Item>, Upstream
     for _ in 0..MAX_PAGES {
         let link = up.link()?;
         let params = cursor.as_ref().map(|c| crate::jsonrpc::to_raw(&serde_json::json!({ "cursor": c })));
-        let result = link.request(up.next_id(), kind.method(), params.as_deref(), None).await?;
+        let limit = up.spec.timeouts.list;
+        let result = tokio::time::timeout(limit, link.request(up.next_id(), kind.method(), params.as_deref(), None))
+            .await
+            .map_err(|_| UpstreamError::Timeout { phase: kind.method(), after_ms: limit.as_millis() })??;
         let page = RawObject::parse(&result).map_err(|e| UpstreamError::Protocol(format!("{}: {}", kind.method(), e.message)))?;
         let list = page
             .get(kind.field())

@@ -134,11 +134,31 @@ impl Hub {
                 .view(req.scope)
                 .listing(kind)
                 .and_then(|l| l.resolve(&exposed))
-                .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`")))?;
+                .ok_or_else(|| self.unknown_name(req.scope, what, &exposed))?;
             (entry.upstream, entry.original.clone())
         };
         params.set_str("name", &original);
-        self.forward(upstream, req, params, outbox).await
+        let result = self.forward(upstream, req, params, outbox).await?;
+        Ok(match (req.scope, kind) {
+            (Scope::Federated, ListKind::Tools) => self.rewrite_resource_links(upstream, result),
+            _ => result,
+        })
+    }
+
+    /// The error for a name no view serves: if it names an upstream that is down, say so.
+    fn unknown_name(&self, scope: Scope, what: &str, exposed: &str) -> RpcError {
+        let owner = match scope {
+            Scope::Single(i) => Some(i),
+            Scope::Federated => exposed
+                .split_once(self.settings.separator.as_str())
+                .and_then(|(name, _)| self.upstream_index(name)),
+        };
+        if let Some(i) = owner
+            && let Some(reason) = self.unavailable_reason(i)
+        {
+            return super::forward::upstream_error(self.upstreams[i].name(), &crate::upstream::UpstreamError::Unavailable { reason });
+        }
+        RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`"))
     }
 
     async fn call_uri(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
@@ -146,7 +166,11 @@ impl Hub {
         let uri = params.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
         params.set_str("uri", &original);
-        self.forward(upstream, req, params, outbox).await
+        let result = self.forward(upstream, req, params, outbox).await?;
+        Ok(match req.scope {
+            Scope::Federated => self.rewrite_read_result(upstream, result),
+            Scope::Single(_) => result,
+        })
     }
 
     async fn subscription(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {

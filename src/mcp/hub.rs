@@ -19,6 +19,8 @@ pub struct Hub {
     pub(super) upstreams: Vec<Arc<Upstream>>,
     /// Per upstream; `None` while it is down or its lists could not be fetched.
     pub(super) catalogs: Mutex<Vec<Option<Arc<UpstreamCatalog>>>>,
+    /// Why an upstream's catalog is missing, when fetching it failed.
+    pub(super) catalog_errors: Mutex<Vec<Option<String>>>,
     /// Serializes catalog refreshes per upstream so an older fetch never overwrites a newer one.
     pub(super) refreshing: Vec<tokio::sync::Mutex<()>>,
     pub(super) views: ArcSwap<Views>,
@@ -34,6 +36,7 @@ impl Hub {
         let hub = Arc::new(Self {
             settings: config.mcp.clone(),
             catalogs: Mutex::new(vec![None; upstreams.len()]),
+            catalog_errors: Mutex::new(vec![None; upstreams.len()]),
             refreshing: upstreams.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
             views: ArcSwap::from_pointee(Views::build(&upstreams, &vec![None; upstreams.len()], &config.mcp)),
             sessions: Sessions::new(config.mcp.session_idle_timeout, config.mcp.max_sessions),
@@ -63,6 +66,22 @@ impl Hub {
 
     pub(super) fn lock_catalogs(&self) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
         self.catalogs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn set_catalog_error(&self, upstream: usize, error: Option<String>) {
+        self.catalog_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[upstream] = error;
+    }
+
+    /// Why an upstream serves nothing right now, if it does not.
+    pub fn unavailable_reason(&self, upstream: usize) -> Option<String> {
+        if let Err(e) = self.upstreams[upstream].link() {
+            return Some(e.to_string());
+        }
+        if self.catalog(upstream).is_some() {
+            return None;
+        }
+        let error = self.catalog_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[upstream].clone();
+        Some(error.map_or_else(|| "its catalog is still being fetched".to_string(), |e| format!("its catalog could not be fetched: {e}")))
     }
 
     pub(super) fn catalog(&self, upstream: usize) -> Option<Arc<UpstreamCatalog>> {

@@ -88,12 +88,14 @@ impl Hub {
                     catalog.lists.iter().map(|(k, items)| format!("{}={}", k.field(), items.len())).collect();
                 info!(upstream = %up.name(), lists = %counts.join(" "), "catalog fetched");
                 self.set_catalog(upstream, Some(Arc::new(catalog)));
+                self.set_catalog_error(upstream, None);
                 let kinds = kind.map_or(ListKind::ALL.to_vec(), |k| vec![k]);
                 self.announce_list_changed(upstream, &kinds);
             }
             Err(e) => {
                 // Its items stay absent (or stale) until a later refresh succeeds.
                 warn!(upstream = %up.name(), error = %e, "could not fetch the catalog; retrying in the background");
+                self.set_catalog_error(upstream, Some(e.to_string()));
             }
         }
         up.mark_tried();

@@ -13,6 +13,7 @@ mod hub;
 mod lifecycle;
 mod names;
 mod progress;
+mod rewrite;
 mod session;
 
 use tokio::sync::mpsc;

@@ -1,0 +1,181 @@
+//! `agentmux-bench`: measures agentmux side by side with a direct connection to a fast upstream.
+//!
+//! `agentmux-bench run` starts everything itself (the fast upstream, agentmux from
+//! `target/release`), runs each scenario, and prints a Markdown report with its method.
+
+mod load;
+mod process;
+mod upstream;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::process::Command;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the fast MCP upstream.
+    Upstream {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        #[arg(long, default_value_t = 100)]
+        tools: usize,
+    },
+    /// Run every scenario and print the report.
+    Run {
+        /// The agentmux binary to measure.
+        #[arg(long, default_value = "target/release/agentmux")]
+        agentmux: PathBuf,
+        /// Measured seconds per throughput scenario (after 1 s of warm-up).
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        /// Idle sessions to open for the memory scenario.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+    },
+}
+
+const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"payload_1k","arguments":{}}}"#;
+const CALL_VIA: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fast__payload_1k","arguments":{}}}"#;
+const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Upstream { listen, tools } => upstream::run(&listen, tools).await,
+        Cmd::Run { agentmux, seconds, sessions } => run(agentmux, Duration::from_secs(seconds), sessions).await,
+    }
+}
+
+struct Gateway {
+    child: tokio::process::Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+/// Starts agentmux with one registry file per `(name, url)`.
+async fn start_agentmux(binary: &PathBuf, upstreams: &[(String, String)]) -> anyhow::Result<Gateway> {
+    let dir = TempDir::new()?;
+    std::fs::create_dir_all(dir.0.join("registry"))?;
+    std::fs::write(dir.0.join("agentmux.yaml"), "listen: 127.0.0.1:0\nregistry: registry/\n")?;
+    for (name, url) in upstreams {
+        std::fs::write(dir.0.join(format!("registry/{name}.yaml")), format!("mcp:\n  url: {url}\n"))?;
+    }
+    let mut cmd = Command::new(binary);
+    cmd.arg("serve").arg("--config").arg(dir.0.join("agentmux.yaml"));
+    let (child, addr) = process::start(cmd, "listening on", Some(&dir.0.join("agentmux.log"))).await?;
+    process::wait_ok(&format!("http://{addr}/readyz")).await?;
+    Ok(Gateway { child, addr, _dir: dir })
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!("agentmux-bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos()));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Result<()> {
+    let me = std::env::current_exe()?;
+    let mut up = Command::new(&me);
+    up.args(["upstream", "--tools", "100"]);
+    let (_upstream, up_addr) = process::start(up, "listening on", None).await?;
+    let direct_url = format!("http://{up_addr}/mcp");
+
+    println!("# agentmux benchmark\n");
+    println!("Method: one machine, loopback. A fast Rust upstream (`agentmux-bench upstream`: JSON responses,");
+    println!("no sessions) serves a `tools/call` with a 1,000-character text result. Closed-loop workers, each with");
+    println!("its own MCP session, call it for {} s after 1 s of warm-up, first directly, then through agentmux", seconds.as_secs());
+    println!("(`/mcp`, federated name `fast__payload_1k`), in the same run. agentmux's CPU time comes from");
+    println!("/proc/PID/stat (user+system, 10 ms ticks) over the measured run, divided by its calls; RSS from");
+    println!("/proc/PID/status. The load generator shares the 2 cores with agentmux and the upstream.\n");
+
+    let gw = start_agentmux(&binary, &[("fast".to_string(), direct_url.clone())]).await?;
+    let via_url = format!("http://{}/mcp", gw.addr);
+    let pid = gw.child.id().context("agentmux pid")?;
+
+    println!("## tools/call, ~1 KB result\n");
+    println!("| concurrency | path | calls/s | p50 ms | p99 ms | agentmux CPU µs/call |");
+    println!("|---|---|---|---|---|---|");
+    for concurrency in [1usize, 64] {
+        let direct = load::closed_loop(&direct_url, CALL, concurrency, Duration::from_secs(1), seconds).await?;
+        let cpu_before = process::cpu_time(pid)?;
+        let via = load::closed_loop(&via_url, CALL_VIA, concurrency, Duration::from_secs(1), seconds).await?;
+        let cpu = process::cpu_time(pid)? - cpu_before;
+        // Warm-up and session set-up calls are included in the CPU; count them too.
+        let via_calls_total = via.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
+        for (path, r, cpu_cell) in [("direct", &direct, "–".to_string()), ("agentmux", &via, format!("{:.1}", cpu.as_secs_f64() * 1e6 / via_calls_total))] {
+            println!("| {concurrency} | {path} | {:.0} | {:.3} | {:.3} | {cpu_cell} |", r.throughput(), r.percentile_ms(0.5), r.percentile_ms(0.99));
+        }
+        println!(
+            "| {concurrency} | added by agentmux | | {:+.3} | {:+.3} | |",
+            via.percentile_ms(0.5) - direct.percentile_ms(0.5),
+            via.percentile_ms(0.99) - direct.percentile_ms(0.99)
+        );
+    }
+    println!("\nagentmux RSS after the call runs: {} KiB\n", process::rss_kib(pid)?);
+
+    println!("## {sessions} idle sessions\n");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;
+    let before = process::rss_kib(pid)?;
+    let mut opened = 0usize;
+    while opened < sessions {
+        let batch = (sessions - opened).min(32);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..batch {
+            let (client, url) = (client.clone(), via_url.clone());
+            set.spawn(async move { load::initialize(&client, &url).await });
+        }
+        while let Some(r) = set.join_next().await {
+            r??.context("agentmux must return a session id")?;
+        }
+        opened += batch;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = process::rss_kib(pid)?;
+    println!("RSS before {before} KiB, after {after} KiB: {:.2} KiB per idle session.\n", (after.saturating_sub(before)) as f64 / sessions as f64);
+    drop(gw);
+
+    println!("## tools/list over 50 upstreams × 100 tools, served from cache\n");
+    let upstreams: Vec<(String, String)> = (0..50).map(|i| (format!("u{i}"), format!("http://{up_addr}/u/{i}/mcp"))).collect();
+    let gw = start_agentmux(&binary, &upstreams).await?;
+    let url = format!("http://{}/mcp", gw.addr);
+    let session = load::initialize(&client, &url).await?;
+    let mut latencies = Vec::new();
+    let mut size = 0;
+    for i in 0..320 {
+        let sent = Instant::now();
+        let len = load::call(&client, &url, session.as_deref(), LIST).await?;
+        if i >= 20 {
+            latencies.push(sent.elapsed().as_micros() as u32);
+        }
+        size = len.0;
+    }
+    latencies.sort_unstable();
+    let listed = load::Run { calls: latencies.len(), elapsed: Duration::ZERO, latencies_us: latencies };
+    println!(
+        "{} sequential requests after 20 warm-up: p50 {:.2} ms, p99 {:.2} ms, response {} KiB (5,000 tools), measured at the client.",
+        listed.calls,
+        listed.percentile_ms(0.5),
+        listed.percentile_ms(0.99),
+        size / 1024
+    );
+    Ok(())
+}
