@@ -33,7 +33,12 @@ impl Core {
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         hub.start(inbox, &tasks, &shutdown);
-        Self { hub, config: Arc::new(config), tasks, shutdown }
+        Self {
+            hub,
+            config: Arc::new(config),
+            tasks,
+            shutdown,
+        }
     }
 
     /// Waits until every required upstream has been tried, at most `limit`.
@@ -53,7 +58,10 @@ impl Core {
         self.hub.sessions.close_all();
         self.shutdown.cancel();
         self.tasks.close();
-        if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait())
+            .await
+            .is_err()
+        {
             warn!("some upstreams did not stop in time");
         }
     }
@@ -77,9 +85,17 @@ impl Core {
                         count(Prompts),
                         count(Resources)
                     ),
-                    Status::Connecting => format!("  {:<20} connecting ({})", up.name(), up.spec.transport.kind()),
+                    Status::Connecting => format!(
+                        "  {:<20} connecting ({})",
+                        up.name(),
+                        up.spec.transport.kind()
+                    ),
                     Status::Failed { reason } => {
-                        format!("  {:<20} FAILED ({}): {reason}", up.name(), up.spec.transport.kind())
+                        format!(
+                            "  {:<20} FAILED ({}): {reason}",
+                            up.name(),
+                            up.spec.transport.kind()
+                        )
                     }
                 }
             })
@@ -98,19 +114,31 @@ pub struct Gateway {
 impl Gateway {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let listen = config.listen;
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let local_addr = listener.local_addr()?;
         let core = Core::start(config);
-        let router = http::router(Arc::new(Inputs { hub: Arc::clone(&core.hub), config: Arc::clone(&core.config) }));
+        let router = http::router(Arc::new(Inputs {
+            hub: Arc::clone(&core.hub),
+            config: Arc::clone(&core.config),
+        }));
         // Responses are small and latency-bound: do not let Nagle hold them back.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
         let stop_accepting = CancellationToken::new();
         let server = tokio::spawn(
-            axum::serve(listener, router).with_graceful_shutdown(stop_accepting.clone().cancelled_owned()).into_future(),
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
+                .into_future(),
         );
-        Ok(Self { core, local_addr, stop_accepting, server })
+        Ok(Self {
+            core,
+            local_addr,
+            stop_accepting,
+            server,
+        })
     }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully.
@@ -129,7 +157,10 @@ impl Gateway {
         self.core.hub.sessions.close_all();
         let grace = self.core.config.server.shutdown_grace;
         if tokio::time::timeout(grace, &mut self.server).await.is_err() {
-            warn!(grace_ms = grace.as_millis() as u64, "requests still running after the grace period; stopping anyway");
+            warn!(
+                grace_ms = grace.as_millis() as u64,
+                "requests still running after the grace period; stopping anyway"
+            );
             self.server.abort();
         }
         self.core.stop().await;
@@ -139,7 +170,10 @@ impl Gateway {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

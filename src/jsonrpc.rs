@@ -43,7 +43,10 @@ impl Message {
     pub fn parse(bytes: &[u8]) -> Result<Self, RpcError> {
         // A JSON array is a batch, which MCP removed in 2025-06-18.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-            return Err(RpcError::new(INVALID_REQUEST, "JSON-RPC batches are not supported: send one message per request"));
+            return Err(RpcError::new(
+                INVALID_REQUEST,
+                "JSON-RPC batches are not supported: send one message per request",
+            ));
         }
         serde_json::from_slice::<Self>(bytes).map_err(|e| {
             if e.is_data() {
@@ -59,23 +62,38 @@ impl Message {
         if self.jsonrpc.as_deref().map(RawValue::get) != Some("\"2.0\"") {
             return Err(RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\""));
         }
-        match (&self.id, &self.method, self.result.is_some() || self.error.is_some()) {
+        match (
+            &self.id,
+            &self.method,
+            self.result.is_some() || self.error.is_some(),
+        ) {
             (Some(id), Some(method), false) => {
                 if !valid_id(id) {
-                    return Err(RpcError::new(INVALID_REQUEST, "`id` must be a string or an integer"));
+                    return Err(RpcError::new(
+                        INVALID_REQUEST,
+                        "`id` must be a string or an integer",
+                    ));
                 }
                 Ok(Kind::Request { id, method })
             }
             (None, Some(method), false) => Ok(Kind::Notification { method }),
             (Some(id), None, true) => Ok(Kind::Response { id }),
-            _ => Err(RpcError::new(INVALID_REQUEST, "not a JSON-RPC request, notification or response")),
+            _ => Err(RpcError::new(
+                INVALID_REQUEST,
+                "not a JSON-RPC request, notification or response",
+            )),
         }
     }
 }
 
 fn valid_id(id: &RawValue) -> bool {
     let text = id.get();
-    text.starts_with('"') || (!text.is_empty() && text.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()))
+    text.starts_with('"')
+        || (!text.is_empty()
+            && text
+                .trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit()))
 }
 
 /// A JSON-RPC error object.
@@ -89,7 +107,11 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
@@ -147,6 +169,12 @@ pub fn raw(json: String) -> Raw {
     RawValue::from_string(json).expect("agentmux wrote invalid JSON")
 }
 
+/// A `null` id, for errors about requests whose id could not be read.
+pub fn null_ref() -> &'static RawValue {
+    static NULL: std::sync::OnceLock<Raw> = std::sync::OnceLock::new();
+    NULL.get_or_init(|| raw("null".to_string()))
+}
+
 pub fn empty_object() -> Raw {
     raw("{}".to_string())
 }
@@ -164,7 +192,8 @@ pub struct RawObject(pub Vec<(String, Raw)>);
 
 impl RawObject {
     pub fn parse(raw: &RawValue) -> Result<Self, RpcError> {
-        serde_json::from_str(raw.get()).map_err(|e| RpcError::new(INVALID_PARAMS, format!("params: {e}")))
+        serde_json::from_str(raw.get())
+            .map_err(|e| RpcError::new(INVALID_PARAMS, format!("params: {e}")))
     }
 
     pub fn get(&self, key: &str) -> Option<&RawValue> {
@@ -221,7 +250,8 @@ impl<'de> Deserialize<'de> for RawObject {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
-                let mut members: Vec<(String, Raw)> = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                let mut members: Vec<(String, Raw)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(key) = map.next_key::<String>()? {
                     if members.iter().any(|(k, _)| *k == key) {
                         return Err(de::Error::custom(format!("duplicate key `{key}`")));
@@ -243,8 +273,15 @@ mod tests {
     #[test]
     fn classifies_messages() {
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#).unwrap();
-        assert!(matches!(m.kind(), Ok(Kind::Request { method: "tools/list", .. })));
-        let m = Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(
+            m.kind(),
+            Ok(Kind::Request {
+                method: "tools/list",
+                ..
+            })
+        ));
+        let m =
+            Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert!(matches!(m.kind(), Ok(Kind::Notification { .. })));
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
         assert!(matches!(m.kind(), Ok(Kind::Response { .. })));
@@ -260,26 +297,48 @@ mod tests {
         let batch = Message::parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).unwrap_err();
         assert_eq!(batch.code, INVALID_REQUEST);
         assert!(batch.message.contains("batch"));
-        assert_eq!(Message::parse(br#"{"id":1,"id":2}"#).unwrap_err().code, INVALID_REQUEST);
+        assert_eq!(
+            Message::parse(br#"{"id":1,"id":2}"#).unwrap_err().code,
+            INVALID_REQUEST
+        );
     }
 
     #[test]
     fn raw_object_keeps_order_and_rejects_duplicates() {
-        let raw = RawValue::from_string(r#"{"name":"a","arguments":{"x":[1,2]},"_meta":{"k":1}}"#.into()).unwrap();
+        let raw =
+            RawValue::from_string(r#"{"name":"a","arguments":{"x":[1,2]},"_meta":{"k":1}}"#.into())
+                .unwrap();
         let mut obj = RawObject::parse(&raw).unwrap();
         obj.set_str("name", "b");
-        assert_eq!(obj.to_raw().get(), r#"{"name":"b","arguments":{"x":[1,2]},"_meta":{"k":1}}"#);
+        assert_eq!(
+            obj.to_raw().get(),
+            r#"{"name":"b","arguments":{"x":[1,2]},"_meta":{"k":1}}"#
+        );
         let dup = RawValue::from_string(r#"{"name":"allowed","name":"denied"}"#.into()).unwrap();
-        assert!(RawObject::parse(&dup).unwrap_err().message.contains("duplicate key `name`"));
+        assert!(
+            RawObject::parse(&dup)
+                .unwrap_err()
+                .message
+                .contains("duplicate key `name`")
+        );
     }
 
     #[test]
     fn frames() {
         let id = RawValue::from_string("\"x\"".into()).unwrap();
         let res = RawValue::from_string("{}".into()).unwrap();
-        assert_eq!(result_frame(&id, &res), br#"{"jsonrpc":"2.0","id":"x","result":{}}"#);
+        assert_eq!(
+            result_frame(&id, &res),
+            br#"{"jsonrpc":"2.0","id":"x","result":{}}"#
+        );
         let err = error_frame(None, &RpcError::new(-1, "m"));
-        assert_eq!(err, br#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"m"}}"#);
-        assert_eq!(request_frame(Some("3"), "ping", None), br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+        assert_eq!(
+            err,
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"m"}}"#
+        );
+        assert_eq!(
+            request_frame(Some("3"), "ping", None),
+            br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#
+        );
     }
 }

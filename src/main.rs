@@ -10,7 +10,11 @@ use agentmux::app::{Core, Gateway};
 use agentmux::{config, upstream};
 
 #[derive(Parser)]
-#[command(name = "agentmux", version, about = "One gateway for agentic traffic: MCP federation hub")]
+#[command(
+    name = "agentmux",
+    version,
+    about = "One gateway for agentic traffic: MCP federation hub"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,11 +48,16 @@ struct ConfigArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Reap { command } = &cli.command {
-        let (program, args) = command.split_first().map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
+        let (program, args) = command
+            .split_first()
+            .map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
         return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
     }
     agentmux::telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentmux: cannot start the runtime: {e}");
@@ -71,7 +80,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Validate(arg) => match config::load(&arg.config) {
             Ok(cfg) => {
-                println!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
+                println!(
+                    "{}: OK, {} upstreams",
+                    arg.config.display(),
+                    cfg.upstreams.len()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -84,7 +97,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let gateway = Gateway::start(cfg).await?;
             eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
             gateway.core.wait_ready(Duration::from_secs(300)).await;
-            eprintln!("agentmux ready; upstreams:\n{}", gateway.core.summary().join("\n"));
+            eprintln!(
+                "agentmux ready; upstreams:\n{}",
+                gateway.core.summary().join("\n")
+            );
             gateway.wait_termination().await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -114,7 +130,9 @@ fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {
 fn print_catalog(core: &Core) {
     let views = core.hub.views();
     for kind in agentmux::mcp::ListKind::ALL {
-        let Some(listing) = views.federated.listing(kind) else { continue };
+        let Some(listing) = views.federated.listing(kind) else {
+            continue;
+        };
         if listing.entries.is_empty() {
             continue;
         }

@@ -27,7 +27,10 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
         }
     });
     let mut session: Option<Arc<Session>> = None;
-    let mut lines = FramedRead::new(tokio::io::stdin(), LinesCodec::new_with_max_length(MAX_MESSAGE));
+    let mut lines = FramedRead::new(
+        tokio::io::stdin(),
+        LinesCodec::new_with_max_length(MAX_MESSAGE),
+    );
     while let Some(line) = lines.next().await {
         let line = match line {
             Ok(line) if line.trim().is_empty() => continue,
@@ -46,7 +49,10 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
             }
         };
         match message.kind() {
-            Ok(Kind::Request { id, method: "initialize" }) => {
+            Ok(Kind::Request {
+                id,
+                method: "initialize",
+            }) => {
                 let requested = message
                     .params
                     .as_deref()
@@ -70,14 +76,27 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;
             }
             Ok(Kind::Request { .. }) => {
-                tokio::spawn(answer(Arc::clone(&hub), session.clone(), message, out_tx.clone()));
+                tokio::spawn(answer(
+                    Arc::clone(&hub),
+                    session.clone(),
+                    message,
+                    out_tx.clone(),
+                ));
             }
             Ok(Kind::Notification { method }) => {
-                hub.client_notification(Scope::Federated, session.as_ref(), method, message.params.as_deref()).await;
+                hub.client_notification(
+                    Scope::Federated,
+                    session.as_ref(),
+                    method,
+                    message.params.as_deref(),
+                )
+                .await;
             }
             Ok(Kind::Response { .. }) => {}
             Err(e) => {
-                let _ = out_tx.send(jsonrpc::error_frame(message.id.as_deref(), &e)).await;
+                let _ = out_tx
+                    .send(jsonrpc::error_frame(message.id.as_deref(), &e))
+                    .await;
             }
         }
     }
@@ -91,8 +110,15 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn answer(hub: Arc<Hub>, session: Option<Arc<Session>>, message: Message, out: mpsc::Sender<Vec<u8>>) {
-    let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else { return };
+async fn answer(
+    hub: Arc<Hub>,
+    session: Option<Arc<Session>>,
+    message: Message,
+    out: mpsc::Sender<Vec<u8>>,
+) {
+    let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else {
+        return;
+    };
     let (outbox, mut notes) = Outbox::channel(256);
     let relay = out.clone();
     let notes_task = tokio::spawn(async move {
@@ -102,7 +128,13 @@ async fn answer(hub: Arc<Hub>, session: Option<Arc<Session>>, message: Message, 
             }
         }
     });
-    let req = Request { scope: Scope::Federated, session: session.as_ref(), id, method, params: message.params.as_deref() };
+    let req = Request {
+        scope: Scope::Federated,
+        session: session.as_ref(),
+        id,
+        method,
+        params: message.params.as_deref(),
+    };
     let frame = match hub.handle(&req, &outbox).await {
         Ok(result) => jsonrpc::result_frame(id, &result),
         Err(e) => jsonrpc::error_frame(Some(id), &e),

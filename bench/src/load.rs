@@ -21,14 +21,27 @@ pub async fn initialize(client: &Client, url: &str) -> anyhow::Result<Option<Str
     if !response.status().is_success() {
         bail!("initialize at {url}: HTTP {}", response.status());
     }
-    let session = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let _ = response.bytes().await?;
     Ok(session)
 }
 
 /// One POST; returns the response body.
-pub async fn call(client: &Client, url: &str, session: Option<&str>, body: &'static str) -> anyhow::Result<bytes_len::Len> {
-    let mut request = client.post(url).header("content-type", "application/json").header("accept", ACCEPT).body(body);
+pub async fn call(
+    client: &Client,
+    url: &str,
+    session: Option<&str>,
+    body: &'static str,
+) -> anyhow::Result<bytes_len::Len> {
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT)
+        .body(body);
     if let Some(session) = session {
         request = request.header("mcp-session-id", session);
     }
@@ -38,7 +51,10 @@ pub async fn call(client: &Client, url: &str, session: Option<&str>, body: &'sta
     }
     let body = response.bytes().await?;
     if !body.windows(9).any(|w| w == b"\"result\":") {
-        bail!("not a result: {}", String::from_utf8_lossy(&body[..body.len().min(200)]));
+        bail!(
+            "not a result: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        );
     }
     Ok(bytes_len::Len(body.len()))
 }
@@ -69,8 +85,16 @@ impl Run {
 }
 
 /// `concurrency` workers call `body` at `url` for `duration` after `warmup`.
-pub async fn closed_loop(url: &str, body: &'static str, concurrency: usize, warmup: Duration, duration: Duration) -> anyhow::Result<Run> {
-    let client = Client::builder().pool_max_idle_per_host(concurrency * 2).build()?;
+pub async fn closed_loop(
+    url: &str,
+    body: &'static str,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Run> {
+    let client = Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .build()?;
     let mut sessions = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         sessions.push(initialize(&client, url).await?);
@@ -101,5 +125,9 @@ pub async fn closed_loop(url: &str, body: &'static str, concurrency: usize, warm
         latencies_us.extend(done??);
     }
     latencies_us.sort_unstable();
-    Ok(Run { calls: latencies_us.len(), elapsed: duration, latencies_us })
+    Ok(Run {
+        calls: latencies_us.len(),
+        elapsed: duration,
+        latencies_us,
+    })
 }

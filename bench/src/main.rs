@@ -51,7 +51,11 @@ const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Upstream { listen, tools } => upstream::run(&listen, tools).await,
-        Cmd::Run { agentmux, seconds, sessions } => run(agentmux, Duration::from_secs(seconds), sessions).await,
+        Cmd::Run {
+            agentmux,
+            seconds,
+            sessions,
+        } => run(agentmux, Duration::from_secs(seconds), sessions).await,
     }
 }
 
@@ -62,25 +66,45 @@ struct Gateway {
 }
 
 /// Starts agentmux with one registry file per `(name, url)`.
-async fn start_agentmux(binary: &PathBuf, upstreams: &[(String, String)]) -> anyhow::Result<Gateway> {
+async fn start_agentmux(
+    binary: &PathBuf,
+    upstreams: &[(String, String)],
+) -> anyhow::Result<Gateway> {
     let dir = TempDir::new()?;
     std::fs::create_dir_all(dir.0.join("registry"))?;
-    std::fs::write(dir.0.join("agentmux.yaml"), "listen: 127.0.0.1:0\nregistry: registry/\n")?;
+    std::fs::write(
+        dir.0.join("agentmux.yaml"),
+        "listen: 127.0.0.1:0\nregistry: registry/\n",
+    )?;
     for (name, url) in upstreams {
-        std::fs::write(dir.0.join(format!("registry/{name}.yaml")), format!("mcp:\n  url: {url}\n"))?;
+        std::fs::write(
+            dir.0.join(format!("registry/{name}.yaml")),
+            format!("mcp:\n  url: {url}\n"),
+        )?;
     }
     let mut cmd = Command::new(binary);
-    cmd.arg("serve").arg("--config").arg(dir.0.join("agentmux.yaml"));
-    let (child, addr) = process::start(cmd, "listening on", Some(&dir.0.join("agentmux.log"))).await?;
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(dir.0.join("agentmux.yaml"));
+    let (child, addr) =
+        process::start(cmd, "listening on", Some(&dir.0.join("agentmux.log"))).await?;
     process::wait_ok(&format!("http://{addr}/readyz")).await?;
-    Ok(Gateway { child, addr, _dir: dir })
+    Ok(Gateway {
+        child,
+        addr,
+        _dir: dir,
+    })
 }
 
 struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> anyhow::Result<Self> {
-        let path = std::env::temp_dir().join(format!("agentmux-bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos()));
+        let path = std::env::temp_dir().join(format!(
+            "agentmux-bench-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
         std::fs::create_dir_all(&path)?;
         Ok(Self(path))
     }
@@ -100,12 +124,25 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
     let direct_url = format!("http://{up_addr}/mcp");
 
     println!("# agentmux benchmark\n");
-    println!("Method: one machine, loopback. A fast Rust upstream (`agentmux-bench upstream`: JSON responses,");
-    println!("no sessions) serves a `tools/call` with a 1,000-character text result. Closed-loop workers, each with");
-    println!("its own MCP session, call it for {} s after 1 s of warm-up, first directly, then through agentmux", seconds.as_secs());
-    println!("(`/mcp`, federated name `fast__payload_1k`), in the same run. agentmux's CPU time comes from");
-    println!("/proc/PID/stat (user+system, 10 ms ticks) over the measured run, divided by its calls; RSS from");
-    println!("/proc/PID/status. The load generator shares the 2 cores with agentmux and the upstream.\n");
+    println!(
+        "Method: one machine, loopback. A fast Rust upstream (`agentmux-bench upstream`: JSON responses,"
+    );
+    println!(
+        "no sessions) serves a `tools/call` with a 1,000-character text result. Closed-loop workers, each with"
+    );
+    println!(
+        "its own MCP session, call it for {} s after 1 s of warm-up, first directly, then through agentmux",
+        seconds.as_secs()
+    );
+    println!(
+        "(`/mcp`, federated name `fast__payload_1k`), in the same run. agentmux's CPU time comes from"
+    );
+    println!(
+        "/proc/PID/stat (user+system, 10 ms ticks) over the measured run, divided by its calls; RSS from"
+    );
+    println!(
+        "/proc/PID/status. The load generator shares the 2 cores with agentmux and the upstream.\n"
+    );
 
     let gw = start_agentmux(&binary, &[("fast".to_string(), direct_url.clone())]).await?;
     let via_url = format!("http://{}/mcp", gw.addr);
@@ -115,14 +152,41 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
     println!("| concurrency | path | calls/s | p50 ms | p99 ms | agentmux CPU µs/call |");
     println!("|---|---|---|---|---|---|");
     for concurrency in [1usize, 64] {
-        let direct = load::closed_loop(&direct_url, CALL, concurrency, Duration::from_secs(1), seconds).await?;
+        let direct = load::closed_loop(
+            &direct_url,
+            CALL,
+            concurrency,
+            Duration::from_secs(1),
+            seconds,
+        )
+        .await?;
         let cpu_before = process::cpu_time(pid)?;
-        let via = load::closed_loop(&via_url, CALL_VIA, concurrency, Duration::from_secs(1), seconds).await?;
+        let via = load::closed_loop(
+            &via_url,
+            CALL_VIA,
+            concurrency,
+            Duration::from_secs(1),
+            seconds,
+        )
+        .await?;
         let cpu = process::cpu_time(pid)? - cpu_before;
         // Warm-up and session set-up calls are included in the CPU; count them too.
-        let via_calls_total = via.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
-        for (path, r, cpu_cell) in [("direct", &direct, "–".to_string()), ("agentmux", &via, format!("{:.1}", cpu.as_secs_f64() * 1e6 / via_calls_total))] {
-            println!("| {concurrency} | {path} | {:.0} | {:.3} | {:.3} | {cpu_cell} |", r.throughput(), r.percentile_ms(0.5), r.percentile_ms(0.99));
+        let via_calls_total =
+            via.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
+        for (path, r, cpu_cell) in [
+            ("direct", &direct, "–".to_string()),
+            (
+                "agentmux",
+                &via,
+                format!("{:.1}", cpu.as_secs_f64() * 1e6 / via_calls_total),
+            ),
+        ] {
+            println!(
+                "| {concurrency} | {path} | {:.0} | {:.3} | {:.3} | {cpu_cell} |",
+                r.throughput(),
+                r.percentile_ms(0.5),
+                r.percentile_ms(0.99)
+            );
         }
         println!(
             "| {concurrency} | added by agentmux | | {:+.3} | {:+.3} | |",
@@ -130,10 +194,15 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
             via.percentile_ms(0.99) - direct.percentile_ms(0.99)
         );
     }
-    println!("\nagentmux RSS after the call runs: {} KiB\n", process::rss_kib(pid)?);
+    println!(
+        "\nagentmux RSS after the call runs: {} KiB\n",
+        process::rss_kib(pid)?
+    );
 
     println!("## {sessions} idle sessions\n");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(32)
+        .build()?;
     let before = process::rss_kib(pid)?;
     let mut opened = 0usize;
     while opened < sessions {
@@ -150,11 +219,16 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = process::rss_kib(pid)?;
-    println!("RSS before {before} KiB, after {after} KiB: {:.2} KiB per idle session.\n", (after.saturating_sub(before)) as f64 / sessions as f64);
+    println!(
+        "RSS before {before} KiB, after {after} KiB: {:.2} KiB per idle session.\n",
+        (after.saturating_sub(before)) as f64 / sessions as f64
+    );
     drop(gw);
 
     println!("## tools/list over 50 upstreams × 100 tools, served from cache\n");
-    let upstreams: Vec<(String, String)> = (0..50).map(|i| (format!("u{i}"), format!("http://{up_addr}/u/{i}/mcp"))).collect();
+    let upstreams: Vec<(String, String)> = (0..50)
+        .map(|i| (format!("u{i}"), format!("http://{up_addr}/u/{i}/mcp")))
+        .collect();
     let gw = start_agentmux(&binary, &upstreams).await?;
     let url = format!("http://{}/mcp", gw.addr);
     let session = load::initialize(&client, &url).await?;
@@ -169,7 +243,11 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
         size = len.0;
     }
     latencies.sort_unstable();
-    let listed = load::Run { calls: latencies.len(), elapsed: Duration::ZERO, latencies_us: latencies };
+    let listed = load::Run {
+        calls: latencies.len(),
+        elapsed: Duration::ZERO,
+        latencies_us: latencies,
+    };
     println!(
         "{} sequential requests after 20 warm-up: p50 {:.2} ms, p99 {:.2} ms, response {} KiB (5,000 tools), measured at the client.",
         listed.calls,

@@ -55,22 +55,36 @@ async fn handle(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
     let Ok(msg) = serde_json::from_slice::<Msg>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let Some(id) = msg.id else { return StatusCode::ACCEPTED.into_response() };
+    let Some(id) = msg.id else {
+        return StatusCode::ACCEPTED.into_response();
+    };
     let result: &str = match msg.method.unwrap_or("") {
-        "initialize" => r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"bench-upstream","version":"1"}}"#,
+        "initialize" => {
+            r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"bench-upstream","version":"1"}}"#
+        }
         "tools/list" => &shared.tools_list,
         "tools/call" => &shared.payload,
         "ping" => "{}",
         _ => {
-            let body = format!(r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":-32601,"message":"no"}}}}"#, id.get());
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":-32601,"message":"no"}}}}"#,
+                id.get()
+            );
             return json_response(body);
         }
     };
-    json_response(format!(r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#, id.get(), result))
+    json_response(format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
+        id.get(),
+        result
+    ))
 }
 
 fn json_response(body: String) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

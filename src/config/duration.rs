@@ -7,7 +7,9 @@ use serde::{Deserialize, Deserializer};
 /// Parses `250ms`, `30s`, `5m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let value: u64 = digits
         .parse()
@@ -17,7 +19,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => Duration::from_secs(value),
         "m" => Duration::from_secs(value * 60),
         "h" => Duration::from_secs(value * 3600),
-        other => return Err(format!("unknown duration unit `{other}` in `{text}` (use ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use ms, s, m or h)"
+            ));
+        }
     };
     Ok(duration)
 }
@@ -36,7 +42,9 @@ impl<'de> Deserialize<'de> for ConfigDuration {
         }
         match Form::deserialize(deserializer)? {
             Form::Seconds(s) => Ok(Self(Duration::from_secs(s))),
-            Form::Text(t) => parse_duration(&t).map(Self).map_err(serde::de::Error::custom),
+            Form::Text(t) => parse_duration(&t)
+                .map(Self)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

@@ -14,7 +14,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
-        Self { file: file.to_path_buf(), line, message: message.into() }
+        Self {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        }
     }
 
     pub fn from_yaml(file: &Path, err: &serde_yaml_ng::Error) -> Self {
@@ -56,7 +60,11 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(f, "{n} problem{} in the configuration:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }

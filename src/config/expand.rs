@@ -53,16 +53,21 @@ pub fn expand(text: &str, syntax: Syntax) -> Result<String, String> {
 
 fn resolve(placeholder: &str, syntax: Syntax) -> Result<String, String> {
     if let Some(name) = placeholder.strip_prefix("env:") {
-        return std::env::var(name)
-            .map_err(|_| format!("environment variable `{name}` is not set (used as ${{env:{name}}})"));
+        return std::env::var(name).map_err(|_| {
+            format!("environment variable `{name}` is not set (used as ${{env:{name}}})")
+        });
     }
     if let Some(path) = placeholder.strip_prefix("file:") {
         let full = BASE_DIR.with(|b| match &*b.borrow() {
             Some(base) => base.join(path),
             None => PathBuf::from(path),
         });
-        let content = std::fs::read_to_string(&full)
-            .map_err(|e| format!("cannot read `{}` (used as ${{file:{path}}}): {e}", full.display()))?;
+        let content = std::fs::read_to_string(&full).map_err(|e| {
+            format!(
+                "cannot read `{}` (used as ${{file:{path}}}): {e}",
+                full.display()
+            )
+        })?;
         // Secret files usually end with a newline that is not part of the secret.
         return Ok(content.trim_end_matches(['\n', '\r']).to_string());
     }
@@ -75,7 +80,9 @@ fn resolve(placeholder: &str, syntax: Syntax) -> Result<String, String> {
             return match (std::env::var(name), default) {
                 (Ok(v), _) => Ok(v),
                 (Err(_), Some(d)) => Ok(d.to_string()),
-                (Err(_), None) => Err(format!("environment variable `{name}` is not set (used as ${{{name}}})")),
+                (Err(_), None) => Err(format!(
+                    "environment variable `{name}` is not set (used as ${{{name}}})"
+                )),
             };
         }
     }
@@ -101,7 +108,9 @@ impl std::fmt::Debug for Text {
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        expand(&raw, Syntax::Agentmux).map(Text).map_err(serde::de::Error::custom)
+        expand(&raw, Syntax::Agentmux)
+            .map(Text)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -115,7 +124,9 @@ mod tests {
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
         // PATH is set in every test environment.
         let path = std::env::var("PATH").unwrap();
-        let out = with_base_dir(dir.path(), || expand("a ${env:PATH} b ${file:token}", Syntax::Agentmux));
+        let out = with_base_dir(dir.path(), || {
+            expand("a ${env:PATH} b ${file:token}", Syntax::Agentmux)
+        });
         assert_eq!(out.unwrap(), format!("a {path} b s3cret"));
     }
 
@@ -125,12 +136,19 @@ mod tests {
         assert!(err.contains("AGENTMUX_SURELY_UNSET"), "{err}");
         let err = expand("${nope}", Syntax::Agentmux).unwrap_err();
         assert!(err.contains("unknown placeholder"), "{err}");
-        assert!(expand("${env:X", Syntax::Agentmux).unwrap_err().contains("unterminated"));
+        assert!(
+            expand("${env:X", Syntax::Agentmux)
+                .unwrap_err()
+                .contains("unterminated")
+        );
     }
 
     #[test]
     fn claude_code_defaults() {
-        assert_eq!(expand("${AGENTMUX_SURELY_UNSET:-dflt}", Syntax::ClaudeCode).unwrap(), "dflt");
+        assert_eq!(
+            expand("${AGENTMUX_SURELY_UNSET:-dflt}", Syntax::ClaudeCode).unwrap(),
+            "dflt"
+        );
         assert!(expand("${AGENTMUX_SURELY_UNSET}", Syntax::ClaudeCode).is_err());
         assert!(expand("${AGENTMUX_SURELY_UNSET}", Syntax::Agentmux).is_err());
     }

@@ -22,7 +22,11 @@ pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> V
             let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
                 Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
                 Err(e) => {
-                    problems.push(Problem::new(path, None, format!("cannot read registry directory: {e}")));
+                    problems.push(Problem::new(
+                        path,
+                        None,
+                        format!("cannot read registry directory: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -40,7 +44,12 @@ pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> V
     upstreams
 }
 
-fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, problems: &mut Vec<Problem>) {
+fn load_file(
+    file: &Path,
+    named_explicitly: bool,
+    out: &mut Vec<UpstreamSpec>,
+    problems: &mut Vec<Problem>,
+) {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let text = match ext {
         "yaml" | "yml" | "json" => match std::fs::read_to_string(file) {
@@ -48,7 +57,11 @@ fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, p
             Err(e) => return problems.push(Problem::new(file, None, format!("cannot read: {e}"))),
         },
         _ if named_explicitly => {
-            return problems.push(Problem::new(file, None, "registry files must end in .yaml, .yml or .json"));
+            return problems.push(Problem::new(
+                file,
+                None,
+                "registry files must end in .yaml, .yml or .json",
+            ));
         }
         // Other files in a registry directory (READMEs, notes) are not upstreams.
         _ => return,
@@ -61,7 +74,12 @@ fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, p
     }
 }
 
-fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<UpstreamSpec> {
+fn yaml_file(
+    file: &Path,
+    base: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<UpstreamSpec> {
     let raw: RawUpstream = match with_base_dir(base, || serde_yaml_ng::from_str(text)) {
         Ok(raw) => raw,
         Err(e) => {
@@ -71,7 +89,11 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
     };
     let name = match raw.name {
         Some(name) => name,
-        None => file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string(),
+        None => file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string(),
     };
     if !valid_name(&name) {
         problems.push(Problem::new(
@@ -97,10 +119,18 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
         }
         (None, Some(url)) => {
             if !m.args.is_empty() || !m.env.is_empty() || m.cwd.is_some() {
-                problems.push(Problem::new(file, None, "mcp: `args`, `env` and `cwd` apply to `command` only"));
+                problems.push(Problem::new(
+                    file,
+                    None,
+                    "mcp: `args`, `env` and `cwd` apply to `command` only",
+                ));
                 return None;
             }
-            let headers = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
+            let headers = m
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, Secret(v.0)))
+                .collect();
             match http_transport(m.transport, url.0, headers) {
                 Ok(t) => t,
                 Err(msg) => {
@@ -110,11 +140,19 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
             }
         }
         (Some(_), Some(_)) => {
-            problems.push(Problem::new(file, None, "mcp: give either `command` (stdio) or `url` (HTTP), not both"));
+            problems.push(Problem::new(
+                file,
+                None,
+                "mcp: give either `command` (stdio) or `url` (HTTP), not both",
+            ));
             return None;
         }
         (None, None) => {
-            problems.push(Problem::new(file, None, "mcp: missing `command` (stdio) or `url` (HTTP)"));
+            problems.push(Problem::new(
+                file,
+                None,
+                "mcp: missing `command` (stdio) or `url` (HTTP)",
+            ));
             return None;
         }
     };
@@ -140,10 +178,16 @@ fn http_transport(
         RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => {
             Ok(TransportSpec::StreamableHttp { url, headers })
         }
-        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers }),
-        RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => Ok(TransportSpec::WebSocket { url, headers }),
+        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => {
+            Ok(TransportSpec::Sse { url, headers })
+        }
+        RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => {
+            Ok(TransportSpec::WebSocket { url, headers })
+        }
         RawTransport::Stdio => Err("mcp: transport `stdio` needs `command`, not `url`".into()),
-        _ => Err(format!("mcp.url: `{url}` does not fit the transport (http(s):// or ws(s)://)")),
+        _ => Err(format!(
+            "mcp.url: `{url}` does not fit the transport (http(s):// or ws(s)://)"
+        )),
     }
 }
 
@@ -165,9 +209,17 @@ fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<Upstrea
         }
     };
     // Claude Code writes `${VAR}`; VS Code and agentmux write `${env:VAR}`.
-    let syntax = if key == "mcpServers" { Syntax::ClaudeCode } else { Syntax::Agentmux };
+    let syntax = if key == "mcpServers" {
+        Syntax::ClaudeCode
+    } else {
+        Syntax::Agentmux
+    };
     let Some(servers) = servers.as_object() else {
-        problems.push(Problem::new(file, None, format!("`{key}` must be an object of servers")));
+        problems.push(Problem::new(
+            file,
+            None,
+            format!("`{key}` must be an object of servers"),
+        ));
         return Vec::new();
     };
     let base = file.parent().unwrap_or(Path::new("."));
@@ -198,17 +250,28 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
     let text = |key: &str| -> Result<Option<String>, String> {
         match entry.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => expand(s, syntax).map(Some).map_err(|e| format!("{key}: {e}")),
+            Some(Value::String(s)) => expand(s, syntax)
+                .map(Some)
+                .map_err(|e| format!("{key}: {e}")),
             Some(_) => Err(format!("{key}: must be a string")),
         }
     };
     let map = |key: &str| -> Result<BTreeMap<String, Secret>, String> {
-        let Some(obj) = entry.get(key) else { return Ok(BTreeMap::new()) };
-        let obj = obj.as_object().ok_or_else(|| format!("{key}: must be an object"))?;
+        let Some(obj) = entry.get(key) else {
+            return Ok(BTreeMap::new());
+        };
+        let obj = obj
+            .as_object()
+            .ok_or_else(|| format!("{key}: must be an object"))?;
         obj.iter()
             .map(|(k, v)| {
-                let s = v.as_str().ok_or_else(|| format!("{key}.{k}: must be a string"))?;
-                Ok((k.clone(), Secret(expand(s, syntax).map_err(|e| format!("{key}.{k}: {e}"))?)))
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| format!("{key}.{k}: must be a string"))?;
+                Ok((
+                    k.clone(),
+                    Secret(expand(s, syntax).map_err(|e| format!("{key}.{k}: {e}"))?),
+                ))
             })
             .collect()
     };
@@ -218,15 +281,29 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|a| a.as_str().ok_or("args: must be strings").map_err(String::from).and_then(|s| expand(s, syntax)))
+                .map(|a| {
+                    a.as_str()
+                        .ok_or("args: must be strings")
+                        .map_err(String::from)
+                        .and_then(|s| expand(s, syntax))
+                })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err("args: must be an array of strings".into()),
         };
-        return Ok(TransportSpec::Stdio { command, args, env: map("env")?, cwd: text("cwd")?.map(|c| base.join(c)) });
+        return Ok(TransportSpec::Stdio {
+            command,
+            args,
+            env: map("env")?,
+            cwd: text("cwd")?.map(|c| base.join(c)),
+        });
     }
-    let url = text("url")?.or(text("serverUrl")?).ok_or("needs `command` (stdio) or `url` (HTTP)")?;
+    let url = text("url")?
+        .or(text("serverUrl")?)
+        .ok_or("needs `command` (stdio) or `url` (HTTP)")?;
     let transport = match kind.as_deref() {
-        None | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => RawTransport::StreamableHttp,
+        None | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => {
+            RawTransport::StreamableHttp
+        }
         Some("sse") => RawTransport::Sse,
         Some("ws" | "websocket") => RawTransport::Websocket,
         Some(other) => return Err(format!("type: unknown transport `{other}`")),
@@ -236,7 +313,9 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
@@ -244,10 +323,20 @@ fn valid_name(name: &str) -> bool {
 pub fn normalize_name(original: &str) -> String {
     let mapped: String = original
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = mapped.trim_start_matches('-');
-    if trimmed.is_empty() { "server".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "server".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 fn reject_duplicates(upstreams: &[UpstreamSpec], problems: &mut Vec<Problem>) {
@@ -257,7 +346,11 @@ fn reject_duplicates(upstreams: &[UpstreamSpec], problems: &mut Vec<Problem>) {
             problems.push(Problem::new(
                 &u.declared_in,
                 None,
-                format!("upstream name `{}` is also declared in {}; names must be unique", u.name, first.display()),
+                format!(
+                    "upstream name `{}` is also declared in {}; names must be unique",
+                    u.name,
+                    first.display()
+                ),
             ));
         }
     }

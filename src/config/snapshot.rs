@@ -75,10 +75,24 @@ pub struct UpstreamSpec {
 
 #[derive(Debug, Clone)]
 pub enum TransportSpec {
-    Stdio { command: String, args: Vec<String>, env: BTreeMap<String, Secret>, cwd: Option<PathBuf> },
-    StreamableHttp { url: String, headers: BTreeMap<String, Secret> },
-    Sse { url: String, headers: BTreeMap<String, Secret> },
-    WebSocket { url: String, headers: BTreeMap<String, Secret> },
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, Secret>,
+        cwd: Option<PathBuf>,
+    },
+    StreamableHttp {
+        url: String,
+        headers: BTreeMap<String, Secret>,
+    },
+    Sse {
+        url: String,
+        headers: BTreeMap<String, Secret>,
+    },
+    WebSocket {
+        url: String,
+        headers: BTreeMap<String, Secret>,
+    },
 }
 
 impl TransportSpec {
@@ -149,7 +163,11 @@ pub struct NameFilter {
 
 impl NameFilter {
     pub(super) fn from_raw(raw: RawFilter) -> Self {
-        Self { include: raw.include, exclude: raw.exclude, rename: raw.rename }
+        Self {
+            include: raw.include,
+            exclude: raw.exclude,
+            rename: raw.rename,
+        }
     }
 
     /// Whether an item with this original name is served.
@@ -193,15 +211,25 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        problems: vec![Problem::new(path, None, format!("cannot read config file: {e}"))],
+        problems: vec![Problem::new(
+            path,
+            None,
+            format!("cannot read config file: {e}"),
+        )],
     })?;
-    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
         match with_base_dir(&base, || serde_yaml_ng::from_str(&text)) {
             Ok(raw) => raw,
-            Err(e) => return Err(ConfigError { problems: vec![Problem::from_yaml(path, &e)] }),
+            Err(e) => {
+                return Err(ConfigError {
+                    problems: vec![Problem::from_yaml(path, &e)],
+                });
+            }
         }
     };
 
@@ -235,7 +263,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let policies = raw.policies.as_ref().map(|p| base.join(&p.0));
 
     if problems.is_empty() {
-        Ok(Config { source: path.to_path_buf(), listen, server, mcp, upstreams, policies })
+        Ok(Config {
+            source: path.to_path_buf(),
+            listen,
+            server,
+            mcp,
+            upstreams,
+            policies,
+        })
     } else {
         Err(ConfigError { problems })
     }
@@ -243,20 +278,37 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> McpSettings {
     let m = &raw.mcp;
-    let separator = m.separator.as_ref().map_or_else(|| "__".to_string(), |s| s.0.clone());
-    if separator.is_empty() || !separator.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+    let separator = m
+        .separator
+        .as_ref()
+        .map_or_else(|| "__".to_string(), |s| s.0.clone());
+    if separator.is_empty()
+        || !separator
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
         problems.push(Problem::new(
             path,
             None,
-            format!("mcp.separator: `{separator}` must be non-empty and use only A-Z a-z 0-9 _ . -"),
+            format!(
+                "mcp.separator: `{separator}` must be non-empty and use only A-Z a-z 0-9 _ . -"
+            ),
         ));
     }
     let max_name_length = m.max_name_length.unwrap_or(128);
     if !(16..=128).contains(&max_name_length) {
-        problems.push(Problem::new(path, None, "mcp.max_name_length: must be between 16 and 128"));
+        problems.push(Problem::new(
+            path,
+            None,
+            "mcp.max_name_length: must be between 16 and 128",
+        ));
     }
     if m.page_size == Some(0) {
-        problems.push(Problem::new(path, None, "mcp.page_size: must be at least 1 (omit it to serve one page)"));
+        problems.push(Problem::new(
+            path,
+            None,
+            "mcp.page_size: must be at least 1 (omit it to serve one page)",
+        ));
     }
     McpSettings {
         prefix: match m.prefix {
@@ -268,14 +320,18 @@ fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> Mc
         max_name_length,
         page_size: m.page_size,
         catalog_ttl: m.catalog_ttl.map_or(Duration::from_secs(300), |d| d.0),
-        session_idle_timeout: m.session_idle_timeout.map_or(Duration::from_secs(1800), |d| d.0),
+        session_idle_timeout: m
+            .session_idle_timeout
+            .map_or(Duration::from_secs(1800), |d| d.0),
         max_sessions: m.max_sessions.unwrap_or(100_000),
     }
 }
 
 fn server_settings(raw: &RawConfig, listen: SocketAddr) -> ServerSettings {
     let s = &raw.server;
-    let texts = |v: &Option<Vec<super::expand::Text>>| v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect());
+    let texts = |v: &Option<Vec<super::expand::Text>>| {
+        v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect())
+    };
     // A loopback listener only answers to loopback names unless told otherwise: this is what stops
     // a web page from reaching it through DNS rebinding. A listener on a public address is meant to
     // be reached by other names.
@@ -287,8 +343,13 @@ fn server_settings(raw: &RawConfig, listen: SocketAddr) -> ServerSettings {
     ServerSettings {
         max_body_bytes: s.max_body_bytes.unwrap_or(4 * 1024 * 1024),
         allowed_hosts: texts(&s.allowed_hosts).unwrap_or(default_hosts),
-        allowed_origins: texts(&s.allowed_origins)
-            .unwrap_or_else(|| vec!["http://localhost".into(), "http://127.0.0.1".into(), "http://[::1]".into()]),
+        allowed_origins: texts(&s.allowed_origins).unwrap_or_else(|| {
+            vec![
+                "http://localhost".into(),
+                "http://127.0.0.1".into(),
+                "http://[::1]".into(),
+            ]
+        }),
         shutdown_grace: s.shutdown_grace.map_or(Duration::from_secs(10), |d| d.0),
     }
 }

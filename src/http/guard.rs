@@ -14,7 +14,11 @@ use super::Inputs;
 use super::mcp_endpoint::rpc_error_response;
 use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
-pub async fn check_host_and_origin(State(inputs): State<Arc<Inputs>>, request: Request, next: Next) -> Response {
+pub async fn check_host_and_origin(
+    State(inputs): State<Arc<Inputs>>,
+    request: Request,
+    next: Next,
+) -> Response {
     match refusal(&inputs, &request) {
         Some(message) => refuse(message),
         None => next.run(request).await,
@@ -23,24 +27,37 @@ pub async fn check_host_and_origin(State(inputs): State<Arc<Inputs>>, request: R
 
 fn refusal(inputs: &Inputs, request: &Request) -> Option<String> {
     let server = &inputs.config.server;
-    let header_text = |name| request.headers().get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    let header_text = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
     let host = header_text(header::HOST).or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(host) = host
         && !host_allowed(&server.allowed_hosts, host)
     {
-        return Some(format!("Host `{host}` is not allowed (server.allowed_hosts)"));
+        return Some(format!(
+            "Host `{host}` is not allowed (server.allowed_hosts)"
+        ));
     }
     if let Some(origin) = header_text(header::ORIGIN)
         && !origin_allowed(&server.allowed_origins, origin)
     {
-        return Some(format!("Origin `{origin}` is not allowed (server.allowed_origins)"));
+        return Some(format!(
+            "Origin `{origin}` is not allowed (server.allowed_origins)"
+        ));
     }
     None
 }
 
 fn refuse(message: String) -> Response {
     tracing::warn!(%message, "refused request");
-    let mut response = rpc_error_response(StatusCode::FORBIDDEN, None, &RpcError::new(INVALID_REQUEST, message));
+    let mut response = rpc_error_response(
+        StatusCode::FORBIDDEN,
+        None,
+        &RpcError::new(INVALID_REQUEST, message),
+    );
     *response.status_mut() = StatusCode::FORBIDDEN;
     response.into_response()
 }
@@ -48,14 +65,18 @@ fn refuse(message: String) -> Response {
 /// `localhost:8080` matches `localhost`; `[::1]:8080` matches `[::1]`.
 fn host_allowed(allowed: &[String], host: &str) -> bool {
     let name = strip_port(host);
-    allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(name) || a.eq_ignore_ascii_case(host))
+    allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(name) || a.eq_ignore_ascii_case(host))
 }
 
 /// `http://localhost:3000` matches `http://localhost` (any port) or itself.
 fn origin_allowed(allowed: &[String], origin: &str) -> bool {
     let (scheme, rest) = origin.split_once("://").unwrap_or(("", origin));
     let without_port = format!("{scheme}://{}", strip_port(rest));
-    allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin) || a.eq_ignore_ascii_case(&without_port))
+    allowed.iter().any(|a| {
+        a == "*" || a.eq_ignore_ascii_case(origin) || a.eq_ignore_ascii_case(&without_port)
+    })
 }
 
 fn strip_port(host: &str) -> &str {

@@ -5,6 +5,10 @@
 //! before saying anything else, and as an SSE stream once notifications (progress, logs) arrive
 //! first. GET opens the session's notification stream; DELETE ends the session.
 
+// Helpers return `Err(Response)`: the error *is* the HTTP answer, built once; boxing it would
+// only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +17,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
 use tracing::info;
 
 use super::{Inputs, sse};
@@ -31,7 +34,12 @@ pub async fn post_federated(State(inputs): Inp, headers: HeaderMap, body: Bytes)
     post(inputs, Scope::Federated, headers, body).await
 }
 
-pub async fn post_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post_single(
+    State(inputs): Inp,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match scope_of(&inputs, &name) {
         Ok(scope) => post(inputs, scope, headers, body).await,
         Err(response) => response,
@@ -42,7 +50,11 @@ pub async fn get_federated(State(inputs): Inp, headers: HeaderMap) -> Response {
     open_stream(&inputs, Scope::Federated, &headers)
 }
 
-pub async fn get_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn get_single(
+    State(inputs): Inp,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match scope_of(&inputs, &name) {
         Ok(scope) => open_stream(&inputs, scope, &headers),
         Err(response) => response,
@@ -53,7 +65,11 @@ pub async fn delete_federated(State(inputs): Inp, headers: HeaderMap) -> Respons
     end_session(&inputs, Scope::Federated, &headers)
 }
 
-pub async fn delete_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn delete_single(
+    State(inputs): Inp,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match scope_of(&inputs, &name) {
         Ok(scope) => end_session(&inputs, scope, &headers),
         Err(response) => response,
@@ -61,10 +77,14 @@ pub async fn delete_single(State(inputs): Inp, Path(name): Path<String>, headers
 }
 
 fn scope_of(inputs: &Inputs, name: &str) -> Result<Scope, Response> {
-    inputs.hub.upstream_index(name).map(Scope::Single).ok_or_else(|| {
-        let error = RpcError::new(INVALID_REQUEST, format!("no upstream named `{name}`"));
-        rpc_error_response(StatusCode::NOT_FOUND, None, &error)
-    })
+    inputs
+        .hub
+        .upstream_index(name)
+        .map(Scope::Single)
+        .ok_or_else(|| {
+            let error = RpcError::new(INVALID_REQUEST, format!("no upstream named `{name}`"));
+            rpc_error_response(StatusCode::NOT_FOUND, None, &error)
+        })
 }
 
 async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes) -> Response {
@@ -91,7 +111,10 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes
         Err(response) => return response,
     };
     if !is_request {
-        inputs.hub.client_notification(scope, Some(&session), &method, message.params.as_deref()).await;
+        inputs
+            .hub
+            .client_notification(scope, Some(&session), &method, message.params.as_deref())
+            .await;
         return StatusCode::ACCEPTED.into_response();
     }
     run_request(inputs, scope, session, message, method).await
@@ -113,7 +136,7 @@ fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
     let session_id = session.id.clone();
     inputs.hub.sessions.insert(session);
     info!(session = %short(&session_id), version, "session opened");
-    let frame = jsonrpc::result_frame(id.unwrap_or(&null()), &result);
+    let frame = jsonrpc::result_frame(id.unwrap_or(jsonrpc::null_ref()), &result);
     let mut response = json_response(StatusCode::OK, frame);
     if let Ok(value) = HeaderValue::from_str(&session_id) {
         response.headers_mut().insert(SESSION_HEADER, value);
@@ -121,36 +144,53 @@ fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
     response
 }
 
-/// Runs one request on its own task, so that a client that goes away cancels it upstream
-/// (the task sees its outbox close) while a slow client never blocks the hub.
-async fn run_request(inputs: Arc<Inputs>, scope: Scope, session: Arc<Session>, message: Message, method: String) -> Response {
+/// Runs one request. It is answered with JSON if the response comes first, or as an SSE stream
+/// once a notification comes first; the call then continues inside the stream. A client that
+/// goes away drops the call, which cancels it upstream.
+async fn run_request(
+    inputs: Arc<Inputs>,
+    scope: Scope,
+    session: Arc<Session>,
+    message: Message,
+    method: String,
+) -> Response {
     let started = Instant::now();
     let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX);
-    let (done_tx, mut done_rx) = oneshot::channel::<Vec<u8>>();
     let hub = Arc::clone(&inputs.hub);
-    let session_id = short(&session.id).to_string();
-    tokio::spawn(async move {
-        let Some(id) = message.id.as_deref() else { return };
-        let req = Request { scope, session: Some(&session), id, method: &method, params: message.params.as_deref() };
-        let outcome = tokio::select! {
-            outcome = hub.handle(&req, &outbox) => outcome,
-            () = outbox.closed() => return,
+    let mut call: sse::PendingCall = Box::pin(async move {
+        let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
+        let req = Request {
+            scope,
+            session: Some(&session),
+            id,
+            method: &method,
+            params: message.params.as_deref(),
         };
-        let frame = match &outcome {
+        let outcome = hub.handle(&req, &outbox).await;
+        let status = outcome
+            .as_ref()
+            .map_or_else(|e| e.code.to_string(), |_| "ok".into());
+        info!(session = %short(&session.id), rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
+        match &outcome {
             Ok(result) => jsonrpc::result_frame(id, result),
             Err(e) => jsonrpc::error_frame(Some(id), e),
-        };
-        let status = outcome.as_ref().map_or_else(|e| e.code.to_string(), |_| "ok".into());
-        info!(session = %session_id, rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
-        let _ = done_tx.send(frame);
+        }
     });
     tokio::select! {
         biased;
-        done = &mut done_rx => match done {
-            Ok(frame) => json_response(StatusCode::OK, frame),
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        },
-        Some(first) = notes.recv() => sse::request_stream(first, notes, done_rx),
+        frame = &mut call => {
+            let mut early: Vec<Vec<u8>> = Vec::new();
+            while let Ok(note) = notes.try_recv() {
+                early.push(note);
+            }
+            if early.is_empty() {
+                json_response(StatusCode::OK, frame)
+            } else {
+                early.push(frame);
+                sse::request_stream(early, notes, None)
+            }
+        }
+        Some(first) = notes.recv() => sse::request_stream(vec![first], notes, Some(call)),
     }
 }
 
@@ -160,7 +200,10 @@ fn open_stream(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream") || a.contains("*/*"));
     if !accepts_sse {
-        let e = RpcError::new(INVALID_REQUEST, "GET opens an event stream: send `Accept: text/event-stream`");
+        let e = RpcError::new(
+            INVALID_REQUEST,
+            "GET opens an event stream: send `Accept: text/event-stream`",
+        );
         return rpc_error_response(StatusCode::NOT_ACCEPTABLE, None, &e);
     }
     match find_session(inputs, scope, headers) {
@@ -182,20 +225,41 @@ fn end_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
 }
 
 /// The session a request names, checked against the endpoint and protocol version it uses.
-fn find_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
+fn find_session(
+    inputs: &Inputs,
+    scope: Scope,
+    headers: &HeaderMap,
+) -> Result<Arc<Session>, Response> {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
-        let e = RpcError::new(INVALID_REQUEST, "missing Mcp-Session-Id header: send `initialize` first");
+        let e = RpcError::new(
+            INVALID_REQUEST,
+            "missing Mcp-Session-Id header: send `initialize` first",
+        );
         return Err(rpc_error_response(StatusCode::BAD_REQUEST, None, &e));
     };
     // A session opened on another endpoint is unknown here.
-    let session = inputs.hub.sessions.get(id).filter(|s| s.scope == scope).ok_or_else(|| {
-        let e = RpcError::new(INVALID_REQUEST, "unknown or expired session: send `initialize` again");
-        rpc_error_response(StatusCode::NOT_FOUND, None, &e)
-    })?;
+    let session = inputs
+        .hub
+        .sessions
+        .get(id)
+        .filter(|s| s.scope == scope)
+        .ok_or_else(|| {
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                "unknown or expired session: send `initialize` again",
+            );
+            rpc_error_response(StatusCode::NOT_FOUND, None, &e)
+        })?;
     if let Some(version) = headers.get(VERSION_HEADER) {
         let version = version.to_str().unwrap_or("");
         if !SUPPORTED_VERSIONS.contains(&version) {
-            let e = RpcError::new(INVALID_REQUEST, format!("unsupported MCP-Protocol-Version `{version}`; supported: {}", SUPPORTED_VERSIONS.join(", ")));
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                format!(
+                    "unsupported MCP-Protocol-Version `{version}`; supported: {}",
+                    SUPPORTED_VERSIONS.join(", ")
+                ),
+            );
             return Err(rpc_error_response(StatusCode::BAD_REQUEST, None, &e));
         }
     }
@@ -203,25 +267,39 @@ fn find_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Result<Ar
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(ct) if !ct.starts_with("application/json") => {
-            let e = RpcError::new(INVALID_REQUEST, format!("Content-Type must be application/json, not `{ct}`"));
-            Err(rpc_error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e))
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                format!("Content-Type must be application/json, not `{ct}`"),
+            );
+            Err(rpc_error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                None,
+                &e,
+            ))
         }
         _ => Ok(()),
     }
 }
 
 fn json_response(status: StatusCode, frame: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], frame).into_response()
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        frame,
+    )
+        .into_response()
 }
 
 pub fn rpc_error_response(status: StatusCode, id: Option<&RawValue>, error: &RpcError) -> Response {
     json_response(status, jsonrpc::error_frame(id, error))
-}
-
-fn null() -> Box<RawValue> {
-    jsonrpc::raw("null".to_string())
 }
 
 /// Enough of a session id to correlate log lines, not enough to use it.

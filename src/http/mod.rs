@@ -23,9 +23,22 @@ pub struct Inputs {
 pub fn router(inputs: Arc<Inputs>) -> Router {
     let limit = inputs.config.server.max_body_bytes;
     let mcp = Router::new()
-        .route("/mcp", get(mcp_endpoint::get_federated).post(mcp_endpoint::post_federated).delete(mcp_endpoint::delete_federated))
-        .route("/mcp/{upstream}", get(mcp_endpoint::get_single).post(mcp_endpoint::post_single).delete(mcp_endpoint::delete_single))
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&inputs), guard::check_host_and_origin))
+        .route(
+            "/mcp",
+            get(mcp_endpoint::get_federated)
+                .post(mcp_endpoint::post_federated)
+                .delete(mcp_endpoint::delete_federated),
+        )
+        .route(
+            "/mcp/{upstream}",
+            get(mcp_endpoint::get_single)
+                .post(mcp_endpoint::post_single)
+                .delete(mcp_endpoint::delete_single),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&inputs),
+            guard::check_host_and_origin,
+        ))
         .layer(DefaultBodyLimit::max(limit));
     Router::new()
         .merge(mcp)

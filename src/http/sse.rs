@@ -6,40 +6,54 @@ use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 fn event(frame: Vec<u8>) -> Result<Event, Infallible> {
     // Frames are JSON that agentmux wrote or parsed as JSON, so always UTF-8; lossy is a no-op.
-    Ok(Event::default().event("message").data(String::from_utf8_lossy(&frame)))
+    Ok(Event::default()
+        .event("message")
+        .data(String::from_utf8_lossy(&frame)))
 }
+
+/// The rest of a request that is answered as a stream: the frames it produces later.
+pub type PendingCall = std::pin::Pin<Box<dyn Future<Output = Vec<u8>> + Send>>;
 
 struct RequestStream {
     queued: VecDeque<Vec<u8>>,
     notes: mpsc::Receiver<Vec<u8>>,
-    last: Option<oneshot::Receiver<Vec<u8>>>,
+    call: Option<PendingCall>,
 }
 
-/// A POST answered as a stream: `first` (already received), further notifications, then the
-/// response, after which the stream ends.
-pub fn request_stream(first: Vec<u8>, notes: mpsc::Receiver<Vec<u8>>, last: oneshot::Receiver<Vec<u8>>) -> Response {
-    let state = RequestStream { queued: VecDeque::from([first]), notes, last: Some(last) };
+/// A POST answered as a stream: `queued` frames, notifications as they come, then the response
+/// that `call` produces, after which the stream ends. Dropping the stream (the client went away)
+/// drops `call`, which cancels the request upstream.
+pub fn request_stream(
+    queued: Vec<Vec<u8>>,
+    notes: mpsc::Receiver<Vec<u8>>,
+    call: Option<PendingCall>,
+) -> Response {
+    let state = RequestStream {
+        queued: queued.into(),
+        notes,
+        call,
+    };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
         if let Some(frame) = st.queued.pop_front() {
             return Some((event(frame), st));
         }
-        let mut last = st.last.take()?;
+        let mut call = st.call.take()?;
         tokio::select! {
             biased;
             Some(note) = st.notes.recv() => {
-                st.last = Some(last);
+                st.call = Some(call);
                 Some((event(note), st))
             }
-            done = &mut last => {
+            done = &mut call => {
                 // Notifications queued before the response go out before it.
                 while let Ok(note) = st.notes.try_recv() {
                     st.queued.push_back(note);
                 }
-                st.queued.extend(done.ok());
+                st.queued.push_back(done);
                 let frame = st.queued.pop_front()?;
                 Some((event(frame), st))
             }
@@ -50,6 +64,9 @@ pub fn request_stream(first: Vec<u8>, notes: mpsc::Receiver<Vec<u8>>, last: ones
 
 /// A session's GET stream: whatever the hub pushes, with keep-alive comments.
 pub fn session_stream(mut frames: mpsc::Receiver<Vec<u8>>) -> Response {
-    let stream = futures_util::stream::poll_fn(move |cx| frames.poll_recv(cx).map(|f| f.map(event)));
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    let stream =
+        futures_util::stream::poll_fn(move |cx| frames.poll_recv(cx).map(|f| f.map(event)));
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }

@@ -124,11 +124,23 @@ impl UpstreamCatalog {
         let mut lists: HashMap<ListKind, Vec<Item>> = HashMap::new();
         for (k, items) in &self.lists {
             if *k != kind {
-                lists.insert(*k, items.iter().map(|i| Item { key: i.key.clone(), fields: i.fields.clone() }).collect());
+                lists.insert(
+                    *k,
+                    items
+                        .iter()
+                        .map(|i| Item {
+                            key: i.key.clone(),
+                            fields: i.fields.clone(),
+                        })
+                        .collect(),
+                );
             }
         }
         lists.insert(kind, fetch_list(up, kind).await?);
-        Ok(Self { init: Arc::clone(&self.init), lists })
+        Ok(Self {
+            init: Arc::clone(&self.init),
+            lists,
+        })
     }
 }
 
@@ -137,36 +149,63 @@ async fn fetch_list(up: &Upstream, kind: ListKind) -> Result<Vec<Item>, Upstream
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let link = up.link()?;
-        let params = cursor.as_ref().map(|c| crate::jsonrpc::to_raw(&serde_json::json!({ "cursor": c })));
+        let params = cursor
+            .as_ref()
+            .map(|c| crate::jsonrpc::to_raw(&serde_json::json!({ "cursor": c })));
         let limit = up.spec.timeouts.list;
-        let result = tokio::time::timeout(limit, link.request(up.next_id(), kind.method(), params.as_deref(), None))
-            .await
-            .map_err(|_| UpstreamError::Timeout { phase: kind.method(), after_ms: limit.as_millis() })??;
-        let page = RawObject::parse(&result).map_err(|e| UpstreamError::Protocol(format!("{}: {}", kind.method(), e.message)))?;
-        let list = page
-            .get(kind.field())
-            .ok_or_else(|| UpstreamError::Protocol(format!("{} result has no `{}`", kind.method(), kind.field())))?;
-        let raw_items: Vec<Raw> = serde_json::from_str(list.get())
-            .map_err(|e| UpstreamError::Protocol(format!("{}: `{}`: {e}", kind.method(), kind.field())))?;
+        let result = tokio::time::timeout(
+            limit,
+            link.request(up.next_id(), kind.method(), params.as_deref(), None),
+        )
+        .await
+        .map_err(|_| UpstreamError::Timeout {
+            phase: kind.method(),
+            after_ms: limit.as_millis(),
+        })??;
+        let page = RawObject::parse(&result)
+            .map_err(|e| UpstreamError::Protocol(format!("{}: {}", kind.method(), e.message)))?;
+        let list = page.get(kind.field()).ok_or_else(|| {
+            UpstreamError::Protocol(format!(
+                "{} result has no `{}`",
+                kind.method(),
+                kind.field()
+            ))
+        })?;
+        let raw_items: Vec<Raw> = serde_json::from_str(list.get()).map_err(|e| {
+            UpstreamError::Protocol(format!("{}: `{}`: {e}", kind.method(), kind.field()))
+        })?;
         for raw in raw_items {
-            let fields = RawObject::parse(&raw)
-                .map_err(|e| UpstreamError::Protocol(format!("{}: item: {}", kind.method(), e.message)))?;
-            let key = fields
-                .str(kind.key())
-                .ok()
-                .flatten()
-                .ok_or_else(|| UpstreamError::Protocol(format!("{}: an item has no `{}`", kind.method(), kind.key())))?;
+            let fields = RawObject::parse(&raw).map_err(|e| {
+                UpstreamError::Protocol(format!("{}: item: {}", kind.method(), e.message))
+            })?;
+            let key = fields.str(kind.key()).ok().flatten().ok_or_else(|| {
+                UpstreamError::Protocol(format!(
+                    "{}: an item has no `{}`",
+                    kind.method(),
+                    kind.key()
+                ))
+            })?;
             items.push(Item { key, fields });
         }
         if items.len() > MAX_ITEMS {
-            return Err(UpstreamError::Protocol(format!("{} returned more than {MAX_ITEMS} items", kind.method())));
+            return Err(UpstreamError::Protocol(format!(
+                "{} returned more than {MAX_ITEMS} items",
+                kind.method()
+            )));
         }
-        cursor = page.str("nextCursor").ok().flatten().filter(|c| !c.is_empty());
+        cursor = page
+            .str("nextCursor")
+            .ok()
+            .flatten()
+            .filter(|c| !c.is_empty());
         if cursor.is_none() {
             return Ok(items);
         }
     }
-    Err(UpstreamError::Protocol(format!("{} kept paging past {MAX_PAGES} pages", kind.method())))
+    Err(UpstreamError::Protocol(format!(
+        "{} kept paging past {MAX_PAGES} pages",
+        kind.method()
+    )))
 }
 
 /// An item as a client sees it in one view.
@@ -217,9 +256,15 @@ pub struct Views {
 }
 
 impl Views {
-    pub fn build(upstreams: &[Arc<Upstream>], catalogs: &[Option<Arc<UpstreamCatalog>>], settings: &McpSettings) -> Self {
+    pub fn build(
+        upstreams: &[Arc<Upstream>],
+        catalogs: &[Option<Arc<UpstreamCatalog>>],
+        settings: &McpSettings,
+    ) -> Self {
         let federated = build_view(upstreams, catalogs, settings, None);
-        let single = (0..upstreams.len()).map(|i| build_view(upstreams, catalogs, settings, Some(i))).collect();
+        let single = (0..upstreams.len())
+            .map(|i| build_view(upstreams, catalogs, settings, Some(i)))
+            .collect();
         Self { federated, single }
     }
 }
@@ -239,7 +284,9 @@ fn build_view(
             if only.is_some_and(|o| o != i) {
                 continue;
             }
-            let (Some(catalog), spec) = (catalog, &upstreams[i].spec) else { continue };
+            let (Some(catalog), spec) = (catalog, &upstreams[i].spec) else {
+                continue;
+            };
             let filter = kind.filter(spec);
             for item in catalog.lists.get(&kind).into_iter().flatten() {
                 if filter.admits(&item.key) {
@@ -247,7 +294,11 @@ fn build_view(
                 }
             }
         }
-        let mode = if only.is_some() { PrefixMode::Never } else { settings.prefix };
+        let mode = if only.is_some() {
+            PrefixMode::Never
+        } else {
+            settings.prefix
+        };
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for (_, _, renamed) in &candidates {
             *counts.entry(renamed.as_str()).or_default() += 1;
@@ -259,7 +310,11 @@ fn build_view(
                 PrefixMode::Always => true,
                 PrefixMode::Conditional => shared,
                 PrefixMode::Never if shared => {
-                    view.conflicts.push(format!("{} `{renamed}` (upstream {})", kind.key(), upstreams[*i].name()));
+                    view.conflicts.push(format!(
+                        "{} `{renamed}` (upstream {})",
+                        kind.key(),
+                        upstreams[*i].name()
+                    ));
                     continue;
                 }
                 PrefixMode::Never => false,
@@ -267,20 +322,31 @@ fn build_view(
             let name = upstreams[*i].name();
             let exposed = match (kind, prefix) {
                 (_, false) => renamed.clone(),
-                (ListKind::Tools | ListKind::Prompts, true) => {
-                    names::shorten(names::prefixed(name, &settings.separator, renamed), settings.max_name_length)
+                (ListKind::Tools | ListKind::Prompts, true) => names::shorten(
+                    names::prefixed(name, &settings.separator, renamed),
+                    settings.max_name_length,
+                ),
+                (ListKind::Resources | ListKind::Templates, true) => {
+                    names::prefixed_uri(name, renamed)
                 }
-                (ListKind::Resources | ListKind::Templates, true) => names::prefixed_uri(name, renamed),
             };
             let mut fields = item.fields.clone();
             fields.set_str(kind.key(), &exposed);
             // Two entries could still meet (a rename onto another item's name): first one wins.
             if listing.index.contains_key(&exposed) {
-                view.conflicts.push(format!("{} `{exposed}` (upstream {name}, renamed onto another)", kind.key()));
+                view.conflicts.push(format!(
+                    "{} `{exposed}` (upstream {name}, renamed onto another)",
+                    kind.key()
+                ));
                 continue;
             }
             listing.index.insert(exposed.clone(), listing.entries.len());
-            listing.entries.push(Entry { upstream: *i, original: item.key.clone(), exposed, raw: fields.to_raw() });
+            listing.entries.push(Entry {
+                upstream: *i,
+                original: item.key.clone(),
+                exposed,
+                raw: fields.to_raw(),
+            });
         }
         view.lists.insert(kind, listing);
     }

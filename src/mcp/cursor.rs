@@ -13,10 +13,17 @@ pub fn encode(offset: usize) -> String {
 }
 
 pub fn decode(cursor: &str) -> Result<usize, RpcError> {
-    let invalid = || RpcError::new(INVALID_PARAMS, "invalid cursor: pass back the `nextCursor` of the previous page");
+    let invalid = || {
+        RpcError::new(
+            INVALID_PARAMS,
+            "invalid cursor: pass back the `nextCursor` of the previous page",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-    text.strip_prefix("v1:").and_then(|n| n.parse().ok()).ok_or_else(invalid)
+    text.strip_prefix("v1:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(invalid)
 }
 
 #[cfg(test)]

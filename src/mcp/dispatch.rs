@@ -10,7 +10,8 @@ use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
 use super::{Outbox, cursor, names};
 use crate::jsonrpc::{
-    INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw, to_raw,
+    INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object,
+    raw, to_raw,
 };
 
 /// Stateful-era versions agentmux serves to clients, newest first.
@@ -18,7 +19,11 @@ pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-
 
 /// The version to answer `initialize` with: the client's if agentmux speaks it, else the newest.
 pub fn negotiate_version(requested: Option<&str>) -> &'static str {
-    SUPPORTED_VERSIONS.iter().find(|v| Some(**v) == requested).copied().unwrap_or(SUPPORTED_VERSIONS[0])
+    SUPPORTED_VERSIONS
+        .iter()
+        .find(|v| Some(**v) == requested)
+        .copied()
+        .unwrap_or(SUPPORTED_VERSIONS[0])
 }
 
 /// One client request.
@@ -33,7 +38,11 @@ pub struct Request<'a> {
 
 impl Hub {
     /// Answers one request. Notifications that belong to it go to `outbox` meanwhile.
-    pub async fn handle(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: &Request<'_>,
+        outbox: &Outbox,
+    ) -> Result<Raw, RpcError> {
         match req.method {
             "ping" => Ok(empty_object()),
             "tools/list" => self.list(req, ListKind::Tools),
@@ -41,13 +50,22 @@ impl Hub {
             "resources/list" => self.list(req, ListKind::Resources),
             "resources/templates/list" => self.list(req, ListKind::Templates),
             "tools/call" => self.call_named(req, ListKind::Tools, "tool", outbox).await,
-            "prompts/get" => self.call_named(req, ListKind::Prompts, "prompt", outbox).await,
+            "prompts/get" => {
+                self.call_named(req, ListKind::Prompts, "prompt", outbox)
+                    .await
+            }
             "resources/read" => self.call_uri(req, outbox).await,
             "resources/subscribe" | "resources/unsubscribe" => self.subscription(req, outbox).await,
             "completion/complete" => self.complete(req, outbox).await,
             "logging/setLevel" => self.set_level(req),
-            "initialize" => Err(RpcError::new(super::super::jsonrpc::INVALID_REQUEST, "already initialized")),
-            other => Err(RpcError::new(METHOD_NOT_FOUND, format!("method `{other}` is not supported"))),
+            "initialize" => Err(RpcError::new(
+                super::super::jsonrpc::INVALID_REQUEST,
+                "already initialized",
+            )),
+            other => Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("method `{other}` is not supported"),
+            )),
         }
     }
 
@@ -72,7 +90,8 @@ impl Hub {
             result["instructions"] = Value::String(instructions);
         }
         if result.get("serverInfo").is_none() {
-            result["serverInfo"] = json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") });
+            result["serverInfo"] =
+                json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") });
         }
         to_raw(&result)
     }
@@ -96,15 +115,26 @@ impl Hub {
     }
 
     fn list(&self, req: &Request<'_>, kind: ListKind) -> Result<Raw, RpcError> {
-        let offset = match req.params.map(RawObject::parse).transpose()?.and_then(|p| p.str("cursor").transpose()) {
+        let offset = match req
+            .params
+            .map(RawObject::parse)
+            .transpose()?
+            .and_then(|p| p.str("cursor").transpose())
+        {
             Some(c) => cursor::decode(&c?)?,
             None => 0,
         };
         let views = self.views();
         let empty = catalog::Listing::default();
         let listing = views.view(req.scope).listing(kind).unwrap_or(&empty);
-        let (entries, next) = catalog::page(listing, offset, self.settings.page_size.unwrap_or(usize::MAX));
-        let mut out = String::with_capacity(16 + entries.iter().map(|e| e.raw.get().len() + 1).sum::<usize>());
+        let (entries, next) = catalog::page(
+            listing,
+            offset,
+            self.settings.page_size.unwrap_or(usize::MAX),
+        );
+        let mut out = String::with_capacity(
+            16 + entries.iter().map(|e| e.raw.get().len() + 1).sum::<usize>(),
+        );
         out.push_str("{\"");
         out.push_str(kind.field());
         out.push_str("\":[");
@@ -125,9 +155,17 @@ impl Hub {
     }
 
     /// `tools/call` and `prompts/get`: find the owner by exposed name, restore the original.
-    async fn call_named(self: &Arc<Self>, req: &Request<'_>, kind: ListKind, what: &str, outbox: &Outbox) -> Result<Raw, RpcError> {
+    async fn call_named(
+        self: &Arc<Self>,
+        req: &Request<'_>,
+        kind: ListKind,
+        what: &str,
+        outbox: &Outbox,
+    ) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
-        let exposed = params.str("name")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `name`"))?;
+        let exposed = params
+            .str("name")?
+            .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `name`"))?;
         let (upstream, original) = {
             let views = self.views();
             let entry = views
@@ -156,14 +194,23 @@ impl Hub {
         if let Some(i) = owner
             && let Some(reason) = self.unavailable_reason(i)
         {
-            return super::forward::upstream_error(self.upstreams[i].name(), &crate::upstream::UpstreamError::Unavailable { reason });
+            return super::forward::upstream_error(
+                self.upstreams[i].name(),
+                &crate::upstream::UpstreamError::Unavailable { reason },
+            );
         }
         RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`"))
     }
 
-    async fn call_uri(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+    async fn call_uri(
+        self: &Arc<Self>,
+        req: &Request<'_>,
+        outbox: &Outbox,
+    ) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
-        let uri = params.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
+        let uri = params
+            .str("uri")?
+            .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
         params.set_str("uri", &original);
         let result = self.forward(upstream, req, params, outbox).await?;
@@ -173,9 +220,15 @@ impl Hub {
         })
     }
 
-    async fn subscription(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+    async fn subscription(
+        self: &Arc<Self>,
+        req: &Request<'_>,
+        outbox: &Outbox,
+    ) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
-        let uri = params.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
+        let uri = params
+            .str("uri")?
+            .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
         params.set_str("uri", &original);
         let result = self.forward(upstream, req, params, outbox).await?;
@@ -193,13 +246,19 @@ impl Hub {
     fn resolve_uri(&self, scope: Scope, uri: &str) -> Result<(usize, String), RpcError> {
         let views = self.views();
         let view = views.view(scope);
-        if let Some(entry) = view.listing(ListKind::Resources).and_then(|l| l.resolve(uri)) {
+        if let Some(entry) = view
+            .listing(ListKind::Resources)
+            .and_then(|l| l.resolve(uri))
+        {
             return Ok((entry.upstream, entry.original.clone()));
         }
         if let Some(found) = self.resolve_unlisted(view, scope, uri) {
             return Ok(found);
         }
-        Err(RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`")).with_data(json!({ "uri": uri })))
+        Err(
+            RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`"))
+                .with_data(json!({ "uri": uri })),
+        )
     }
 
     /// URIs that no list names (from templates, or generated by tools).
@@ -215,27 +274,41 @@ impl Hub {
         }
     }
 
-    async fn complete(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+    async fn complete(
+        self: &Arc<Self>,
+        req: &Request<'_>,
+        outbox: &Outbox,
+    ) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
-        let reference = params.get("ref").ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref`"))?;
+        let reference = params
+            .get("ref")
+            .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref`"))?;
         let mut reference = RawObject::parse(reference)?;
         let upstream = match reference.str("type")?.as_deref() {
             Some("ref/prompt") => {
-                let name = reference.str("name")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.name`"))?;
+                let name = reference
+                    .str("name")?
+                    .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.name`"))?;
                 let views = self.views();
                 let entry = views
                     .view(req.scope)
                     .listing(ListKind::Prompts)
                     .and_then(|l| l.resolve(&name))
-                    .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")))?;
+                    .ok_or_else(|| {
+                        RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`"))
+                    })?;
                 reference.set_str("name", &entry.original);
                 entry.upstream
             }
             Some("ref/resource") => {
-                let uri = reference.str("uri")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.uri`"))?;
+                let uri = reference
+                    .str("uri")?
+                    .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.uri`"))?;
                 let views = self.views();
                 let view = views.view(req.scope);
-                let template = view.listing(ListKind::Templates).and_then(|l| l.resolve(&uri));
+                let template = view
+                    .listing(ListKind::Templates)
+                    .and_then(|l| l.resolve(&uri));
                 let (upstream, original) = match template {
                     Some(entry) => (entry.upstream, entry.original.clone()),
                     None => self.resolve_uri(req.scope, &uri)?,
@@ -243,7 +316,12 @@ impl Hub {
                 reference.set_str("uri", &original);
                 upstream
             }
-            _ => return Err(RpcError::new(INVALID_PARAMS, "`ref.type` must be ref/prompt or ref/resource")),
+            _ => {
+                return Err(RpcError::new(
+                    INVALID_PARAMS,
+                    "`ref.type` must be ref/prompt or ref/resource",
+                ));
+            }
         };
         params.set("ref", reference.to_raw());
         self.forward(upstream, req, params, outbox).await
@@ -251,8 +329,11 @@ impl Hub {
 
     fn set_level(&self, req: &Request<'_>) -> Result<Raw, RpcError> {
         let params = required_params(req)?;
-        let level = params.str("level")?.ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `level`"))?;
-        let rank = log_level_rank(&level).ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown log level `{level}`")))?;
+        let level = params
+            .str("level")?
+            .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `level`"))?;
+        let rank = log_level_rank(&level)
+            .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown log level `{level}`")))?;
         if let Some(session) = req.session {
             session.set_log_level(rank);
         }
@@ -271,7 +352,8 @@ fn hub_capabilities() -> Value {
 }
 
 fn required_params(req: &Request<'_>) -> Result<RawObject, RpcError> {
-    let params = req.params.ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("`{}` needs params", req.method)))?;
+    let params = req
+        .params
+        .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("`{}` needs params", req.method)))?;
     RawObject::parse(params)
 }
-

@@ -34,7 +34,9 @@ impl Hub {
         if let Some(meta) = params.get("_meta") {
             let mut meta = RawObject::parse(meta)?;
             if let Some(client_token) = meta.get("progressToken") {
-                let guard = self.progress.register(client_token.to_owned(), outbox.clone());
+                let guard = self
+                    .progress
+                    .register(client_token.to_owned(), outbox.clone());
                 meta.set("progressToken", guard.token_raw());
                 params.set("_meta", meta.to_raw());
                 progress = Some(guard);
@@ -42,7 +44,9 @@ impl Hub {
         }
 
         let id = up.next_id();
-        let mut in_flight = req.session.map(|s| InFlightGuard::begin(s, req.id.get(), upstream, id, &link));
+        let mut in_flight = req
+            .session
+            .map(|s| InFlightGuard::begin(s, req.id.get(), upstream, id, &link));
         let (sink, mut notes) = mpsc::channel(REQUEST_NOTIFICATIONS);
         let params = params.to_raw();
         let call = link.request(id, req.method, Some(&params), Some(&sink));
@@ -68,18 +72,37 @@ impl Hub {
     }
 
     /// A client notification: only cancellation needs the upstreams.
-    pub async fn client_notification(&self, scope: Scope, session: Option<&Arc<Session>>, method: &str, params: Option<&serde_json::value::RawValue>) {
+    pub async fn client_notification(
+        &self,
+        scope: Scope,
+        session: Option<&Arc<Session>>,
+        method: &str,
+        params: Option<&serde_json::value::RawValue>,
+    ) {
         let _ = scope;
         if method != "notifications/cancelled" {
             return;
         }
-        let (Some(session), Some(params)) = (session, params) else { return };
-        let Ok(mut fields) = RawObject::parse(params) else { return };
-        let Some(request_id) = fields.get("requestId").map(|r| r.get().to_string()) else { return };
-        let Some(target) = session.in_flight(&request_id) else { return };
-        let Ok(link) = self.upstreams[target.upstream].link() else { return };
+        let (Some(session), Some(params)) = (session, params) else {
+            return;
+        };
+        let Ok(mut fields) = RawObject::parse(params) else {
+            return;
+        };
+        let Some(request_id) = fields.get("requestId").map(|r| r.get().to_string()) else {
+            return;
+        };
+        let Some(target) = session.in_flight(&request_id) else {
+            return;
+        };
+        let Ok(link) = self.upstreams[target.upstream].link() else {
+            return;
+        };
         fields.set("requestId", to_raw(&target.upstream_id));
-        if let Err(e) = link.notify("notifications/cancelled", Some(&fields.to_raw())).await {
+        if let Err(e) = link
+            .notify("notifications/cancelled", Some(&fields.to_raw()))
+            .await
+        {
             debug!(upstream = %self.upstreams[target.upstream].name(), error = %e, "could not forward cancellation");
         }
     }
@@ -87,7 +110,8 @@ impl Hub {
 
 /// The client's view of an upstream failure: which upstream, and what happened.
 pub fn upstream_error(name: &str, e: &UpstreamError) -> RpcError {
-    RpcError::new(UPSTREAM_ERROR, format!("upstream `{name}` {e}")).with_data(json!({ "upstream": name }))
+    RpcError::new(UPSTREAM_ERROR, format!("upstream `{name}` {e}"))
+        .with_data(json!({ "upstream": name }))
 }
 
 /// Records a running call in its session; if the call is abandoned (the client went away), the
@@ -101,9 +125,27 @@ struct InFlightGuard {
 }
 
 impl InFlightGuard {
-    fn begin(session: &Arc<Session>, request_id: &str, upstream: usize, upstream_id: u64, link: &Arc<Link>) -> Self {
-        session.begin(request_id, InFlight { upstream, upstream_id });
-        Self { session: Arc::clone(session), request_id: request_id.to_string(), upstream_id, link: Arc::clone(link), done: false }
+    fn begin(
+        session: &Arc<Session>,
+        request_id: &str,
+        upstream: usize,
+        upstream_id: u64,
+        link: &Arc<Link>,
+    ) -> Self {
+        session.begin(
+            request_id,
+            InFlight {
+                upstream,
+                upstream_id,
+            },
+        );
+        Self {
+            session: Arc::clone(session),
+            request_id: request_id.to_string(),
+            upstream_id,
+            link: Arc::clone(link),
+            done: false,
+        }
     }
 }
 
@@ -112,7 +154,8 @@ impl Drop for InFlightGuard {
         self.session.end(&self.request_id);
         if !self.done {
             let link = Arc::clone(&self.link);
-            let params = to_raw(&json!({ "requestId": self.upstream_id, "reason": "the client went away" }));
+            let params =
+                to_raw(&json!({ "requestId": self.upstream_id, "reason": "the client went away" }));
             tokio::spawn(async move {
                 let _ = link.notify("notifications/cancelled", Some(&params)).await;
             });

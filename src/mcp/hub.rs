@@ -31,14 +31,26 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(config: &Config) -> (Arc<Self>, mpsc::Receiver<UpstreamEvent>) {
-        let upstreams: Vec<_> = config.upstreams.iter().enumerate().map(|(i, spec)| Upstream::new(i, spec.clone())).collect();
+        let upstreams: Vec<_> = config
+            .upstreams
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Upstream::new(i, spec.clone()))
+            .collect();
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
         let hub = Arc::new(Self {
             settings: config.mcp.clone(),
             catalogs: Mutex::new(vec![None; upstreams.len()]),
             catalog_errors: Mutex::new(vec![None; upstreams.len()]),
-            refreshing: upstreams.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
-            views: ArcSwap::from_pointee(Views::build(&upstreams, &vec![None; upstreams.len()], &config.mcp)),
+            refreshing: upstreams
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            views: ArcSwap::from_pointee(Views::build(
+                &upstreams,
+                &vec![None; upstreams.len()],
+                &config.mcp,
+            )),
             sessions: Sessions::new(config.mcp.session_idle_timeout, config.mcp.max_sessions),
             progress: Arc::default(),
             upstreams,
@@ -57,19 +69,28 @@ impl Hub {
 
     /// Whether every required upstream has been tried at least once (`/readyz`).
     pub fn ready(&self) -> bool {
-        self.upstreams.iter().filter(|u| u.spec.required).all(|u| u.tried())
+        self.upstreams
+            .iter()
+            .filter(|u| u.spec.required)
+            .all(|u| u.tried())
     }
 
     pub fn views(&self) -> arc_swap::Guard<Arc<Views>> {
         self.views.load()
     }
 
-    pub(super) fn lock_catalogs(&self) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
-        self.catalogs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) fn lock_catalogs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
+        self.catalogs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(super) fn set_catalog_error(&self, upstream: usize, error: Option<String>) {
-        self.catalog_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[upstream] = error;
+        self.catalog_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[upstream] = error;
     }
 
     /// Why an upstream serves nothing right now, if it does not.
@@ -80,8 +101,15 @@ impl Hub {
         if self.catalog(upstream).is_some() {
             return None;
         }
-        let error = self.catalog_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[upstream].clone();
-        Some(error.map_or_else(|| "its catalog is still being fetched".to_string(), |e| format!("its catalog could not be fetched: {e}")))
+        let error = self
+            .catalog_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[upstream]
+            .clone();
+        Some(error.map_or_else(
+            || "its catalog is still being fetched".to_string(),
+            |e| format!("its catalog could not be fetched: {e}"),
+        ))
     }
 
     pub(super) fn catalog(&self, upstream: usize) -> Option<Arc<UpstreamCatalog>> {

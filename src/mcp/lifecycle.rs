@@ -23,15 +23,28 @@ const REFRESH_TICK: Duration = Duration::from_secs(15);
 
 impl Hub {
     /// Starts every upstream's supervisor and the hub's own loops, all owned by `tasks`.
-    pub fn start(self: &Arc<Self>, inbox: mpsc::Receiver<UpstreamEvent>, tasks: &TaskTracker, shutdown: &CancellationToken) {
+    pub fn start(
+        self: &Arc<Self>,
+        inbox: mpsc::Receiver<UpstreamEvent>,
+        tasks: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) {
         for up in &self.upstreams {
-            tasks.spawn(supervise(Arc::clone(up), self.events.clone(), shutdown.clone()));
+            tasks.spawn(supervise(
+                Arc::clone(up),
+                self.events.clone(),
+                shutdown.clone(),
+            ));
         }
         tasks.spawn(Arc::clone(self).event_loop(inbox, shutdown.clone()));
         tasks.spawn(Arc::clone(self).refresh_loop(shutdown.clone()));
     }
 
-    async fn event_loop(self: Arc<Self>, mut inbox: mpsc::Receiver<UpstreamEvent>, shutdown: CancellationToken) {
+    async fn event_loop(
+        self: Arc<Self>,
+        mut inbox: mpsc::Receiver<UpstreamEvent>,
+        shutdown: CancellationToken,
+    ) {
         loop {
             let event = tokio::select! {
                 e = inbox.recv() => e,
@@ -49,7 +62,9 @@ impl Hub {
                         self.announce_list_changed(upstream, &ListKind::ALL);
                     }
                 }
-                UpstreamEvent::Notification { upstream, message } => self.route_inbound(upstream, message, None),
+                UpstreamEvent::Notification { upstream, message } => {
+                    self.route_inbound(upstream, message, None)
+                }
             }
         }
     }
@@ -79,13 +94,18 @@ impl Hub {
         let up = &self.upstreams[upstream];
         let Some(init) = up.init() else { return };
         let fetched = match (kind, self.catalog(upstream)) {
-            (Some(kind), Some(current)) if Arc::ptr_eq(&current.init, &init) => current.refetch(up, kind).await,
+            (Some(kind), Some(current)) if Arc::ptr_eq(&current.init, &init) => {
+                current.refetch(up, kind).await
+            }
             _ => UpstreamCatalog::fetch(up, init).await,
         };
         match fetched {
             Ok(catalog) => {
-                let counts: Vec<String> =
-                    catalog.lists.iter().map(|(k, items)| format!("{}={}", k.field(), items.len())).collect();
+                let counts: Vec<String> = catalog
+                    .lists
+                    .iter()
+                    .map(|(k, items)| format!("{}={}", k.field(), items.len()))
+                    .collect();
                 info!(upstream = %up.name(), lists = %counts.join(" "), "catalog fetched");
                 self.set_catalog(upstream, Some(Arc::new(catalog)));
                 self.set_catalog_error(upstream, None);
@@ -117,11 +137,20 @@ impl Hub {
 
     /// Routes a notification from an upstream: to the request it belongs to (`outbox`), by its
     /// progress token, or to the sessions it concerns.
-    pub(super) fn route_inbound(self: &Arc<Self>, upstream: usize, message: Inbound, outbox: Option<&Outbox>) {
+    pub(super) fn route_inbound(
+        self: &Arc<Self>,
+        upstream: usize,
+        message: Inbound,
+        outbox: Option<&Outbox>,
+    ) {
         let name = self.upstreams[upstream].name();
         match message.method.as_str() {
             "notifications/progress" => {
-                if !message.params.as_deref().is_some_and(|p| self.progress.deliver(p)) {
+                if !message
+                    .params
+                    .as_deref()
+                    .is_some_and(|p| self.progress.deliver(p))
+                {
                     debug!(upstream = %name, "progress for no running call");
                 }
             }
@@ -138,33 +167,63 @@ impl Hub {
 
     fn route_log(&self, upstream: usize, message: Inbound, outbox: Option<&Outbox>) {
         let Some(params) = message.params else { return };
-        let Ok(mut fields) = RawObject::parse(&params) else { return };
-        let level = fields.str("level").ok().flatten().and_then(|l| log_level_rank(&l)).unwrap_or(1);
+        let Ok(mut fields) = RawObject::parse(&params) else {
+            return;
+        };
+        let level = fields
+            .str("level")
+            .ok()
+            .flatten()
+            .and_then(|l| log_level_rank(&l))
+            .unwrap_or(1);
         let name = self.upstreams[upstream].name();
         let original = fields.str("logger").ok().flatten();
         let plain = request_frame(None, "notifications/message", Some(&params));
         // Federated clients see which upstream logged it.
-        fields.set_str("logger", &original.map_or_else(|| name.to_string(), |l| format!("{name}/{l}")));
+        fields.set_str(
+            "logger",
+            &original.map_or_else(|| name.to_string(), |l| format!("{name}/{l}")),
+        );
         let tagged = request_frame(None, "notifications/message", Some(&fields.to_raw()));
         if let Some(outbox) = outbox {
             outbox.send(tagged);
             return;
         }
-        for session in self.sessions.all().filter(|s| s.scope.covers(upstream) && s.wants_log(level)) {
-            session.push(if session.scope == Scope::Federated { tagged.clone() } else { plain.clone() });
+        for session in self
+            .sessions
+            .all()
+            .filter(|s| s.scope.covers(upstream) && s.wants_log(level))
+        {
+            session.push(if session.scope == Scope::Federated {
+                tagged.clone()
+            } else {
+                plain.clone()
+            });
         }
     }
 
     fn route_resource_updated(&self, upstream: usize, message: Inbound) {
         let Some(params) = message.params else { return };
-        let Ok(mut fields) = RawObject::parse(&params) else { return };
-        let Some(uri) = fields.str("uri").ok().flatten() else { return };
+        let Ok(mut fields) = RawObject::parse(&params) else {
+            return;
+        };
+        let Some(uri) = fields.str("uri").ok().flatten() else {
+            return;
+        };
         let federated_uri = self.exposed_uri(upstream, &uri);
         for session in self.sessions.all().filter(|s| s.scope.covers(upstream)) {
-            let exposed = if session.scope == Scope::Federated { federated_uri.as_str() } else { uri.as_str() };
+            let exposed = if session.scope == Scope::Federated {
+                federated_uri.as_str()
+            } else {
+                uri.as_str()
+            };
             if session.is_subscribed(exposed) {
                 fields.set("uri", to_raw(&exposed));
-                session.push(request_frame(None, "notifications/resources/updated", Some(&fields.to_raw())));
+                session.push(request_frame(
+                    None,
+                    "notifications/resources/updated",
+                    Some(&fields.to_raw()),
+                ));
             }
         }
     }
@@ -175,11 +234,17 @@ impl Hub {
         let listed = views
             .federated
             .listing(ListKind::Resources)
-            .and_then(|l| l.entries.iter().find(|e| e.upstream == upstream && e.original == uri))
+            .and_then(|l| {
+                l.entries
+                    .iter()
+                    .find(|e| e.upstream == upstream && e.original == uri)
+            })
             .map(|e| e.exposed.clone());
         match listed {
             Some(exposed) => exposed,
-            None if self.settings.prefix == PrefixMode::Always => names::prefixed_uri(self.upstreams[upstream].name(), uri),
+            None if self.settings.prefix == PrefixMode::Always => {
+                names::prefixed_uri(self.upstreams[upstream].name(), uri)
+            }
             None => uri.to_string(),
         }
     }

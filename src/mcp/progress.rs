@@ -32,20 +32,37 @@ impl ProgressRoutes {
     /// Registers a call's token; the returned guard unregisters it when the call ends.
     pub fn register(self: &Arc<Self>, client_token: Raw, outbox: Outbox) -> ProgressGuard {
         let token = format!("agentmux-{}", self.next.fetch_add(1, Ordering::Relaxed));
-        lock(&self.routes).insert(token.clone(), Route { client_token, outbox });
-        ProgressGuard { routes: Arc::clone(self), token }
+        lock(&self.routes).insert(
+            token.clone(),
+            Route {
+                client_token,
+                outbox,
+            },
+        );
+        ProgressGuard {
+            routes: Arc::clone(self),
+            token,
+        }
     }
 
     /// Delivers an upstream `notifications/progress`; false if no call owns its token.
     pub fn deliver(&self, params: &RawValue) -> bool {
-        let Ok(mut fields) = RawObject::parse(params) else { return false };
-        let Some(token) = fields.get("progressToken").and_then(|t| serde_json::from_str::<String>(t.get()).ok()) else {
+        let Ok(mut fields) = RawObject::parse(params) else {
+            return false;
+        };
+        let Some(token) = fields
+            .get("progressToken")
+            .and_then(|t| serde_json::from_str::<String>(t.get()).ok())
+        else {
             return false;
         };
         let routes = lock(&self.routes);
-        let Some(route) = routes.get(&token) else { return false };
+        let Some(route) = routes.get(&token) else {
+            return false;
+        };
         fields.set("progressToken", route.client_token.clone());
-        let frame = crate::jsonrpc::request_frame(None, "notifications/progress", Some(&fields.to_raw()));
+        let frame =
+            crate::jsonrpc::request_frame(None, "notifications/progress", Some(&fields.to_raw()));
         route.outbox.send(frame);
         true
     }

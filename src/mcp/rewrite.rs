@@ -22,10 +22,22 @@ impl Hub {
 
     /// Rewrites `uri` in the items of `result[field]` that `select` picks. Anything it cannot
     /// parse is passed on unchanged: a URI left as the upstream wrote it is better than no result.
-    fn rewrite_array(&self, upstream: usize, result: Raw, field: &str, select: impl Fn(&RawObject) -> bool) -> Raw {
-        let Ok(mut object) = RawObject::parse(&result) else { return result };
-        let Some(items) = object.get(field) else { return result };
-        let Ok(mut items) = serde_json::from_str::<Vec<RawObject>>(items.get()) else { return result };
+    fn rewrite_array(
+        &self,
+        upstream: usize,
+        result: Raw,
+        field: &str,
+        select: impl Fn(&RawObject) -> bool,
+    ) -> Raw {
+        let Ok(mut object) = RawObject::parse(&result) else {
+            return result;
+        };
+        let Some(items) = object.get(field) else {
+            return result;
+        };
+        let Ok(mut items) = serde_json::from_str::<Vec<RawObject>>(items.get()) else {
+            return result;
+        };
         let mut changed = false;
         for item in items.iter_mut().filter(|i| select(i)) {
             if let Ok(Some(uri)) = item.str("uri") {

@@ -123,10 +123,19 @@ impl Session {
 
 /// RFC 5424 severities as MCP names them, least severe first.
 pub fn log_level_rank(name: &str) -> Option<u8> {
-    ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
-        .iter()
-        .position(|l| *l == name)
-        .map(|p| p as u8)
+    [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ]
+    .iter()
+    .position(|l| *l == name)
+    .map(|p| p as u8)
 }
 
 /// 256 random bits, hex: unguessable, and visible ASCII as the spec requires.
@@ -143,7 +152,12 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(idle: Duration, max: u64) -> Self {
-        Self { cache: moka::sync::Cache::builder().max_capacity(max).time_to_idle(idle).build() }
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(max)
+                .time_to_idle(idle)
+                .build(),
+        }
     }
 
     pub fn insert(&self, session: Arc<Session>) {

@@ -28,8 +28,14 @@ pub fn parse_initialize(raw: Raw) -> Result<Arc<InitializeResult>, UpstreamError
         .to_string();
     Ok(Arc::new(InitializeResult {
         protocol_version,
-        capabilities: value.get("capabilities").cloned().unwrap_or(Value::Object(Default::default())),
-        instructions: value.get("instructions").and_then(Value::as_str).map(str::to_string),
+        capabilities: value
+            .get("capabilities")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default())),
+        instructions: value
+            .get("instructions")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         server_info: value.get("serverInfo").cloned().unwrap_or(Value::Null),
         raw,
     }))

@@ -38,7 +38,10 @@ pub struct Inbound {
 #[derive(Debug)]
 pub enum UpstreamEvent {
     /// A (re)connected upstream finished its handshake; `init` is its `initialize` result.
-    Connected { upstream: usize, init: Arc<InitializeResult> },
+    Connected {
+        upstream: usize,
+        init: Arc<InitializeResult>,
+    },
     /// The link broke or the server could not be started; its catalog is gone until it returns.
     Disconnected { upstream: usize, reason: String },
     /// A notification that belongs to no particular request (`*/list_changed`, `message`, …).
@@ -96,7 +99,9 @@ impl Upstream {
     pub fn link(&self) -> Result<Arc<Link>, UpstreamError> {
         match self.link.load_full() {
             Some(link) if !link.is_closed() => Ok(link),
-            _ => Err(UpstreamError::Unavailable { reason: self.unavailable_reason() }),
+            _ => Err(UpstreamError::Unavailable {
+                reason: self.unavailable_reason(),
+            }),
         }
     }
 

@@ -35,7 +35,10 @@ pub fn run(command: &str, args: &[String]) -> i32 {
     if getppid().as_raw() == 1 {
         return 1;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentmux __reap: {e}");
@@ -47,7 +50,10 @@ pub fn run(command: &str, args: &[String]) -> i32 {
 
 async fn supervise(command: &str, args: &[String]) -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         eprintln!("agentmux __reap: cannot install signal handlers");
         return 1;
     };
@@ -72,7 +78,10 @@ async fn supervise(command: &str, args: &[String]) -> i32 {
 
 async fn stop_group(child: &mut tokio::process::Child, group: nix::unistd::Pid) -> i32 {
     let _ = killpg(group, Signal::SIGTERM);
-    if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(2), child.wait())
+        .await
+        .is_err()
+    {
         // Ends this process too, which is what we want by now.
         let _ = killpg(group, Signal::SIGKILL);
     }

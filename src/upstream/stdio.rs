@@ -68,7 +68,10 @@ impl StdioLink {
         let mut cmd = match super::reaper::path() {
             Some(reaper) => {
                 let mut c = Command::new(reaper);
-                c.arg("__reap").arg("--").arg(launch.command).args(launch.args);
+                c.arg("__reap")
+                    .arg("--")
+                    .arg(launch.command)
+                    .args(launch.args);
                 c
             }
             None => {
@@ -86,14 +89,18 @@ impl StdioLink {
         if let Some(cwd) = launch.cwd {
             cmd.current_dir(cwd);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| UpstreamError::Transport(format!("cannot start `{}`: {e}", launch.command)))?;
-        let group = child.id().map(|id| Pid::from_raw(id as i32)).ok_or(UpstreamError::Closed)?;
-        let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-            (Some(i), Some(o), Some(e)) => (i, o, e),
-            _ => return Err(UpstreamError::Transport("child pipes missing".into())),
-        };
+        let mut child = cmd.spawn().map_err(|e| {
+            UpstreamError::Transport(format!("cannot start `{}`: {e}", launch.command))
+        })?;
+        let group = child
+            .id()
+            .map(|id| Pid::from_raw(id as i32))
+            .ok_or(UpstreamError::Closed)?;
+        let (stdin, stdout, stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(i), Some(o), Some(e)) => (i, o, e),
+                _ => return Err(UpstreamError::Transport("child pipes missing".into())),
+            };
 
         let name: Arc<str> = launch.name.into();
         let closed = CancellationToken::new();
@@ -114,9 +121,24 @@ impl StdioLink {
             events: launch.events,
             closed: closed.clone(),
         }));
-        tokio::spawn(wait_child(name.clone(), child, closed.clone(), pending.clone(), exited_tx));
+        tokio::spawn(wait_child(
+            name.clone(),
+            child,
+            closed.clone(),
+            pending.clone(),
+            exited_tx,
+        ));
 
-        Ok(Self { name, writer, pending, progress, closed, timeouts: launch.timeouts, group, exited })
+        Ok(Self {
+            name,
+            writer,
+            pending,
+            progress,
+            closed,
+            timeouts: launch.timeouts,
+            group,
+            exited,
+        })
     }
 
     pub async fn request(
@@ -133,22 +155,42 @@ impl StdioLink {
             lock(&self.progress).insert(token.clone(), (*sink).clone());
         }
         // Removes the entries however this future ends (answered, timed out, or dropped).
-        let _entry = PendingEntry { pending: &self.pending, id, progress: &self.progress, token: token.map(|t| t.1) };
+        let _entry = PendingEntry {
+            pending: &self.pending,
+            id,
+            progress: &self.progress,
+            token: token.map(|t| t.1),
+        };
         let frame = jsonrpc::request_frame(Some(&id.to_string()), method, params);
-        self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)?;
+        self.writer
+            .send(frame)
+            .await
+            .map_err(|_| UpstreamError::Closed)?;
         match tokio::time::timeout(self.timeouts.total, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(UpstreamError::Closed),
-            Err(_) => Err(UpstreamError::Timeout { phase: "the response", after_ms: self.timeouts.total.as_millis() }),
+            Err(_) => Err(UpstreamError::Timeout {
+                phase: "the response",
+                after_ms: self.timeouts.total.as_millis(),
+            }),
         }
     }
 
-    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
+    pub async fn notify(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<(), UpstreamError> {
         let frame = jsonrpc::request_frame(None, method, params);
-        self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)
+        self.writer
+            .send(frame)
+            .await
+            .map_err(|_| UpstreamError::Closed)
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>> {
+    fn lock_pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>> {
         lock(&self.pending)
     }
 
@@ -209,7 +251,11 @@ fn progress_token(params: &RawValue) -> Option<String> {
     meta.get("progressToken").map(|t| t.get().to_string())
 }
 
-async fn write_loop(mut stdin: tokio::process::ChildStdin, mut queue: mpsc::Receiver<Vec<u8>>, closed: CancellationToken) {
+async fn write_loop(
+    mut stdin: tokio::process::ChildStdin,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    closed: CancellationToken,
+) {
     loop {
         let frame = tokio::select! {
             frame = queue.recv() => frame,
@@ -228,7 +274,10 @@ async fn log_stderr(name: Arc<str>, stderr: tokio::process::ChildStderr) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(mut line)) = lines.next_line().await {
         if line.len() > MAX_LOG_LINE {
-            let cut = (0..=MAX_LOG_LINE).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+            let cut = (0..=MAX_LOG_LINE)
+                .rev()
+                .find(|&i| line.is_char_boundary(i))
+                .unwrap_or(0);
             line.truncate(cut);
             line.push('…');
         }
@@ -271,21 +320,37 @@ async fn read_loop(r: ReadLoop) {
         };
         match message.kind() {
             Ok(Kind::Response { id }) => {
-                let waiter = id.get().parse::<u64>().ok().and_then(|id| lock(&r.pending).remove(&id));
+                let waiter = id
+                    .get()
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|id| lock(&r.pending).remove(&id));
                 match waiter {
                     Some(tx) => {
                         let _ = tx.send(response_outcome(message));
                     }
-                    None => debug!(upstream = %r.name, id = id.get(), "response to no pending request"),
+                    None => {
+                        debug!(upstream = %r.name, id = id.get(), "response to no pending request")
+                    }
                 }
             }
             Ok(Kind::Notification { method }) => {
-                let inbound = Inbound { method: method.to_string(), params: message.params };
+                let inbound = Inbound {
+                    method: method.to_string(),
+                    params: message.params,
+                };
                 if let Some(sink) = progress_sink(&r.progress, &inbound) {
                     let _ = sink.send(inbound).await;
                     continue;
                 }
-                if r.events.send(UpstreamEvent::Notification { upstream: r.index, message: inbound }).await.is_err() {
+                if r.events
+                    .send(UpstreamEvent::Notification {
+                        upstream: r.index,
+                        message: inbound,
+                    })
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -316,10 +381,16 @@ pub(super) fn response_outcome(message: Message) -> Result<Raw, UpstreamError> {
     match (message.result, message.error) {
         (Some(result), _) => Ok(result),
         (None, Some(error)) => Err(UpstreamError::Rpc(
-            serde_json::from_str::<RpcError>(error.get())
-                .unwrap_or_else(|_| RpcError::new(jsonrpc::INTERNAL_ERROR, format!("malformed error: {}", error.get()))),
+            serde_json::from_str::<RpcError>(error.get()).unwrap_or_else(|_| {
+                RpcError::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    format!("malformed error: {}", error.get()),
+                )
+            }),
         )),
-        (None, None) => Err(UpstreamError::Protocol("response without result or error".into())),
+        (None, None) => Err(UpstreamError::Protocol(
+            "response without result or error".into(),
+        )),
     }
 }
 

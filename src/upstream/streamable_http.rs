@@ -54,7 +54,9 @@ pub struct Target<'a> {
 
 impl HttpLink {
     /// Connects and initializes; returns the link and the server's `initialize` result.
-    pub async fn connect(target: Target<'_>) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
+    pub async fn connect(
+        target: Target<'_>,
+    ) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
         let client = reqwest::Client::builder()
             .connect_timeout(target.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(60))
@@ -96,7 +98,11 @@ impl HttpLink {
         let result = self.read_response(response, 0, None).await?;
         let init = parse_initialize(result)?;
         self.session.store(session.map(Arc::new));
-        self.protocol_version.store(HeaderValue::from_str(&init.protocol_version).ok().map(Arc::new));
+        self.protocol_version.store(
+            HeaderValue::from_str(&init.protocol_version)
+                .ok()
+                .map(Arc::new),
+        );
         self.notify("notifications/initialized", None).await?;
         Ok(init)
     }
@@ -109,9 +115,14 @@ impl HttpLink {
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
         let total = self.timeouts.total;
-        match tokio::time::timeout(total, self.request_once_or_reinit(id, method, params, sink)).await {
+        match tokio::time::timeout(total, self.request_once_or_reinit(id, method, params, sink))
+            .await
+        {
             Ok(outcome) => outcome,
-            Err(_) => Err(UpstreamError::Timeout { phase: "the response", after_ms: total.as_millis() }),
+            Err(_) => Err(UpstreamError::Timeout {
+                phase: "the response",
+                after_ms: total.as_millis(),
+            }),
         }
     }
 
@@ -122,7 +133,11 @@ impl HttpLink {
         params: Option<&RawValue>,
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
-        let body = Bytes::from(jsonrpc::request_frame(Some(&id.to_string()), method, params));
+        let body = Bytes::from(jsonrpc::request_frame(
+            Some(&id.to_string()),
+            method,
+            params,
+        ));
         let sent_session = self.session.load_full();
         let mut response = self.post(body.clone()).await?;
         if response.status() == StatusCode::NOT_FOUND && sent_session.is_some() {
@@ -143,10 +158,19 @@ impl HttpLink {
         Ok(())
     }
 
-    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
-        let response = self.post(Bytes::from(jsonrpc::request_frame(None, method, params))).await?;
+    pub async fn notify(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<(), UpstreamError> {
+        let response = self
+            .post(Bytes::from(jsonrpc::request_frame(None, method, params)))
+            .await?;
         if !response.status().is_success() {
-            return Err(UpstreamError::Transport(format!("notification `{method}` got HTTP {}", response.status())));
+            return Err(UpstreamError::Transport(format!(
+                "notification `{method}` got HTTP {}",
+                response.status()
+            )));
         }
         Ok(())
     }
@@ -164,7 +188,10 @@ impl HttpLink {
     }
 
     /// POSTs one frame; waits at most `first_byte` for the response headers.
-    async fn post(&self, body: impl Into<reqwest::Body>) -> Result<reqwest::Response, UpstreamError> {
+    async fn post(
+        &self,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<reqwest::Response, UpstreamError> {
         let request = self
             .client
             .post(&self.url)
@@ -173,7 +200,10 @@ impl HttpLink {
             .body(body)
             .send();
         match tokio::time::timeout(self.timeouts.first_byte, request).await {
-            Err(_) => Err(UpstreamError::Timeout { phase: "response headers", after_ms: self.timeouts.first_byte.as_millis() }),
+            Err(_) => Err(UpstreamError::Timeout {
+                phase: "response headers",
+                after_ms: self.timeouts.first_byte.as_millis(),
+            }),
             Ok(Err(e)) => {
                 let error = UpstreamError::Transport(describe(&e));
                 if e.is_connect() {
@@ -198,18 +228,29 @@ impl HttpLink {
             let detail = error_body(response).await;
             return Err(UpstreamError::Transport(format!("HTTP {status}{detail}")));
         }
-        let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if content_type.starts_with("text/event-stream") {
             let stream = bounded(response.bytes_stream());
-            return self.read_stream(stream, Some(id), sink).await?.ok_or_else(|| {
-                UpstreamError::Protocol("the event stream ended before the response".into())
-            });
+            return self
+                .read_stream(stream, Some(id), sink)
+                .await?
+                .ok_or_else(|| {
+                    UpstreamError::Protocol("the event stream ended before the response".into())
+                });
         }
         let body = read_bounded(response).await?;
         let message = Message::parse(&body).map_err(|e| UpstreamError::Protocol(e.message))?;
         match message.kind() {
-            Ok(Kind::Response { id: got }) if got.get() == id.to_string() => response_outcome(message),
-            _ => Err(UpstreamError::Protocol("the body is not the response to the request".into())),
+            Ok(Kind::Response { id: got }) if got.get() == id.to_string() => {
+                response_outcome(message)
+            }
+            _ => Err(UpstreamError::Protocol(
+                "the body is not the response to the request".into(),
+            )),
         }
     }
 
@@ -223,7 +264,8 @@ impl HttpLink {
         let wanted = id.map(|id| id.to_string());
         let mut events = stream.eventsource();
         while let Some(event) = events.next().await {
-            let event = event.map_err(|e| UpstreamError::Transport(format!("event stream: {e}")))?;
+            let event =
+                event.map_err(|e| UpstreamError::Transport(format!("event stream: {e}")))?;
             if event.data.trim().is_empty() {
                 continue; // priming events carry only an id
             }
@@ -238,13 +280,20 @@ impl HttpLink {
                 Ok(Kind::Response { id: got }) if Some(got.get()) == wanted.as_deref() => {
                     return response_outcome(message).map(Some);
                 }
-                Ok(Kind::Response { id: got }) => debug!(upstream = %self.name, id = got.get(), "unexpected response"),
+                Ok(Kind::Response { id: got }) => {
+                    debug!(upstream = %self.name, id = got.get(), "unexpected response")
+                }
                 Ok(Kind::Notification { method }) => {
-                    let inbound = Inbound { method: method.to_string(), params: message.params };
+                    let inbound = Inbound {
+                        method: method.to_string(),
+                        params: message.params,
+                    };
                     self.deliver(inbound, sink).await;
                 }
                 Ok(Kind::Request { id: req_id, method }) => self.answer(req_id, method).await,
-                Err(e) => warn!(upstream = %self.name, error = %e.message, "ignored an invalid message"),
+                Err(e) => {
+                    warn!(upstream = %self.name, error = %e.message, "ignored an invalid message")
+                }
             }
         }
         Ok(None)
@@ -256,7 +305,13 @@ impl HttpLink {
                 let _ = sink.send(inbound).await;
             }
             None => {
-                let _ = self.events.send(UpstreamEvent::Notification { upstream: self.index, message: inbound }).await;
+                let _ = self
+                    .events
+                    .send(UpstreamEvent::Notification {
+                        upstream: self.index,
+                        message: inbound,
+                    })
+                    .await;
             }
         }
     }
@@ -276,7 +331,11 @@ impl HttpLink {
     async fn listen(self: Arc<Self>) {
         let mut backoff = Duration::from_millis(500);
         while !self.closed.is_cancelled() {
-            let request = self.client.get(&self.url).headers(self.request_headers("text/event-stream")).send();
+            let request = self
+                .client
+                .get(&self.url)
+                .headers(self.request_headers("text/event-stream"))
+                .send();
             let response = tokio::select! {
                 r = request => r,
                 () = self.closed.cancelled() => return,
@@ -310,7 +369,11 @@ impl HttpLink {
     pub async fn shutdown(&self) {
         self.closed.cancel();
         if self.session.load().is_some() {
-            let delete = self.client.delete(&self.url).headers(self.request_headers("application/json")).send();
+            let delete = self
+                .client
+                .delete(&self.url)
+                .headers(self.request_headers("application/json"))
+                .send();
             let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
         }
     }
@@ -325,7 +388,9 @@ fn bounded(
         let chunk = chunk.map_err(|e| UpstreamError::Transport(describe(&e)))?;
         seen += chunk.len();
         if seen > MAX_RESPONSE {
-            return Err(UpstreamError::Protocol(format!("response larger than {MAX_RESPONSE} bytes")));
+            return Err(UpstreamError::Protocol(format!(
+                "response larger than {MAX_RESPONSE} bytes"
+            )));
         }
         Ok(chunk)
     })
@@ -339,10 +404,17 @@ fn bounded_unlimited(
 }
 
 async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
-    while let Some(chunk) = response.chunk().await.map_err(|e| UpstreamError::Transport(describe(&e)))? {
+    let mut body =
+        Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| UpstreamError::Transport(describe(&e)))?
+    {
         if body.len() + chunk.len() > MAX_RESPONSE {
-            return Err(UpstreamError::Protocol(format!("response larger than {MAX_RESPONSE} bytes")));
+            return Err(UpstreamError::Protocol(format!(
+                "response larger than {MAX_RESPONSE} bytes"
+            )));
         }
         body.extend_from_slice(&chunk);
     }
@@ -352,8 +424,15 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Upstre
 /// A short, safe excerpt of an error response for messages.
 async fn error_body(response: reqwest::Response) -> String {
     let bytes = response.bytes().await.unwrap_or_default();
-    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).chars().filter(|c| !c.is_control()).collect();
-    if text.is_empty() { String::new() } else { format!(": {text}") }
+    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
 /// reqwest's Display omits the cause ("error sending request"); the cause is what users need.

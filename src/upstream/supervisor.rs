@@ -19,7 +19,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown`; then stops the upstream (child processes included) and returns.
-pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, shutdown: CancellationToken) {
+pub async fn supervise(
+    up: Arc<Upstream>,
+    events: mpsc::Sender<UpstreamEvent>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         up.set_status(Status::Connecting);
@@ -30,7 +34,10 @@ pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, s
         };
         let outcome = match attempt {
             Ok(outcome) => outcome,
-            Err(_) => Err(UpstreamError::Timeout { phase: "start-up and initialize", after_ms: startup.as_millis() }),
+            Err(_) => Err(UpstreamError::Timeout {
+                phase: "start-up and initialize",
+                after_ms: startup.as_millis(),
+            }),
         };
         let reason = match outcome {
             Ok((link, init)) => {
@@ -40,7 +47,12 @@ pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, s
                 up.link.store(Some(Arc::clone(&link)));
                 up.set_status(Status::Ready { since });
                 info!(upstream = %up.name(), transport = up.spec.transport.kind(), protocol = %init.protocol_version, "connected");
-                let _ = events.send(UpstreamEvent::Connected { upstream: up.index, init }).await;
+                let _ = events
+                    .send(UpstreamEvent::Connected {
+                        upstream: up.index,
+                        init,
+                    })
+                    .await;
                 tokio::select! {
                     () = link.closed() => {}
                     () = shutdown.cancelled() => {
@@ -59,9 +71,16 @@ pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, s
             Err(e) => e.to_string(),
         };
         warn!(upstream = %up.name(), reason = %reason, retry_in_ms = backoff.as_millis() as u64, "upstream unavailable");
-        up.set_status(Status::Failed { reason: reason.clone() });
+        up.set_status(Status::Failed {
+            reason: reason.clone(),
+        });
         up.mark_tried();
-        let _ = events.send(UpstreamEvent::Disconnected { upstream: up.index, reason }).await;
+        let _ = events
+            .send(UpstreamEvent::Disconnected {
+                upstream: up.index,
+                reason,
+            })
+            .await;
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
             () = shutdown.cancelled() => return,
@@ -70,10 +89,18 @@ pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, s
     }
 }
 
-async fn connect(up: &Upstream, events: mpsc::Sender<UpstreamEvent>) -> Result<(Link, Arc<InitializeResult>), UpstreamError> {
+async fn connect(
+    up: &Upstream,
+    events: mpsc::Sender<UpstreamEvent>,
+) -> Result<(Link, Arc<InitializeResult>), UpstreamError> {
     let spec = &up.spec;
     match &spec.transport {
-        TransportSpec::Stdio { command, args, env, cwd } => {
+        TransportSpec::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
             let link = StdioLink::spawn(Launch {
                 name: &spec.name,
                 index: up.index,
@@ -84,18 +111,32 @@ async fn connect(up: &Upstream, events: mpsc::Sender<UpstreamEvent>) -> Result<(
                 timeouts: spec.timeouts,
                 events,
             })?;
-            let result = link.request(up.next_id(), "initialize", Some(&initialize_params()), None).await?;
+            let result = link
+                .request(up.next_id(), "initialize", Some(&initialize_params()), None)
+                .await?;
             let init = parse_initialize(result)?;
             link.notify("notifications/initialized", None).await?;
             Ok((Link::Stdio(link), init))
         }
         TransportSpec::StreamableHttp { url, headers } => {
-            let target = Target { name: &spec.name, index: up.index, url, headers, timeouts: spec.timeouts, events };
+            let target = Target {
+                name: &spec.name,
+                index: up.index,
+                url,
+                headers,
+                timeouts: spec.timeouts,
+                events,
+            };
             let (link, init) = HttpLink::connect(target).await?;
             Ok((Link::Http(link), init))
         }
-        TransportSpec::Sse { .. } | TransportSpec::WebSocket { .. } => Err(UpstreamError::Unavailable {
-            reason: format!("the {} transport is not supported yet; use streamable-http or stdio", spec.transport.kind()),
-        }),
+        TransportSpec::Sse { .. } | TransportSpec::WebSocket { .. } => {
+            Err(UpstreamError::Unavailable {
+                reason: format!(
+                    "the {} transport is not supported yet; use streamable-http or stdio",
+                    spec.transport.kind()
+                ),
+            })
+        }
     }
 }

@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -177,11 +178,17 @@ class FixtureServer:
     url: str  # http://127.0.0.1:PORT/mcp
 
 
-def start_fixture_http(log_dir: Path, name: str = "fixture", extra_args: Sequence[str] = ()) -> FixtureServer:
+def start_fixture_http(
+    log_dir: Path,
+    name: str = "fixture",
+    extra_args: Sequence[str] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+) -> FixtureServer:
     """Start `agentmux-fixture --transport http --listen 127.0.0.1:0 [extra]` and wait for its URL."""
     binary = require_binary(FIXTURE_BIN, "agentmux-fixture")
     argv = [binary, "--transport", "http", "--listen", "127.0.0.1:0", *extra_args]
-    proc = spawn(name, argv, log_dir, stdout_pipe=True)
+    proc = spawn(name, argv, log_dir, env=env, stdout_pipe=True)
     found: dict[str, str] = {}
     seen = threading.Event()
 
@@ -205,6 +212,42 @@ def start_fixture_http(log_dir: Path, name: str = "fixture", extra_args: Sequenc
             f"within {FIXTURE_START_TIMEOUT_S:.0f}s (exit code {proc.popen.poll()})\n{proc.tail()}"
         )
     return FixtureServer(proc, found["url"])
+
+
+# === the Python `mcp` SDK server (tests/e2e/servers/py_server.py) ===
+
+PY_SERVER = Path(__file__).resolve().parent / "servers" / "py_server.py"
+PY_SERVER_START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class PyServer:
+    proc: Proc
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+
+def start_py_server(log_dir: Path, name: str = "py-server", port: int | None = None) -> PyServer:
+    """Run servers/py_server.py (Streamable HTTP) on a loopback port and wait until it accepts.
+
+    Pass the `port` of a stopped server to restart "the same" server: its sessions are gone.
+    """
+    port = port or free_port()
+    proc = spawn(name, [sys.executable, PY_SERVER, "--port", str(port)], log_dir)
+    deadline = time.monotonic() + PY_SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise HarnessError(f"py_server.py exited with code {proc.popen.returncode}\n{proc.tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return PyServer(proc, port)
+        except OSError:
+            time.sleep(0.05)
+    proc.stop()
+    raise HarnessError(f"py_server.py not accepting on 127.0.0.1:{port} within {PY_SERVER_START_TIMEOUT_S:.0f}s\n{proc.tail()}")
 
 
 def fixture_stdio_spec(*extra_args: str) -> dict[str, Any]:
@@ -251,14 +294,28 @@ class Hub:
         self.proc.stop()
 
 
-def write_hub_config(config_dir: Path, upstreams: Mapping[str, Mapping[str, Any]], port: int) -> Path:
-    """agentmux.yaml with `listen` and `registry: registry/`, one registry/<name>.yaml per upstream."""
+def write_hub_config(
+    config_dir: Path,
+    upstreams: Mapping[str, Mapping[str, Any]],
+    port: int,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    registry_files: Mapping[str, str] | None = None,
+) -> Path:
+    """agentmux.yaml with `listen` and `registry: registry/`, one registry/<name>.yaml per upstream.
+
+    `settings` adds top-level keys (e.g. `{"mcp": {"prefix": "never"}}`); `registry_files` writes
+    other files into registry/ verbatim (e.g. `{".mcp.json": "..."}`).
+    """
     registry = config_dir / "registry"
     registry.mkdir(parents=True, exist_ok=True)
     for name, spec in upstreams.items():
         (registry / f"{name}.yaml").write_text(yaml.safe_dump(dict(spec), sort_keys=False))
+    for file_name, text in (registry_files or {}).items():
+        (registry / file_name).write_text(text)
     config = config_dir / "agentmux.yaml"
-    config.write_text(yaml.safe_dump({"listen": f"127.0.0.1:{port}", "registry": "registry/"}, sort_keys=False))
+    top = {"listen": f"127.0.0.1:{port}", "registry": "registry/", **(settings or {})}
+    config.write_text(yaml.safe_dump(top, sort_keys=False))
     return config
 
 
@@ -268,11 +325,13 @@ def start_hub(
     *,
     name: str = "agentmux",
     ready_timeout: float = READY_TIMEOUT_S,
+    settings: Mapping[str, Any] | None = None,
+    registry_files: Mapping[str, str] | None = None,
 ) -> Hub:
     """Write a config, run `agentmux serve --config PATH`, wait for GET /readyz == 200."""
     binary = require_binary(AGENTMUX_BIN, "agentmux")
     port = free_port()
-    config = write_hub_config(config_dir, upstreams, port)
+    config = write_hub_config(config_dir, upstreams, port, settings=settings, registry_files=registry_files)
     proc = spawn(name, [binary, "serve", "--config", config], config_dir / "logs", cwd=config_dir)
     hub = Hub(proc, port, config)
     try:

@@ -9,7 +9,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 #[test]
 fn reads_yaml_and_ide_files() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "everything.yaml", "mcp:\n  command: npx\n  args: [\"-y\", \"server\"]\n");
+    write(
+        dir.path(),
+        "everything.yaml",
+        "mcp:\n  command: npx\n  args: [\"-y\", \"server\"]\n",
+    );
     write(
         dir.path(),
         "search.yaml",
@@ -20,12 +24,19 @@ fn reads_yaml_and_ide_files() {
         "claude.json",
         r#"{"mcpServers": {"My Server": {"command": "node", "args": ["x.js"]}, "remote": {"type": "http", "url": "https://example.com/mcp"}, "off": {"command": "x", "disabled": true}}}"#,
     );
-    write(dir.path(), "vscode.json", r#"{"servers": {"gh": {"type": "sse", "url": "http://127.0.0.1:1/sse"}}, "inputs": []}"#);
+    write(
+        dir.path(),
+        "vscode.json",
+        r#"{"servers": {"gh": {"type": "sse", "url": "http://127.0.0.1:1/sse"}}, "inputs": []}"#,
+    );
     write(dir.path(), "README.md", "not an upstream");
     let mut problems = Vec::new();
     let ups = load(&[dir.path().to_path_buf()], true, &mut problems);
     assert!(problems.is_empty(), "{problems:?}");
-    let names: Vec<_> = ups.iter().map(|u| (u.name.as_str(), u.transport.kind())).collect();
+    let names: Vec<_> = ups
+        .iter()
+        .map(|u| (u.name.as_str(), u.transport.kind()))
+        .collect();
     assert_eq!(
         names,
         [
@@ -44,7 +55,7 @@ fn unknown_keys_name_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "bad.yaml", "mcp:\n  command: x\n  argz: []\n");
     let mut problems = Vec::new();
-    load(&[f.clone()], true, &mut problems);
+    load(std::slice::from_ref(&f), true, &mut problems);
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].file, f);
     assert_eq!(problems[0].line, Some(3));
@@ -55,16 +66,35 @@ fn unknown_keys_name_file_line_and_key() {
 fn reports_every_bad_file_and_clashes() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", "mcp: {}\n");
-    write(dir.path(), "b.yaml", "mcp:\n  command: x\n  url: http://y\n");
+    write(
+        dir.path(),
+        "b.yaml",
+        "mcp:\n  command: x\n  url: http://y\n",
+    );
     write(dir.path(), "Bad_Name.yaml", "mcp:\n  command: x\n");
-    write(dir.path(), "c.yaml", "mcp:\n  command: ${env:AGENTMUX_SURELY_UNSET}\n");
-    write(dir.path(), "dup.json", r#"{"mcpServers": {"D": {"command": "x"}, "d": {"command": "y"}}}"#);
+    write(
+        dir.path(),
+        "c.yaml",
+        "mcp:\n  command: ${env:AGENTMUX_SURELY_UNSET}\n",
+    );
+    write(
+        dir.path(),
+        "dup.json",
+        r#"{"mcpServers": {"D": {"command": "x"}, "d": {"command": "y"}}}"#,
+    );
     let mut problems = Vec::new();
     load(&[dir.path().to_path_buf()], true, &mut problems);
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert_eq!(problems.len(), 5, "{text:#?}");
-    assert!(text.iter().any(|t| t.contains("AGENTMUX_SURELY_UNSET") && t.contains(":2:")), "{text:#?}");
-    assert!(text.iter().any(|t| t.contains("also declared")), "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("AGENTMUX_SURELY_UNSET") && t.contains(":2:")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("also declared")),
+        "{text:#?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,147 @@
+"""An upstream written with the Python `mcp` SDK (2.3.0, `MCPServer`, the former FastMCP), served
+over Streamable HTTP on a loopback port, for tests/e2e/test_python_upstream.py and
+test_notifications.py.
+
+    .venv/bin/python tests/e2e/servers/py_server.py --port PORT [--host 127.0.0.1]
+
+It offers one of each thing a proxy must carry without loss:
+  forecast       structured output: `outputSchema` (from the return type) and `structuredContent`
+  receipt        a hand-built result: `structuredContent`, result `_meta`, annotated content
+  delete_note    `title`, `annotations` (all four hints), `_meta`, `icons`
+  whoami         the server process's pid and start time (tells a restarted server apart)
+  add_tool       registers a new tool `extra_<suffix>` and sends notifications/tools/list_changed
+  travel_plan    a prompt with a title, icons and two arguments (one required)
+  e2e://notes/readme   a text resource with title, mimeType, annotations, icons and `_meta`
+
+The tools, prompt and resource carry the fixed values in ICON, TOOL_META and RESOURCE_META so
+the tests can check them against what agentmux lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Annotated, TypedDict
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import Annotations, CallToolResult, Icon, TextContent, ToolAnnotations
+
+ICON = Icon(src="https://example.com/icons/e2e.png", mimeType="image/png", sizes=["48x48"], theme="light")
+TOOL_META = {"com.example/owner": "agentmux-e2e", "com.example/tags": ["notes", "danger"], "com.example/rank": 3}
+RESULT_META = {"com.example/trace": "abc123", "com.example/cost": {"units": 7}}
+RESOURCE_META = {"com.example/source": "py_server", "com.example/version": 2}
+STARTED = time.time()
+
+server = MCPServer(
+    "agentmux-e2e-python",
+    title="agentmux e2e Python upstream",
+    version="1.2.3",
+    instructions="Test upstream for agentmux's end-to-end suite.",
+    log_level="WARNING",
+)
+
+
+class Forecast(TypedDict):
+    city: str
+    temperature_c: float
+    conditions: list[str]
+    details: dict[str, int]
+
+
+@server.tool(title="Weather forecast", description="Forecast for a city, as structured data.")
+def forecast(city: str, days: int = 1) -> Forecast:
+    return {
+        "city": city,
+        "temperature_c": 21.5,
+        "conditions": ["sunny", "windy"] * days,
+        "details": {"humidity": 40, "days": days},
+    }
+
+
+class Receipt(TypedDict):
+    order: str
+    total: float
+    items: list[dict[str, int]]
+
+
+@server.tool(description="A hand-built result with `_meta` and annotated content.")
+def receipt(order: str) -> Annotated[CallToolResult, Receipt]:
+    data = {"order": order, "total": 12.5, "items": [{"sku": 1, "qty": 2}, {"sku": 7, "qty": 1}]}
+    return CallToolResult(
+        content=[
+            TextContent(
+                type="text",
+                text=f"receipt for {order}",
+                annotations=Annotations(audience=["user"], priority=0.3),
+                _meta={"com.example/block": True},
+            )
+        ],
+        structured_content=data,
+        _meta=RESULT_META,
+    )
+
+
+@server.tool(
+    title="Delete a note",
+    description="Deletes a note (pretends to).",
+    annotations=ToolAnnotations(
+        title="Delete note (annotation title)",
+        readOnlyHint=False,
+        destructiveHint=True,
+        idempotentHint=True,
+        openWorldHint=False,
+    ),
+    icons=[ICON],
+    meta=TOOL_META,
+)
+def delete_note(note_id: str) -> str:
+    return f"deleted {note_id}"
+
+
+@server.tool(description="The pid and start time of this server process.")
+def whoami() -> dict[str, float]:
+    return {"pid": os.getpid(), "started": STARTED}
+
+
+@server.tool(description="Registers tool `extra_<suffix>` and announces notifications/tools/list_changed.")
+async def add_tool(suffix: str, ctx: Context) -> str:
+    name = f"extra_{suffix}"
+
+    def extra() -> str:
+        return f"{name} works"
+
+    server.add_tool(extra, name=name, description=f"Added at run time ({suffix}).")
+    await ctx.session.send_tool_list_changed()
+    return f"added {name}"
+
+
+@server.prompt(title="Travel plan", description="Plans a trip.", icons=[ICON])
+def travel_plan(destination: str, nights: str = "2") -> str:
+    return f"Plan {nights} nights in {destination}."
+
+
+@server.resource(
+    "e2e://notes/readme",
+    name="readme",
+    title="Read me",
+    description="A static note.",
+    mime_type="text/markdown",
+    icons=[ICON],
+    annotations=Annotations(audience=["user", "assistant"], priority=0.7),
+    meta=RESOURCE_META,
+)
+def readme() -> str:
+    return "# Notes\nserved by the Python upstream\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server.run("streamable-http", host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
