@@ -58,10 +58,7 @@ impl Core {
         self.hub.sessions.close_all();
         self.shutdown.cancel();
         self.tasks.close();
-        if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait()).await.is_err() {
             warn!("some upstreams did not stop in time");
         }
     }
@@ -85,17 +82,9 @@ impl Core {
                         count(Prompts),
                         count(Resources)
                     ),
-                    Status::Connecting => format!(
-                        "  {:<20} connecting ({})",
-                        up.name(),
-                        up.spec.transport.kind()
-                    ),
+                    Status::Connecting => format!("  {:<20} connecting ({})", up.name(), up.spec.transport.kind()),
                     Status::Failed { reason } => {
-                        format!(
-                            "  {:<20} FAILED ({}): {reason}",
-                            up.name(),
-                            up.spec.transport.kind()
-                        )
+                        format!("  {:<20} FAILED ({}): {reason}", up.name(), up.spec.transport.kind())
                     }
                 }
             })
@@ -170,10 +159,7 @@ impl Gateway {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -62,17 +62,10 @@ impl Message {
         if self.jsonrpc.as_deref().map(RawValue::get) != Some("\"2.0\"") {
             return Err(RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\""));
         }
-        match (
-            &self.id,
-            &self.method,
-            self.result.is_some() || self.error.is_some(),
-        ) {
+        match (&self.id, &self.method, self.result.is_some() || self.error.is_some()) {
             (Some(id), Some(method), false) => {
                 if !valid_id(id) {
-                    return Err(RpcError::new(
-                        INVALID_REQUEST,
-                        "`id` must be a string or an integer",
-                    ));
+                    return Err(RpcError::new(INVALID_REQUEST, "`id` must be a string or an integer"));
                 }
                 Ok(Kind::Request { id, method })
             }
@@ -88,12 +81,7 @@ impl Message {
 
 fn valid_id(id: &RawValue) -> bool {
     let text = id.get();
-    text.starts_with('"')
-        || (!text.is_empty()
-            && text
-                .trim_start_matches('-')
-                .bytes()
-                .all(|b| b.is_ascii_digit()))
+    text.starts_with('"') || (!text.is_empty() && text.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A JSON-RPC error object.
@@ -192,8 +180,7 @@ pub struct RawObject(pub Vec<(String, Raw)>);
 
 impl RawObject {
     pub fn parse(raw: &RawValue) -> Result<Self, RpcError> {
-        serde_json::from_str(raw.get())
-            .map_err(|e| RpcError::new(INVALID_PARAMS, format!("params: {e}")))
+        serde_json::from_str(raw.get()).map_err(|e| RpcError::new(INVALID_PARAMS, format!("params: {e}")))
     }
 
     pub fn get(&self, key: &str) -> Option<&RawValue> {
@@ -250,8 +237,7 @@ impl<'de> Deserialize<'de> for RawObject {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
-                let mut members: Vec<(String, Raw)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(4));
+                let mut members: Vec<(String, Raw)> = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(key) = map.next_key::<String>()? {
                     if members.iter().any(|(k, _)| *k == key) {
                         return Err(de::Error::custom(format!("duplicate key `{key}`")));
@@ -280,8 +266,7 @@ mod tests {
                 ..
             })
         ));
-        let m =
-            Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        let m = Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert!(matches!(m.kind(), Ok(Kind::Notification { .. })));
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
         assert!(matches!(m.kind(), Ok(Kind::Response { .. })));
@@ -297,17 +282,12 @@ mod tests {
         let batch = Message::parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).unwrap_err();
         assert_eq!(batch.code, INVALID_REQUEST);
         assert!(batch.message.contains("batch"));
-        assert_eq!(
-            Message::parse(br#"{"id":1,"id":2}"#).unwrap_err().code,
-            INVALID_REQUEST
-        );
+        assert_eq!(Message::parse(br#"{"id":1,"id":2}"#).unwrap_err().code, INVALID_REQUEST);
     }
 
     #[test]
     fn raw_object_keeps_order_and_rejects_duplicates() {
-        let raw =
-            RawValue::from_string(r#"{"name":"a","arguments":{"x":[1,2]},"_meta":{"k":1}}"#.into())
-                .unwrap();
+        let raw = RawValue::from_string(r#"{"name":"a","arguments":{"x":[1,2]},"_meta":{"k":1}}"#.into()).unwrap();
         let mut obj = RawObject::parse(&raw).unwrap();
         obj.set_str("name", "b");
         assert_eq!(
@@ -327,15 +307,9 @@ mod tests {
     fn frames() {
         let id = RawValue::from_string("\"x\"".into()).unwrap();
         let res = RawValue::from_string("{}".into()).unwrap();
-        assert_eq!(
-            result_frame(&id, &res),
-            br#"{"jsonrpc":"2.0","id":"x","result":{}}"#
-        );
+        assert_eq!(result_frame(&id, &res), br#"{"jsonrpc":"2.0","id":"x","result":{}}"#);
         let err = error_frame(None, &RpcError::new(-1, "m"));
-        assert_eq!(
-            err,
-            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"m"}}"#
-        );
+        assert_eq!(err, br#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"m"}}"#);
         assert_eq!(
             request_frame(Some("3"), "ping", None),
             br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#

@@ -48,16 +48,11 @@ struct ConfigArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Reap { command } = &cli.command {
-        let (program, args) = command
-            .split_first()
-            .map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
+        let (program, args) = command.split_first().map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
         return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
     }
     agentmux::telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentmux: cannot start the runtime: {e}");
@@ -80,11 +75,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Validate(arg) => match config::load(&arg.config) {
             Ok(cfg) => {
-                println!(
-                    "{}: OK, {} upstreams",
-                    arg.config.display(),
-                    cfg.upstreams.len()
-                );
+                println!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -97,10 +88,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let gateway = Gateway::start(cfg).await?;
             eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
             gateway.core.wait_ready(Duration::from_secs(300)).await;
-            eprintln!(
-                "agentmux ready; upstreams:\n{}",
-                gateway.core.summary().join("\n")
-            );
+            eprintln!("agentmux ready; upstreams:\n{}", gateway.core.summary().join("\n"));
             gateway.wait_termination().await?;
             Ok(ExitCode::SUCCESS)
         }

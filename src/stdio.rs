@@ -27,10 +27,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
         }
     });
     let mut session: Option<Arc<Session>> = None;
-    let mut lines = FramedRead::new(
-        tokio::io::stdin(),
-        LinesCodec::new_with_max_length(MAX_MESSAGE),
-    );
+    let mut lines = FramedRead::new(tokio::io::stdin(), LinesCodec::new_with_max_length(MAX_MESSAGE));
     while let Some(line) = lines.next().await {
         let line = match line {
             Ok(line) if line.trim().is_empty() => continue,
@@ -76,27 +73,15 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;
             }
             Ok(Kind::Request { .. }) => {
-                tokio::spawn(answer(
-                    Arc::clone(&hub),
-                    session.clone(),
-                    message,
-                    out_tx.clone(),
-                ));
+                tokio::spawn(answer(Arc::clone(&hub), session.clone(), message, out_tx.clone()));
             }
             Ok(Kind::Notification { method }) => {
-                hub.client_notification(
-                    Scope::Federated,
-                    session.as_ref(),
-                    method,
-                    message.params.as_deref(),
-                )
-                .await;
+                hub.client_notification(Scope::Federated, session.as_ref(), method, message.params.as_deref())
+                    .await;
             }
             Ok(Kind::Response { .. }) => {}
             Err(e) => {
-                let _ = out_tx
-                    .send(jsonrpc::error_frame(message.id.as_deref(), &e))
-                    .await;
+                let _ = out_tx.send(jsonrpc::error_frame(message.id.as_deref(), &e)).await;
             }
         }
     }
@@ -110,16 +95,11 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn answer(
-    hub: Arc<Hub>,
-    session: Option<Arc<Session>>,
-    message: Message,
-    out: mpsc::Sender<Vec<u8>>,
-) {
+async fn answer(hub: Arc<Hub>, session: Option<Arc<Session>>, message: Message, out: mpsc::Sender<Vec<u8>>) {
     let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else {
         return;
     };
-    let (outbox, mut notes) = Outbox::channel(256);
+    let (outbox, mut notes) = Outbox::channel(256, Some(session.as_ref().map_or(0, |s| s.log_level())));
     let relay = out.clone();
     let notes_task = tokio::spawn(async move {
         while let Some(frame) = notes.recv().await {

@@ -11,19 +11,11 @@ fn every_example_config_loads() {
         if !config.exists() {
             continue;
         }
-        let cfg =
-            agentmux::config::load(&config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
-        assert!(
-            !cfg.upstreams.is_empty(),
-            "{} has no upstreams",
-            config.display()
-        );
+        let cfg = agentmux::config::load(&config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        assert!(!cfg.upstreams.is_empty(), "{} has no upstreams", config.display());
         loaded += 1;
     }
-    assert!(
-        loaded >= 3,
-        "expected at least 3 example configs, found {loaded}"
-    );
+    assert!(loaded >= 3, "expected at least 3 example configs, found {loaded}");
 }
 
 #[test]

@@ -92,9 +92,7 @@ pub async fn closed_loop(
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<Run> {
-    let client = Client::builder()
-        .pool_max_idle_per_host(concurrency * 2)
-        .build()?;
+    let client = Client::builder().pool_max_idle_per_host(concurrency * 2).build()?;
     let mut sessions = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         sessions.push(initialize(&client, url).await?);

@@ -44,7 +44,8 @@ enum Cmd {
 }
 
 const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"payload_1k","arguments":{}}}"#;
-const CALL_VIA: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fast__payload_1k","arguments":{}}}"#;
+const CALL_VIA: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fast__payload_1k","arguments":{}}}"#;
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 
 #[tokio::main]
@@ -66,10 +67,7 @@ struct Gateway {
 }
 
 /// Starts agentmux with one registry file per `(name, url)`.
-async fn start_agentmux(
-    binary: &PathBuf,
-    upstreams: &[(String, String)],
-) -> anyhow::Result<Gateway> {
+async fn start_agentmux(binary: &PathBuf, upstreams: &[(String, String)]) -> anyhow::Result<Gateway> {
     let dir = TempDir::new()?;
     std::fs::create_dir_all(dir.0.join("registry"))?;
     std::fs::write(
@@ -83,17 +81,10 @@ async fn start_agentmux(
         )?;
     }
     let mut cmd = Command::new(binary);
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(dir.0.join("agentmux.yaml"));
-    let (child, addr) =
-        process::start(cmd, "listening on", Some(&dir.0.join("agentmux.log"))).await?;
+    cmd.arg("serve").arg("--config").arg(dir.0.join("agentmux.yaml"));
+    let (child, addr) = process::start(cmd, "listening on", Some(&dir.0.join("agentmux.log"))).await?;
     process::wait_ok(&format!("http://{addr}/readyz")).await?;
-    Ok(Gateway {
-        child,
-        addr,
-        _dir: dir,
-    })
+    Ok(Gateway { child, addr, _dir: dir })
 }
 
 struct TempDir(PathBuf);
@@ -124,25 +115,15 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
     let direct_url = format!("http://{up_addr}/mcp");
 
     println!("# agentmux benchmark\n");
-    println!(
-        "Method: one machine, loopback. A fast Rust upstream (`agentmux-bench upstream`: JSON responses,"
-    );
-    println!(
-        "no sessions) serves a `tools/call` with a 1,000-character text result. Closed-loop workers, each with"
-    );
+    println!("Method: one machine, loopback. A fast Rust upstream (`agentmux-bench upstream`: JSON responses,");
+    println!("no sessions) serves a `tools/call` with a 1,000-character text result. Closed-loop workers, each with");
     println!(
         "its own MCP session, call it for {} s after 1 s of warm-up, first directly, then through agentmux",
         seconds.as_secs()
     );
-    println!(
-        "(`/mcp`, federated name `fast__payload_1k`), in the same run. agentmux's CPU time comes from"
-    );
-    println!(
-        "/proc/PID/stat (user+system, 10 ms ticks) over the measured run, divided by its calls; RSS from"
-    );
-    println!(
-        "/proc/PID/status. The load generator shares the 2 cores with agentmux and the upstream.\n"
-    );
+    println!("(`/mcp`, federated name `fast__payload_1k`), in the same run. agentmux's CPU time comes from");
+    println!("/proc/PID/stat (user+system, 10 ms ticks) over the measured run, divided by its calls; RSS from");
+    println!("/proc/PID/status. The load generator shares the 2 cores with agentmux and the upstream.\n");
 
     let gw = start_agentmux(&binary, &[("fast".to_string(), direct_url.clone())]).await?;
     let via_url = format!("http://{}/mcp", gw.addr);
@@ -152,27 +133,12 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
     println!("| concurrency | path | calls/s | p50 ms | p99 ms | agentmux CPU µs/call |");
     println!("|---|---|---|---|---|---|");
     for concurrency in [1usize, 64] {
-        let direct = load::closed_loop(
-            &direct_url,
-            CALL,
-            concurrency,
-            Duration::from_secs(1),
-            seconds,
-        )
-        .await?;
+        let direct = load::closed_loop(&direct_url, CALL, concurrency, Duration::from_secs(1), seconds).await?;
         let cpu_before = process::cpu_time(pid)?;
-        let via = load::closed_loop(
-            &via_url,
-            CALL_VIA,
-            concurrency,
-            Duration::from_secs(1),
-            seconds,
-        )
-        .await?;
+        let via = load::closed_loop(&via_url, CALL_VIA, concurrency, Duration::from_secs(1), seconds).await?;
         let cpu = process::cpu_time(pid)? - cpu_before;
         // Warm-up and session set-up calls are included in the CPU; count them too.
-        let via_calls_total =
-            via.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
+        let via_calls_total = via.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
         for (path, r, cpu_cell) in [
             ("direct", &direct, "–".to_string()),
             (
@@ -194,15 +160,10 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
             via.percentile_ms(0.99) - direct.percentile_ms(0.99)
         );
     }
-    println!(
-        "\nagentmux RSS after the call runs: {} KiB\n",
-        process::rss_kib(pid)?
-    );
+    println!("\nagentmux RSS after the call runs: {} KiB\n", process::rss_kib(pid)?);
 
     println!("## {sessions} idle sessions\n");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(32)
-        .build()?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;
     let before = process::rss_kib(pid)?;
     let mut opened = 0usize;
     while opened < sessions {

@@ -10,15 +10,10 @@ use tokio::process::{Child, Command};
 
 /// Starts `program` and waits for a line containing `marker` on stdout or in `log` (stderr
 /// file); returns the child and the address after "http://".
-pub async fn start(
-    mut cmd: Command,
-    marker: &str,
-    log: Option<&Path>,
-) -> anyhow::Result<(Child, String)> {
+pub async fn start(mut cmd: Command, marker: &str, log: Option<&Path>) -> anyhow::Result<(Child, String)> {
     cmd.kill_on_drop(true).stdin(Stdio::null());
     if let Some(log) = log {
-        cmd.stdout(Stdio::null())
-            .stderr(std::fs::File::create(log)?);
+        cmd.stdout(Stdio::null()).stderr(std::fs::File::create(log)?);
     } else {
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     }
@@ -50,11 +45,7 @@ pub async fn start(
 
 fn address(line: &str) -> anyhow::Result<String> {
     let at = line.find("http://").context("no address")? + "http://".len();
-    Ok(line[at..]
-        .split(['/', ' '])
-        .next()
-        .unwrap_or("")
-        .to_string())
+    Ok(line[at..].split(['/', ' ']).next().unwrap_or("").to_string())
 }
 
 /// CPU time (user + system) of a process, from /proc/PID/stat.
@@ -71,27 +62,15 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
 /// Resident set size in KiB, from /proc/PID/status.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmRSS value")?
-        .parse()?)
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
 }
 
 /// Polls `url` until it answers 200.
 pub async fn wait_ok(url: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..1200 {
-        if client
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

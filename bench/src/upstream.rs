@@ -73,18 +73,13 @@ async fn handle(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
             return json_response(body);
         }
     };
-    json_response(format!(
-        r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
-        id.get(),
-        result
-    ))
+    json_response(format!(r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#, id.get(), result))
 }
 
 fn json_response(body: String) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -7,9 +7,7 @@ use serde::{Deserialize, Deserializer};
 /// Parses `250ms`, `30s`, `5m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let value: u64 = digits
         .parse()
@@ -42,9 +40,7 @@ impl<'de> Deserialize<'de> for ConfigDuration {
         }
         match Form::deserialize(deserializer)? {
             Form::Seconds(s) => Ok(Self(Duration::from_secs(s))),
-            Form::Text(t) => parse_duration(&t)
-                .map(Self)
-                .map_err(serde::de::Error::custom),
+            Form::Text(t) => parse_duration(&t).map(Self).map_err(serde::de::Error::custom),
         }
     }
 }

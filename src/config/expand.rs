@@ -53,21 +53,16 @@ pub fn expand(text: &str, syntax: Syntax) -> Result<String, String> {
 
 fn resolve(placeholder: &str, syntax: Syntax) -> Result<String, String> {
     if let Some(name) = placeholder.strip_prefix("env:") {
-        return std::env::var(name).map_err(|_| {
-            format!("environment variable `{name}` is not set (used as ${{env:{name}}})")
-        });
+        return std::env::var(name)
+            .map_err(|_| format!("environment variable `{name}` is not set (used as ${{env:{name}}})"));
     }
     if let Some(path) = placeholder.strip_prefix("file:") {
         let full = BASE_DIR.with(|b| match &*b.borrow() {
             Some(base) => base.join(path),
             None => PathBuf::from(path),
         });
-        let content = std::fs::read_to_string(&full).map_err(|e| {
-            format!(
-                "cannot read `{}` (used as ${{file:{path}}}): {e}",
-                full.display()
-            )
-        })?;
+        let content = std::fs::read_to_string(&full)
+            .map_err(|e| format!("cannot read `{}` (used as ${{file:{path}}}): {e}", full.display()))?;
         // Secret files usually end with a newline that is not part of the secret.
         return Ok(content.trim_end_matches(['\n', '\r']).to_string());
     }
@@ -124,9 +119,7 @@ mod tests {
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
         // PATH is set in every test environment.
         let path = std::env::var("PATH").unwrap();
-        let out = with_base_dir(dir.path(), || {
-            expand("a ${env:PATH} b ${file:token}", Syntax::Agentmux)
-        });
+        let out = with_base_dir(dir.path(), || expand("a ${env:PATH} b ${file:token}", Syntax::Agentmux));
         assert_eq!(out.unwrap(), format!("a {path} b s3cret"));
     }
 

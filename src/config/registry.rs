@@ -22,11 +22,7 @@ pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> V
             let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
                 Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
                 Err(e) => {
-                    problems.push(Problem::new(
-                        path,
-                        None,
-                        format!("cannot read registry directory: {e}"),
-                    ));
+                    problems.push(Problem::new(path, None, format!("cannot read registry directory: {e}")));
                     continue;
                 }
             };
@@ -44,12 +40,7 @@ pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> V
     upstreams
 }
 
-fn load_file(
-    file: &Path,
-    named_explicitly: bool,
-    out: &mut Vec<UpstreamSpec>,
-    problems: &mut Vec<Problem>,
-) {
+fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, problems: &mut Vec<Problem>) {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let text = match ext {
         "yaml" | "yml" | "json" => match std::fs::read_to_string(file) {
@@ -74,12 +65,7 @@ fn load_file(
     }
 }
 
-fn yaml_file(
-    file: &Path,
-    base: &Path,
-    text: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<UpstreamSpec> {
+fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<UpstreamSpec> {
     let raw: RawUpstream = match with_base_dir(base, || serde_yaml_ng::from_str(text)) {
         Ok(raw) => raw,
         Err(e) => {
@@ -107,7 +93,11 @@ fn yaml_file(
     let transport = match (m.command, m.url) {
         (Some(command), None) => {
             if m.transport.is_some_and(|t| t != RawTransport::Stdio) || !m.headers.is_empty() {
-                problems.push(Problem::new(file, None, "mcp: `command` runs a stdio server; `transport` and `headers` apply to `url` only"));
+                problems.push(Problem::new(
+                    file,
+                    None,
+                    "mcp: `command` runs a stdio server; `transport` and `headers` apply to `url` only",
+                ));
                 return None;
             }
             TransportSpec::Stdio {
@@ -126,11 +116,7 @@ fn yaml_file(
                 ));
                 return None;
             }
-            let headers = m
-                .headers
-                .into_iter()
-                .map(|(k, v)| (k, Secret(v.0)))
-                .collect();
+            let headers = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
             match http_transport(m.transport, url.0, headers) {
                 Ok(t) => t,
                 Err(msg) => {
@@ -178,12 +164,8 @@ fn http_transport(
         RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => {
             Ok(TransportSpec::StreamableHttp { url, headers })
         }
-        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => {
-            Ok(TransportSpec::Sse { url, headers })
-        }
-        RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => {
-            Ok(TransportSpec::WebSocket { url, headers })
-        }
+        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers }),
+        RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => Ok(TransportSpec::WebSocket { url, headers }),
         RawTransport::Stdio => Err("mcp: transport `stdio` needs `command`, not `url`".into()),
         _ => Err(format!(
             "mcp.url: `{url}` does not fit the transport (http(s):// or ws(s)://)"
@@ -204,7 +186,11 @@ fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<Upstrea
         (Some(s), _) => ("mcpServers", s),
         (None, Some(s)) => ("servers", s),
         (None, None) => {
-            problems.push(Problem::new(file, None, "JSON registry files hold an `mcpServers` (Claude, Cursor) or `servers` (VS Code) object"));
+            problems.push(Problem::new(
+                file,
+                None,
+                "JSON registry files hold an `mcpServers` (Claude, Cursor) or `servers` (VS Code) object",
+            ));
             return Vec::new();
         }
     };
@@ -250,9 +236,7 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
     let text = |key: &str| -> Result<Option<String>, String> {
         match entry.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => expand(s, syntax)
-                .map(Some)
-                .map_err(|e| format!("{key}: {e}")),
+            Some(Value::String(s)) => expand(s, syntax).map(Some).map_err(|e| format!("{key}: {e}")),
             Some(_) => Err(format!("{key}: must be a string")),
         }
     };
@@ -260,14 +244,10 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
         let Some(obj) = entry.get(key) else {
             return Ok(BTreeMap::new());
         };
-        let obj = obj
-            .as_object()
-            .ok_or_else(|| format!("{key}: must be an object"))?;
+        let obj = obj.as_object().ok_or_else(|| format!("{key}: must be an object"))?;
         obj.iter()
             .map(|(k, v)| {
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| format!("{key}.{k}: must be a string"))?;
+                let s = v.as_str().ok_or_else(|| format!("{key}.{k}: must be a string"))?;
                 Ok((
                     k.clone(),
                     Secret(expand(s, syntax).map_err(|e| format!("{key}.{k}: {e}"))?),
@@ -301,9 +281,7 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
         .or(text("serverUrl")?)
         .ok_or("needs `command` (stdio) or `url` (HTTP)")?;
     let transport = match kind.as_deref() {
-        None | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => {
-            RawTransport::StreamableHttp
-        }
+        None | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => RawTransport::StreamableHttp,
         Some("sse") => RawTransport::Sse,
         Some("ws" | "websocket") => RawTransport::Websocket,
         Some(other) => return Err(format!("type: unknown transport `{other}`")),

@@ -211,15 +211,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        problems: vec![Problem::new(
-            path,
-            None,
-            format!("cannot read config file: {e}"),
-        )],
+        problems: vec![Problem::new(path, None, format!("cannot read config file: {e}"))],
     })?;
-    let base = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
@@ -256,7 +250,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         problems.push(Problem::new(
             &u.declared_in,
             None,
-            format!("upstream name `{}` contains the separator `{}`; federated names would be ambiguous", u.name, mcp.separator),
+            format!(
+                "upstream name `{}` contains the separator `{}`; federated names would be ambiguous",
+                u.name, mcp.separator
+            ),
         ));
     }
     let server = server_settings(&raw, listen);
@@ -278,10 +275,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> McpSettings {
     let m = &raw.mcp;
-    let separator = m
-        .separator
-        .as_ref()
-        .map_or_else(|| "__".to_string(), |s| s.0.clone());
+    let separator = m.separator.as_ref().map_or_else(|| "__".to_string(), |s| s.0.clone());
     if separator.is_empty()
         || !separator
             .chars()
@@ -290,9 +284,7 @@ fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> Mc
         problems.push(Problem::new(
             path,
             None,
-            format!(
-                "mcp.separator: `{separator}` must be non-empty and use only A-Z a-z 0-9 _ . -"
-            ),
+            format!("mcp.separator: `{separator}` must be non-empty and use only A-Z a-z 0-9 _ . -"),
         ));
     }
     let max_name_length = m.max_name_length.unwrap_or(128);
@@ -320,18 +312,14 @@ fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> Mc
         max_name_length,
         page_size: m.page_size,
         catalog_ttl: m.catalog_ttl.map_or(Duration::from_secs(300), |d| d.0),
-        session_idle_timeout: m
-            .session_idle_timeout
-            .map_or(Duration::from_secs(1800), |d| d.0),
+        session_idle_timeout: m.session_idle_timeout.map_or(Duration::from_secs(1800), |d| d.0),
         max_sessions: m.max_sessions.unwrap_or(100_000),
     }
 }
 
 fn server_settings(raw: &RawConfig, listen: SocketAddr) -> ServerSettings {
     let s = &raw.server;
-    let texts = |v: &Option<Vec<super::expand::Text>>| {
-        v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect())
-    };
+    let texts = |v: &Option<Vec<super::expand::Text>>| v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect());
     // A loopback listener only answers to loopback names unless told otherwise: this is what stops
     // a web page from reaching it through DNS rebinding. A listener on a public address is meant to
     // be reached by other names.

@@ -14,11 +14,7 @@ use super::Inputs;
 use super::mcp_endpoint::rpc_error_response;
 use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
-pub async fn check_host_and_origin(
-    State(inputs): State<Arc<Inputs>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn check_host_and_origin(State(inputs): State<Arc<Inputs>>, request: Request, next: Next) -> Response {
     match refusal(&inputs, &request) {
         Some(message) => refuse(message),
         None => next.run(request).await,
@@ -37,27 +33,19 @@ fn refusal(inputs: &Inputs, request: &Request) -> Option<String> {
     if let Some(host) = host
         && !host_allowed(&server.allowed_hosts, host)
     {
-        return Some(format!(
-            "Host `{host}` is not allowed (server.allowed_hosts)"
-        ));
+        return Some(format!("Host `{host}` is not allowed (server.allowed_hosts)"));
     }
     if let Some(origin) = header_text(header::ORIGIN)
         && !origin_allowed(&server.allowed_origins, origin)
     {
-        return Some(format!(
-            "Origin `{origin}` is not allowed (server.allowed_origins)"
-        ));
+        return Some(format!("Origin `{origin}` is not allowed (server.allowed_origins)"));
     }
     None
 }
 
 fn refuse(message: String) -> Response {
     tracing::warn!(%message, "refused request");
-    let mut response = rpc_error_response(
-        StatusCode::FORBIDDEN,
-        None,
-        &RpcError::new(INVALID_REQUEST, message),
-    );
+    let mut response = rpc_error_response(StatusCode::FORBIDDEN, None, &RpcError::new(INVALID_REQUEST, message));
     *response.status_mut() = StatusCode::FORBIDDEN;
     response.into_response()
 }
@@ -74,9 +62,9 @@ fn host_allowed(allowed: &[String], host: &str) -> bool {
 fn origin_allowed(allowed: &[String], origin: &str) -> bool {
     let (scheme, rest) = origin.split_once("://").unwrap_or(("", origin));
     let without_port = format!("{scheme}://{}", strip_port(rest));
-    allowed.iter().any(|a| {
-        a == "*" || a.eq_ignore_ascii_case(origin) || a.eq_ignore_ascii_case(&without_port)
-    })
+    allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin) || a.eq_ignore_ascii_case(&without_port))
 }
 
 fn strip_port(host: &str) -> &str {

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use tracing::info;
 
-use super::{Inputs, sse};
+use super::{Inputs, sse, stateless};
 use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
 use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version};
 
@@ -34,12 +34,7 @@ pub async fn post_federated(State(inputs): Inp, headers: HeaderMap, body: Bytes)
     post(inputs, Scope::Federated, headers, body).await
 }
 
-pub async fn post_single(
-    State(inputs): Inp,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn post_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     match scope_of(&inputs, &name) {
         Ok(scope) => post(inputs, scope, headers, body).await,
         Err(response) => response,
@@ -50,11 +45,7 @@ pub async fn get_federated(State(inputs): Inp, headers: HeaderMap) -> Response {
     open_stream(&inputs, Scope::Federated, &headers)
 }
 
-pub async fn get_single(
-    State(inputs): Inp,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn get_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
     match scope_of(&inputs, &name) {
         Ok(scope) => open_stream(&inputs, scope, &headers),
         Err(response) => response,
@@ -65,11 +56,7 @@ pub async fn delete_federated(State(inputs): Inp, headers: HeaderMap) -> Respons
     end_session(&inputs, Scope::Federated, &headers)
 }
 
-pub async fn delete_single(
-    State(inputs): Inp,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn delete_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
     match scope_of(&inputs, &name) {
         Ok(scope) => end_session(&inputs, scope, &headers),
         Err(response) => response,
@@ -77,14 +64,10 @@ pub async fn delete_single(
 }
 
 fn scope_of(inputs: &Inputs, name: &str) -> Result<Scope, Response> {
-    inputs
-        .hub
-        .upstream_index(name)
-        .map(Scope::Single)
-        .ok_or_else(|| {
-            let error = RpcError::new(INVALID_REQUEST, format!("no upstream named `{name}`"));
-            rpc_error_response(StatusCode::NOT_FOUND, None, &error)
-        })
+    inputs.hub.upstream_index(name).map(Scope::Single).ok_or_else(|| {
+        let error = RpcError::new(INVALID_REQUEST, format!("no upstream named `{name}`"));
+        rpc_error_response(StatusCode::NOT_FOUND, None, &error)
+    })
 }
 
 async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes) -> Response {
@@ -103,6 +86,9 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes
         Ok(Kind::Response { .. }) => return StatusCode::ACCEPTED.into_response(),
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
     };
+    if stateless::is_modern(&headers, &message) {
+        return post_stateless(inputs, scope, &headers, message, method, is_request).await;
+    }
     if is_request && method == "initialize" {
         return initialize(&inputs, scope, &message);
     }
@@ -117,7 +103,53 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes
             .await;
         return StatusCode::ACCEPTED.into_response();
     }
-    run_request(inputs, scope, session, message, method).await
+    let log_level = Some(session.log_level());
+    run_request(inputs, scope, Some(session), message, method, Era::Stateful, log_level).await
+}
+
+async fn post_stateless(
+    inputs: Arc<Inputs>,
+    scope: Scope,
+    headers: &HeaderMap,
+    message: Message,
+    method: String,
+    is_request: bool,
+) -> Response {
+    if !is_request {
+        // Cancellation over HTTP is closing the stream; other notifications mean nothing here.
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let validated = match stateless::validate(headers, &message, &method) {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    if !stateless::method_exists(&method) {
+        return stateless::method_not_found(&message, &method);
+    }
+    if method == "server/discover" {
+        let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
+        return json_response(
+            StatusCode::OK,
+            jsonrpc::result_frame(id, &inputs.hub.discover_result(scope)),
+        );
+    }
+    run_request(
+        inputs,
+        scope,
+        None,
+        message,
+        method,
+        Era::Stateless,
+        validated.log_level,
+    )
+    .await
+}
+
+/// Which protocol era a request is served in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Era {
+    Stateful,
+    Stateless,
 }
 
 fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
@@ -150,27 +182,33 @@ fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
 async fn run_request(
     inputs: Arc<Inputs>,
     scope: Scope,
-    session: Arc<Session>,
+    session: Option<Arc<Session>>,
     message: Message,
     method: String,
+    era: Era,
+    log_level: Option<u8>,
 ) -> Response {
     let started = Instant::now();
-    let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX);
+    let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX, log_level);
     let hub = Arc::clone(&inputs.hub);
     let mut call: sse::PendingCall = Box::pin(async move {
         let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
         let req = Request {
             scope,
-            session: Some(&session),
+            session: session.as_ref(),
             id,
             method: &method,
             params: message.params.as_deref(),
         };
-        let outcome = hub.handle(&req, &outbox).await;
-        let status = outcome
-            .as_ref()
-            .map_or_else(|e| e.code.to_string(), |_| "ok".into());
-        info!(session = %short(&session.id), rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
+        let mut outcome = hub.handle(&req, &outbox).await;
+        if era == Era::Stateless {
+            outcome = outcome
+                .map(|r| stateless::finish_result(&method, r))
+                .map_err(stateless::finish_error);
+        }
+        let status = outcome.as_ref().map_or_else(|e| e.code.to_string(), |_| "ok".into());
+        let session = session.as_ref().map_or("-", |s| short(&s.id));
+        info!(session, rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
         match &outcome {
             Ok(result) => jsonrpc::result_frame(id, result),
             Err(e) => jsonrpc::error_frame(Some(id), e),
@@ -206,13 +244,32 @@ fn open_stream(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
         );
         return rpc_error_response(StatusCode::NOT_ACCEPTABLE, None, &e);
     }
+    if !headers.contains_key(SESSION_HEADER) {
+        return no_session_method();
+    }
     match find_session(inputs, scope, headers) {
         Ok(session) => sse::session_stream(session.open_stream()),
         Err(response) => response,
     }
 }
 
+/// GET and DELETE act on a stateful-era session; without one (2026-07-28) only POST exists.
+fn no_session_method() -> Response {
+    let e = RpcError::new(
+        INVALID_REQUEST,
+        "GET and DELETE need an Mcp-Session-Id; send requests with POST",
+    );
+    let mut response = rpc_error_response(StatusCode::METHOD_NOT_ALLOWED, None, &e);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
 fn end_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
+    if !headers.contains_key(SESSION_HEADER) {
+        return no_session_method();
+    }
     match find_session(inputs, scope, headers) {
         Ok(session) => {
             inputs.hub.sessions.remove(&session.id);
@@ -225,11 +282,7 @@ fn end_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
 }
 
 /// The session a request names, checked against the endpoint and protocol version it uses.
-fn find_session(
-    inputs: &Inputs,
-    scope: Scope,
-    headers: &HeaderMap,
-) -> Result<Arc<Session>, Response> {
+fn find_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
         let e = RpcError::new(
             INVALID_REQUEST,
@@ -244,10 +297,7 @@ fn find_session(
         .get(id)
         .filter(|s| s.scope == scope)
         .ok_or_else(|| {
-            let e = RpcError::new(
-                INVALID_REQUEST,
-                "unknown or expired session: send `initialize` again",
-            );
+            let e = RpcError::new(INVALID_REQUEST, "unknown or expired session: send `initialize` again");
             rpc_error_response(StatusCode::NOT_FOUND, None, &e)
         })?;
     if let Some(version) = headers.get(VERSION_HEADER) {
@@ -267,20 +317,13 @@ fn find_session(
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
-    match headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         Some(ct) if !ct.starts_with("application/json") => {
             let e = RpcError::new(
                 INVALID_REQUEST,
                 format!("Content-Type must be application/json, not `{ct}`"),
             );
-            Err(rpc_error_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                None,
-                &e,
-            ))
+            Err(rpc_error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e))
         }
         _ => Ok(()),
     }
@@ -289,10 +332,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
 fn json_response(status: StatusCode, frame: Vec<u8>) -> Response {
     (
         status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         frame,
     )
         .into_response()

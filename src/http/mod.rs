@@ -4,6 +4,7 @@ mod guard;
 mod health;
 mod mcp_endpoint;
 mod sse;
+mod stateless;
 
 use std::sync::Arc;
 

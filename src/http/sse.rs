@@ -10,9 +10,7 @@ use tokio::sync::mpsc;
 
 fn event(frame: Vec<u8>) -> Result<Event, Infallible> {
     // Frames are JSON that agentmux wrote or parsed as JSON, so always UTF-8; lossy is a no-op.
-    Ok(Event::default()
-        .event("message")
-        .data(String::from_utf8_lossy(&frame)))
+    Ok(Event::default().event("message").data(String::from_utf8_lossy(&frame)))
 }
 
 /// The rest of a request that is answered as a stream: the frames it produces later.
@@ -27,11 +25,7 @@ struct RequestStream {
 /// A POST answered as a stream: `queued` frames, notifications as they come, then the response
 /// that `call` produces, after which the stream ends. Dropping the stream (the client went away)
 /// drops `call`, which cancels the request upstream.
-pub fn request_stream(
-    queued: Vec<Vec<u8>>,
-    notes: mpsc::Receiver<Vec<u8>>,
-    call: Option<PendingCall>,
-) -> Response {
+pub fn request_stream(queued: Vec<Vec<u8>>, notes: mpsc::Receiver<Vec<u8>>, call: Option<PendingCall>) -> Response {
     let state = RequestStream {
         queued: queued.into(),
         notes,
@@ -64,8 +58,7 @@ pub fn request_stream(
 
 /// A session's GET stream: whatever the hub pushes, with keep-alive comments.
 pub fn session_stream(mut frames: mpsc::Receiver<Vec<u8>>) -> Response {
-    let stream =
-        futures_util::stream::poll_fn(move |cx| frames.poll_recv(cx).map(|f| f.map(event)));
+    let stream = futures_util::stream::poll_fn(move |cx| frames.poll_recv(cx).map(|f| f.map(event)));
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

@@ -164,26 +164,16 @@ async fn fetch_list(up: &Upstream, kind: ListKind) -> Result<Vec<Item>, Upstream
         })??;
         let page = RawObject::parse(&result)
             .map_err(|e| UpstreamError::Protocol(format!("{}: {}", kind.method(), e.message)))?;
-        let list = page.get(kind.field()).ok_or_else(|| {
-            UpstreamError::Protocol(format!(
-                "{} result has no `{}`",
-                kind.method(),
-                kind.field()
-            ))
-        })?;
-        let raw_items: Vec<Raw> = serde_json::from_str(list.get()).map_err(|e| {
-            UpstreamError::Protocol(format!("{}: `{}`: {e}", kind.method(), kind.field()))
-        })?;
+        let list = page
+            .get(kind.field())
+            .ok_or_else(|| UpstreamError::Protocol(format!("{} result has no `{}`", kind.method(), kind.field())))?;
+        let raw_items: Vec<Raw> = serde_json::from_str(list.get())
+            .map_err(|e| UpstreamError::Protocol(format!("{}: `{}`: {e}", kind.method(), kind.field())))?;
         for raw in raw_items {
-            let fields = RawObject::parse(&raw).map_err(|e| {
-                UpstreamError::Protocol(format!("{}: item: {}", kind.method(), e.message))
-            })?;
+            let fields = RawObject::parse(&raw)
+                .map_err(|e| UpstreamError::Protocol(format!("{}: item: {}", kind.method(), e.message)))?;
             let key = fields.str(kind.key()).ok().flatten().ok_or_else(|| {
-                UpstreamError::Protocol(format!(
-                    "{}: an item has no `{}`",
-                    kind.method(),
-                    kind.key()
-                ))
+                UpstreamError::Protocol(format!("{}: an item has no `{}`", kind.method(), kind.key()))
             })?;
             items.push(Item { key, fields });
         }
@@ -193,11 +183,7 @@ async fn fetch_list(up: &Upstream, kind: ListKind) -> Result<Vec<Item>, Upstream
                 kind.method()
             )));
         }
-        cursor = page
-            .str("nextCursor")
-            .ok()
-            .flatten()
-            .filter(|c| !c.is_empty());
+        cursor = page.str("nextCursor").ok().flatten().filter(|c| !c.is_empty());
         if cursor.is_none() {
             return Ok(items);
         }
@@ -326,9 +312,7 @@ fn build_view(
                     names::prefixed(name, &settings.separator, renamed),
                     settings.max_name_length,
                 ),
-                (ListKind::Resources | ListKind::Templates, true) => {
-                    names::prefixed_uri(name, renamed)
-                }
+                (ListKind::Resources | ListKind::Templates, true) => names::prefixed_uri(name, renamed),
             };
             let mut fields = item.fields.clone();
             fields.set_str(kind.key(), &exposed);

@@ -10,12 +10,14 @@ use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
 use super::{Outbox, cursor, names};
 use crate::jsonrpc::{
-    INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object,
-    raw, to_raw,
+    INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw, to_raw,
 };
 
 /// Stateful-era versions agentmux serves to clients, newest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// Stateless-era versions agentmux serves (no `initialize`; `_meta` on every request).
+pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
 
 /// The version to answer `initialize` with: the client's if agentmux speaks it, else the newest.
 pub fn negotiate_version(requested: Option<&str>) -> &'static str {
@@ -38,11 +40,7 @@ pub struct Request<'a> {
 
 impl Hub {
     /// Answers one request. Notifications that belong to it go to `outbox` meanwhile.
-    pub async fn handle(
-        self: &Arc<Self>,
-        req: &Request<'_>,
-        outbox: &Outbox,
-    ) -> Result<Raw, RpcError> {
+    pub async fn handle(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
         match req.method {
             "ping" => Ok(empty_object()),
             "tools/list" => self.list(req, ListKind::Tools),
@@ -50,10 +48,7 @@ impl Hub {
             "resources/list" => self.list(req, ListKind::Resources),
             "resources/templates/list" => self.list(req, ListKind::Templates),
             "tools/call" => self.call_named(req, ListKind::Tools, "tool", outbox).await,
-            "prompts/get" => {
-                self.call_named(req, ListKind::Prompts, "prompt", outbox)
-                    .await
-            }
+            "prompts/get" => self.call_named(req, ListKind::Prompts, "prompt", outbox).await,
             "resources/read" => self.call_uri(req, outbox).await,
             "resources/subscribe" | "resources/unsubscribe" => self.subscription(req, outbox).await,
             "completion/complete" => self.complete(req, outbox).await,
@@ -90,8 +85,32 @@ impl Hub {
             result["instructions"] = Value::String(instructions);
         }
         if result.get("serverInfo").is_none() {
-            result["serverInfo"] =
-                json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") });
+            result["serverInfo"] = json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") });
+        }
+        to_raw(&result)
+    }
+
+    /// The 2026-07-28 `server/discover` result for `scope`.
+    pub fn discover_result(&self, scope: Scope) -> Raw {
+        let (capabilities, server_info) = match scope.single().and_then(|i| self.upstreams[i].init()) {
+            Some(init) => (init.capabilities.clone(), init.server_info.clone()),
+            None => (
+                hub_capabilities(),
+                json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") }),
+            ),
+        };
+        let mut supported: Vec<&str> = MODERN_VERSIONS.to_vec();
+        supported.extend(SUPPORTED_VERSIONS);
+        let mut result = json!({
+            "resultType": "complete",
+            "supportedVersions": supported,
+            "capabilities": stateless_capabilities(capabilities),
+            "_meta": { "io.modelcontextprotocol/serverInfo": server_info },
+            "ttlMs": 0,
+            "cacheScope": "private",
+        });
+        if let Some(instructions) = self.instructions(scope) {
+            result["instructions"] = Value::String(instructions);
         }
         to_raw(&result)
     }
@@ -127,14 +146,8 @@ impl Hub {
         let views = self.views();
         let empty = catalog::Listing::default();
         let listing = views.view(req.scope).listing(kind).unwrap_or(&empty);
-        let (entries, next) = catalog::page(
-            listing,
-            offset,
-            self.settings.page_size.unwrap_or(usize::MAX),
-        );
-        let mut out = String::with_capacity(
-            16 + entries.iter().map(|e| e.raw.get().len() + 1).sum::<usize>(),
-        );
+        let (entries, next) = catalog::page(listing, offset, self.settings.page_size.unwrap_or(usize::MAX));
+        let mut out = String::with_capacity(16 + entries.iter().map(|e| e.raw.get().len() + 1).sum::<usize>());
         out.push_str("{\"");
         out.push_str(kind.field());
         out.push_str("\":[");
@@ -202,11 +215,7 @@ impl Hub {
         RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`"))
     }
 
-    async fn call_uri(
-        self: &Arc<Self>,
-        req: &Request<'_>,
-        outbox: &Outbox,
-    ) -> Result<Raw, RpcError> {
+    async fn call_uri(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
         let uri = params
             .str("uri")?
@@ -220,11 +229,7 @@ impl Hub {
         })
     }
 
-    async fn subscription(
-        self: &Arc<Self>,
-        req: &Request<'_>,
-        outbox: &Outbox,
-    ) -> Result<Raw, RpcError> {
+    async fn subscription(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
         let uri = params
             .str("uri")?
@@ -246,19 +251,13 @@ impl Hub {
     fn resolve_uri(&self, scope: Scope, uri: &str) -> Result<(usize, String), RpcError> {
         let views = self.views();
         let view = views.view(scope);
-        if let Some(entry) = view
-            .listing(ListKind::Resources)
-            .and_then(|l| l.resolve(uri))
-        {
+        if let Some(entry) = view.listing(ListKind::Resources).and_then(|l| l.resolve(uri)) {
             return Ok((entry.upstream, entry.original.clone()));
         }
         if let Some(found) = self.resolve_unlisted(view, scope, uri) {
             return Ok(found);
         }
-        Err(
-            RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`"))
-                .with_data(json!({ "uri": uri })),
-        )
+        Err(RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`")).with_data(json!({ "uri": uri })))
     }
 
     /// URIs that no list names (from templates, or generated by tools).
@@ -274,11 +273,7 @@ impl Hub {
         }
     }
 
-    async fn complete(
-        self: &Arc<Self>,
-        req: &Request<'_>,
-        outbox: &Outbox,
-    ) -> Result<Raw, RpcError> {
+    async fn complete(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
         let reference = params
             .get("ref")
@@ -294,9 +289,7 @@ impl Hub {
                     .view(req.scope)
                     .listing(ListKind::Prompts)
                     .and_then(|l| l.resolve(&name))
-                    .ok_or_else(|| {
-                        RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`"))
-                    })?;
+                    .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")))?;
                 reference.set_str("name", &entry.original);
                 entry.upstream
             }
@@ -306,9 +299,7 @@ impl Hub {
                     .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `ref.uri`"))?;
                 let views = self.views();
                 let view = views.view(req.scope);
-                let template = view
-                    .listing(ListKind::Templates)
-                    .and_then(|l| l.resolve(&uri));
+                let template = view.listing(ListKind::Templates).and_then(|l| l.resolve(&uri));
                 let (upstream, original) = match template {
                     Some(entry) => (entry.upstream, entry.original.clone()),
                     None => self.resolve_uri(req.scope, &uri)?,
@@ -349,6 +340,22 @@ fn hub_capabilities() -> Value {
         "logging": {},
         "completions": {},
     })
+}
+
+/// Capabilities as a stateless client may rely on them: change notifications and resource
+/// subscriptions need `subscriptions/listen`, which agentmux does not serve yet, and tasks are an
+/// extension in 2026-07-28.
+fn stateless_capabilities(mut capabilities: Value) -> Value {
+    if let Some(caps) = capabilities.as_object_mut() {
+        caps.remove("tasks");
+        for kind in ["tools", "prompts", "resources"] {
+            if let Some(Value::Object(flags)) = caps.get_mut(kind) {
+                flags.remove("listChanged");
+                flags.remove("subscribe");
+            }
+        }
+    }
+    capabilities
 }
 
 fn required_params(req: &Request<'_>) -> Result<RawObject, RpcError> {

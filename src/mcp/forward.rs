@@ -13,6 +13,9 @@ use super::{Outbox, Scope};
 use crate::jsonrpc::{Raw, RawObject, RpcError, UPSTREAM_ERROR, to_raw};
 use crate::upstream::{Link, UpstreamError};
 
+/// `_meta` keys that carry the 2026-07-28 era's per-request protocol fields.
+const PROTOCOL_META_PREFIX: &str = "io.modelcontextprotocol/";
+
 /// Notifications buffered from one upstream request before its stream reader waits.
 const REQUEST_NOTIFICATIONS: usize = 64;
 
@@ -29,17 +32,22 @@ impl Hub {
         let up = &self.upstreams[upstream];
         let link = up.link().map_err(|e| upstream_error(up.name(), &e))?;
 
-        // Each call gets its own progress token upstream-side; see progress.rs.
+        // Each call gets its own progress token upstream-side (see progress.rs), and the
+        // stateless era's per-request protocol fields stay on the client's side of the hub:
+        // upstreams are spoken to in the era of their own connection.
         let mut progress = None;
         if let Some(meta) = params.get("_meta") {
             let mut meta = RawObject::parse(meta)?;
             if let Some(client_token) = meta.get("progressToken") {
-                let guard = self
-                    .progress
-                    .register(client_token.to_owned(), outbox.clone());
+                let guard = self.progress.register(client_token.to_owned(), outbox.clone());
                 meta.set("progressToken", guard.token_raw());
-                params.set("_meta", meta.to_raw());
                 progress = Some(guard);
+            }
+            meta.0.retain(|(key, _)| !key.starts_with(PROTOCOL_META_PREFIX));
+            if meta.0.is_empty() {
+                params.remove("_meta");
+            } else {
+                params.set("_meta", meta.to_raw());
             }
         }
 
@@ -99,10 +107,7 @@ impl Hub {
             return;
         };
         fields.set("requestId", to_raw(&target.upstream_id));
-        if let Err(e) = link
-            .notify("notifications/cancelled", Some(&fields.to_raw()))
-            .await
-        {
+        if let Err(e) = link.notify("notifications/cancelled", Some(&fields.to_raw())).await {
             debug!(upstream = %self.upstreams[target.upstream].name(), error = %e, "could not forward cancellation");
         }
     }
@@ -110,8 +115,7 @@ impl Hub {
 
 /// The client's view of an upstream failure: which upstream, and what happened.
 pub fn upstream_error(name: &str, e: &UpstreamError) -> RpcError {
-    RpcError::new(UPSTREAM_ERROR, format!("upstream `{name}` {e}"))
-        .with_data(json!({ "upstream": name }))
+    RpcError::new(UPSTREAM_ERROR, format!("upstream `{name}` {e}")).with_data(json!({ "upstream": name }))
 }
 
 /// Records a running call in its session; if the call is abandoned (the client went away), the
@@ -125,20 +129,8 @@ struct InFlightGuard {
 }
 
 impl InFlightGuard {
-    fn begin(
-        session: &Arc<Session>,
-        request_id: &str,
-        upstream: usize,
-        upstream_id: u64,
-        link: &Arc<Link>,
-    ) -> Self {
-        session.begin(
-            request_id,
-            InFlight {
-                upstream,
-                upstream_id,
-            },
-        );
+    fn begin(session: &Arc<Session>, request_id: &str, upstream: usize, upstream_id: u64, link: &Arc<Link>) -> Self {
+        session.begin(request_id, InFlight { upstream, upstream_id });
         Self {
             session: Arc::clone(session),
             request_id: request_id.to_string(),
@@ -154,8 +146,7 @@ impl Drop for InFlightGuard {
         self.session.end(&self.request_id);
         if !self.done {
             let link = Arc::clone(&self.link);
-            let params =
-                to_raw(&json!({ "requestId": self.upstream_id, "reason": "the client went away" }));
+            let params = to_raw(&json!({ "requestId": self.upstream_id, "reason": "the client went away" }));
             tokio::spawn(async move {
                 let _ = link.notify("notifications/cancelled", Some(&params)).await;
             });

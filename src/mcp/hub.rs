@@ -42,15 +42,8 @@ impl Hub {
             settings: config.mcp.clone(),
             catalogs: Mutex::new(vec![None; upstreams.len()]),
             catalog_errors: Mutex::new(vec![None; upstreams.len()]),
-            refreshing: upstreams
-                .iter()
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-            views: ArcSwap::from_pointee(Views::build(
-                &upstreams,
-                &vec![None; upstreams.len()],
-                &config.mcp,
-            )),
+            refreshing: upstreams.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
+            views: ArcSwap::from_pointee(Views::build(&upstreams, &vec![None; upstreams.len()], &config.mcp)),
             sessions: Sessions::new(config.mcp.session_idle_timeout, config.mcp.max_sessions),
             progress: Arc::default(),
             upstreams,
@@ -69,22 +62,15 @@ impl Hub {
 
     /// Whether every required upstream has been tried at least once (`/readyz`).
     pub fn ready(&self) -> bool {
-        self.upstreams
-            .iter()
-            .filter(|u| u.spec.required)
-            .all(|u| u.tried())
+        self.upstreams.iter().filter(|u| u.spec.required).all(|u| u.tried())
     }
 
     pub fn views(&self) -> arc_swap::Guard<Arc<Views>> {
         self.views.load()
     }
 
-    pub(super) fn lock_catalogs(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
-        self.catalogs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) fn lock_catalogs(&self) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
+        self.catalogs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(super) fn set_catalog_error(&self, upstream: usize, error: Option<String>) {

@@ -30,21 +30,13 @@ impl Hub {
         shutdown: &CancellationToken,
     ) {
         for up in &self.upstreams {
-            tasks.spawn(supervise(
-                Arc::clone(up),
-                self.events.clone(),
-                shutdown.clone(),
-            ));
+            tasks.spawn(supervise(Arc::clone(up), self.events.clone(), shutdown.clone()));
         }
         tasks.spawn(Arc::clone(self).event_loop(inbox, shutdown.clone()));
         tasks.spawn(Arc::clone(self).refresh_loop(shutdown.clone()));
     }
 
-    async fn event_loop(
-        self: Arc<Self>,
-        mut inbox: mpsc::Receiver<UpstreamEvent>,
-        shutdown: CancellationToken,
-    ) {
+    async fn event_loop(self: Arc<Self>, mut inbox: mpsc::Receiver<UpstreamEvent>, shutdown: CancellationToken) {
         loop {
             let event = tokio::select! {
                 e = inbox.recv() => e,
@@ -62,9 +54,7 @@ impl Hub {
                         self.announce_list_changed(upstream, &ListKind::ALL);
                     }
                 }
-                UpstreamEvent::Notification { upstream, message } => {
-                    self.route_inbound(upstream, message, None)
-                }
+                UpstreamEvent::Notification { upstream, message } => self.route_inbound(upstream, message, None),
             }
         }
     }
@@ -94,9 +84,7 @@ impl Hub {
         let up = &self.upstreams[upstream];
         let Some(init) = up.init() else { return };
         let fetched = match (kind, self.catalog(upstream)) {
-            (Some(kind), Some(current)) if Arc::ptr_eq(&current.init, &init) => {
-                current.refetch(up, kind).await
-            }
+            (Some(kind), Some(current)) if Arc::ptr_eq(&current.init, &init) => current.refetch(up, kind).await,
             _ => UpstreamCatalog::fetch(up, init).await,
         };
         match fetched {
@@ -137,20 +125,11 @@ impl Hub {
 
     /// Routes a notification from an upstream: to the request it belongs to (`outbox`), by its
     /// progress token, or to the sessions it concerns.
-    pub(super) fn route_inbound(
-        self: &Arc<Self>,
-        upstream: usize,
-        message: Inbound,
-        outbox: Option<&Outbox>,
-    ) {
+    pub(super) fn route_inbound(self: &Arc<Self>, upstream: usize, message: Inbound, outbox: Option<&Outbox>) {
         let name = self.upstreams[upstream].name();
         match message.method.as_str() {
             "notifications/progress" => {
-                if !message
-                    .params
-                    .as_deref()
-                    .is_some_and(|p| self.progress.deliver(p))
-                {
+                if !message.params.as_deref().is_some_and(|p| self.progress.deliver(p)) {
                     debug!(upstream = %name, "progress for no running call");
                 }
             }
@@ -186,7 +165,9 @@ impl Hub {
         );
         let tagged = request_frame(None, "notifications/message", Some(&fields.to_raw()));
         if let Some(outbox) = outbox {
-            outbox.send(tagged);
+            if outbox.wants_log(level) {
+                outbox.send(tagged);
+            }
             return;
         }
         for session in self
@@ -234,11 +215,7 @@ impl Hub {
         let listed = views
             .federated
             .listing(ListKind::Resources)
-            .and_then(|l| {
-                l.entries
-                    .iter()
-                    .find(|e| e.upstream == upstream && e.original == uri)
-            })
+            .and_then(|l| l.entries.iter().find(|e| e.upstream == upstream && e.original == uri))
             .map(|e| e.exposed.clone());
         match listed {
             Some(exposed) => exposed,

@@ -19,27 +19,37 @@ mod session;
 use tokio::sync::mpsc;
 
 pub use catalog::{ListKind, Views};
-pub use dispatch::{Request, SUPPORTED_VERSIONS, negotiate_version};
+pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version};
 pub use hub::Hub;
-pub use session::{Scope, Session, Sessions};
+pub use session::{Scope, Session, Sessions, log_level_rank};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never
 /// waits: a client that does not read loses notifications, never the response.
 #[derive(Clone, Debug)]
-pub struct Outbox(mpsc::Sender<Vec<u8>>);
+pub struct Outbox {
+    tx: mpsc::Sender<Vec<u8>>,
+    /// Least severe `notifications/message` level this request's client wants; `None` = no logs
+    /// (2026-07-28 requests without `_meta` logLevel must get none).
+    log_level: Option<u8>,
+}
 
 impl Outbox {
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Vec<u8>>) {
+    /// An outbox that relays log messages at `log_level` and above (`None`: none).
+    pub fn channel(capacity: usize, log_level: Option<u8>) -> (Self, mpsc::Receiver<Vec<u8>>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Self(tx), rx)
+        (Self { tx, log_level }, rx)
+    }
+
+    pub fn wants_log(&self, level: u8) -> bool {
+        self.log_level.is_some_and(|min| level >= min)
     }
 
     pub fn send(&self, frame: Vec<u8>) {
-        let _ = self.0.try_send(frame);
+        let _ = self.tx.try_send(frame);
     }
 
     /// Resolves when nobody reads this outbox any more (the client went away).
     pub async fn closed(&self) {
-        self.0.closed().await
+        self.tx.closed().await
     }
 }

@@ -30,10 +30,7 @@ pub fn shorten(name: String, max: usize) -> String {
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     // Names are ASCII per MCP; find a char boundary anyway so odd upstream names cannot panic.
     let keep = max.saturating_sub(hash.len() + 1);
-    let cut = (0..=keep)
-        .rev()
-        .find(|&i| name.is_char_boundary(i))
-        .unwrap_or(0);
+    let cut = (0..=keep).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
     format!("{}_{hash}", &name[..cut])
 }
 
@@ -57,10 +54,7 @@ mod tests {
 
     #[test]
     fn prefixes_and_splits() {
-        assert_eq!(
-            prefixed("github", "__", "create_issue"),
-            "github__create_issue"
-        );
+        assert_eq!(prefixed("github", "__", "create_issue"), "github__create_issue");
         let uri = prefixed_uri("fs", "file:///tmp/a b.txt");
         assert_eq!(uri, "agentmux://fs/file:///tmp/a b.txt");
         assert_eq!(split_uri(&uri), Some(("fs", "file:///tmp/a b.txt")));

@@ -32,13 +32,7 @@ impl ProgressRoutes {
     /// Registers a call's token; the returned guard unregisters it when the call ends.
     pub fn register(self: &Arc<Self>, client_token: Raw, outbox: Outbox) -> ProgressGuard {
         let token = format!("agentmux-{}", self.next.fetch_add(1, Ordering::Relaxed));
-        lock(&self.routes).insert(
-            token.clone(),
-            Route {
-                client_token,
-                outbox,
-            },
-        );
+        lock(&self.routes).insert(token.clone(), Route { client_token, outbox });
         ProgressGuard {
             routes: Arc::clone(self),
             token,
@@ -61,8 +55,7 @@ impl ProgressRoutes {
             return false;
         };
         fields.set("progressToken", route.client_token.clone());
-        let frame =
-            crate::jsonrpc::request_frame(None, "notifications/progress", Some(&fields.to_raw()));
+        let frame = crate::jsonrpc::request_frame(None, "notifications/progress", Some(&fields.to_raw()));
         route.outbox.send(frame);
         true
     }

@@ -22,13 +22,7 @@ impl Hub {
 
     /// Rewrites `uri` in the items of `result[field]` that `select` picks. Anything it cannot
     /// parse is passed on unchanged: a URI left as the upstream wrote it is better than no result.
-    fn rewrite_array(
-        &self,
-        upstream: usize,
-        result: Raw,
-        field: &str,
-        select: impl Fn(&RawObject) -> bool,
-    ) -> Raw {
+    fn rewrite_array(&self, upstream: usize, result: Raw, field: &str, select: impl Fn(&RawObject) -> bool) -> Raw {
         let Ok(mut object) = RawObject::parse(&result) else {
             return result;
         };

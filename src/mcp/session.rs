@@ -15,6 +15,13 @@ pub enum Scope {
 }
 
 impl Scope {
+    pub fn single(self) -> Option<usize> {
+        match self {
+            Self::Federated => None,
+            Self::Single(u) => Some(u),
+        }
+    }
+
     pub fn covers(self, upstream: usize) -> bool {
         match self {
             Self::Federated => true,
@@ -118,6 +125,11 @@ impl Session {
     /// Whether a `notifications/message` at `level` reaches this client.
     pub fn wants_log(&self, level: u8) -> bool {
         lock(&self.log_level).is_none_or(|min| level >= min)
+    }
+
+    /// The least severe level this client wants (every level until it sets one).
+    pub fn log_level(&self) -> u8 {
+        lock(&self.log_level).unwrap_or(0)
     }
 }
 

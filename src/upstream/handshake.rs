@@ -19,8 +19,8 @@ pub fn initialize_params() -> Raw {
 }
 
 pub fn parse_initialize(raw: Raw) -> Result<Arc<InitializeResult>, UpstreamError> {
-    let value: Value = serde_json::from_str(raw.get())
-        .map_err(|e| UpstreamError::Protocol(format!("initialize result: {e}")))?;
+    let value: Value =
+        serde_json::from_str(raw.get()).map_err(|e| UpstreamError::Protocol(format!("initialize result: {e}")))?;
     let protocol_version = value
         .get("protocolVersion")
         .and_then(Value::as_str)
@@ -32,10 +32,7 @@ pub fn parse_initialize(raw: Raw) -> Result<Arc<InitializeResult>, UpstreamError
             .get("capabilities")
             .cloned()
             .unwrap_or(Value::Object(Default::default())),
-        instructions: value
-            .get("instructions")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        instructions: value.get("instructions").and_then(Value::as_str).map(str::to_string),
         server_info: value.get("serverInfo").cloned().unwrap_or(Value::Null),
         raw,
     }))

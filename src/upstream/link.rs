@@ -34,11 +34,7 @@ impl Link {
         }
     }
 
-    pub async fn notify(
-        &self,
-        method: &str,
-        params: Option<&RawValue>,
-    ) -> Result<(), UpstreamError> {
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
         match self {
             Self::Stdio(l) => l.notify(method, params).await,
             Self::Http(l) => l.notify(method, params).await,

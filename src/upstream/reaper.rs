@@ -35,10 +35,7 @@ pub fn run(command: &str, args: &[String]) -> i32 {
     if getppid().as_raw() == 1 {
         return 1;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentmux __reap: {e}");
@@ -50,10 +47,7 @@ pub fn run(command: &str, args: &[String]) -> i32 {
 
 async fn supervise(command: &str, args: &[String]) -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         eprintln!("agentmux __reap: cannot install signal handlers");
         return 1;
     };

@@ -68,10 +68,7 @@ impl StdioLink {
         let mut cmd = match super::reaper::path() {
             Some(reaper) => {
                 let mut c = Command::new(reaper);
-                c.arg("__reap")
-                    .arg("--")
-                    .arg(launch.command)
-                    .args(launch.args);
+                c.arg("__reap").arg("--").arg(launch.command).args(launch.args);
                 c
             }
             None => {
@@ -89,18 +86,17 @@ impl StdioLink {
         if let Some(cwd) = launch.cwd {
             cmd.current_dir(cwd);
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            UpstreamError::Transport(format!("cannot start `{}`: {e}", launch.command))
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| UpstreamError::Transport(format!("cannot start `{}`: {e}", launch.command)))?;
         let group = child
             .id()
             .map(|id| Pid::from_raw(id as i32))
             .ok_or(UpstreamError::Closed)?;
-        let (stdin, stdout, stderr) =
-            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-                (Some(i), Some(o), Some(e)) => (i, o, e),
-                _ => return Err(UpstreamError::Transport("child pipes missing".into())),
-            };
+        let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(i), Some(o), Some(e)) => (i, o, e),
+            _ => return Err(UpstreamError::Transport("child pipes missing".into())),
+        };
 
         let name: Arc<str> = launch.name.into();
         let closed = CancellationToken::new();
@@ -162,10 +158,7 @@ impl StdioLink {
             token: token.map(|t| t.1),
         };
         let frame = jsonrpc::request_frame(Some(&id.to_string()), method, params);
-        self.writer
-            .send(frame)
-            .await
-            .map_err(|_| UpstreamError::Closed)?;
+        self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)?;
         match tokio::time::timeout(self.timeouts.total, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(UpstreamError::Closed),
@@ -176,21 +169,12 @@ impl StdioLink {
         }
     }
 
-    pub async fn notify(
-        &self,
-        method: &str,
-        params: Option<&RawValue>,
-    ) -> Result<(), UpstreamError> {
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
         let frame = jsonrpc::request_frame(None, method, params);
-        self.writer
-            .send(frame)
-            .await
-            .map_err(|_| UpstreamError::Closed)
+        self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)
     }
 
-    fn lock_pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>> {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>> {
         lock(&self.pending)
     }
 
@@ -320,11 +304,7 @@ async fn read_loop(r: ReadLoop) {
         };
         match message.kind() {
             Ok(Kind::Response { id }) => {
-                let waiter = id
-                    .get()
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(|id| lock(&r.pending).remove(&id));
+                let waiter = id.get().parse::<u64>().ok().and_then(|id| lock(&r.pending).remove(&id));
                 match waiter {
                     Some(tx) => {
                         let _ = tx.send(response_outcome(message));
@@ -382,15 +362,10 @@ pub(super) fn response_outcome(message: Message) -> Result<Raw, UpstreamError> {
         (Some(result), _) => Ok(result),
         (None, Some(error)) => Err(UpstreamError::Rpc(
             serde_json::from_str::<RpcError>(error.get()).unwrap_or_else(|_| {
-                RpcError::new(
-                    jsonrpc::INTERNAL_ERROR,
-                    format!("malformed error: {}", error.get()),
-                )
+                RpcError::new(jsonrpc::INTERNAL_ERROR, format!("malformed error: {}", error.get()))
             }),
         )),
-        (None, None) => Err(UpstreamError::Protocol(
-            "response without result or error".into(),
-        )),
+        (None, None) => Err(UpstreamError::Protocol("response without result or error".into())),
     }
 }
 

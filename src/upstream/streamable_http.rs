@@ -54,9 +54,7 @@ pub struct Target<'a> {
 
 impl HttpLink {
     /// Connects and initializes; returns the link and the server's `initialize` result.
-    pub async fn connect(
-        target: Target<'_>,
-    ) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
+    pub async fn connect(target: Target<'_>) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
         let client = reqwest::Client::builder()
             .connect_timeout(target.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(60))
@@ -98,11 +96,8 @@ impl HttpLink {
         let result = self.read_response(response, 0, None).await?;
         let init = parse_initialize(result)?;
         self.session.store(session.map(Arc::new));
-        self.protocol_version.store(
-            HeaderValue::from_str(&init.protocol_version)
-                .ok()
-                .map(Arc::new),
-        );
+        self.protocol_version
+            .store(HeaderValue::from_str(&init.protocol_version).ok().map(Arc::new));
         self.notify("notifications/initialized", None).await?;
         Ok(init)
     }
@@ -115,9 +110,7 @@ impl HttpLink {
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
         let total = self.timeouts.total;
-        match tokio::time::timeout(total, self.request_once_or_reinit(id, method, params, sink))
-            .await
-        {
+        match tokio::time::timeout(total, self.request_once_or_reinit(id, method, params, sink)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(UpstreamError::Timeout {
                 phase: "the response",
@@ -133,11 +126,7 @@ impl HttpLink {
         params: Option<&RawValue>,
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
-        let body = Bytes::from(jsonrpc::request_frame(
-            Some(&id.to_string()),
-            method,
-            params,
-        ));
+        let body = Bytes::from(jsonrpc::request_frame(Some(&id.to_string()), method, params));
         let sent_session = self.session.load_full();
         let mut response = self.post(body.clone()).await?;
         if response.status() == StatusCode::NOT_FOUND && sent_session.is_some() {
@@ -158,11 +147,7 @@ impl HttpLink {
         Ok(())
     }
 
-    pub async fn notify(
-        &self,
-        method: &str,
-        params: Option<&RawValue>,
-    ) -> Result<(), UpstreamError> {
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
         let response = self
             .post(Bytes::from(jsonrpc::request_frame(None, method, params)))
             .await?;
@@ -188,10 +173,7 @@ impl HttpLink {
     }
 
     /// POSTs one frame; waits at most `first_byte` for the response headers.
-    async fn post(
-        &self,
-        body: impl Into<reqwest::Body>,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    async fn post(&self, body: impl Into<reqwest::Body>) -> Result<reqwest::Response, UpstreamError> {
         let request = self
             .client
             .post(&self.url)
@@ -238,16 +220,12 @@ impl HttpLink {
             return self
                 .read_stream(stream, Some(id), sink)
                 .await?
-                .ok_or_else(|| {
-                    UpstreamError::Protocol("the event stream ended before the response".into())
-                });
+                .ok_or_else(|| UpstreamError::Protocol("the event stream ended before the response".into()));
         }
         let body = read_bounded(response).await?;
         let message = Message::parse(&body).map_err(|e| UpstreamError::Protocol(e.message))?;
         match message.kind() {
-            Ok(Kind::Response { id: got }) if got.get() == id.to_string() => {
-                response_outcome(message)
-            }
+            Ok(Kind::Response { id: got }) if got.get() == id.to_string() => response_outcome(message),
             _ => Err(UpstreamError::Protocol(
                 "the body is not the response to the request".into(),
             )),
@@ -264,8 +242,7 @@ impl HttpLink {
         let wanted = id.map(|id| id.to_string());
         let mut events = stream.eventsource();
         while let Some(event) = events.next().await {
-            let event =
-                event.map_err(|e| UpstreamError::Transport(format!("event stream: {e}")))?;
+            let event = event.map_err(|e| UpstreamError::Transport(format!("event stream: {e}")))?;
             if event.data.trim().is_empty() {
                 continue; // priming events carry only an id
             }
@@ -404,8 +381,7 @@ fn bounded_unlimited(
 }
 
 async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
-    let mut body =
-        Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
     while let Some(chunk) = response
         .chunk()
         .await

@@ -19,11 +19,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown`; then stops the upstream (child processes included) and returns.
-pub async fn supervise(
-    up: Arc<Upstream>,
-    events: mpsc::Sender<UpstreamEvent>,
-    shutdown: CancellationToken,
-) {
+pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, shutdown: CancellationToken) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         up.set_status(Status::Connecting);
@@ -71,9 +67,7 @@ pub async fn supervise(
             Err(e) => e.to_string(),
         };
         warn!(upstream = %up.name(), reason = %reason, retry_in_ms = backoff.as_millis() as u64, "upstream unavailable");
-        up.set_status(Status::Failed {
-            reason: reason.clone(),
-        });
+        up.set_status(Status::Failed { reason: reason.clone() });
         up.mark_tried();
         let _ = events
             .send(UpstreamEvent::Disconnected {
@@ -130,13 +124,11 @@ async fn connect(
             let (link, init) = HttpLink::connect(target).await?;
             Ok((Link::Http(link), init))
         }
-        TransportSpec::Sse { .. } | TransportSpec::WebSocket { .. } => {
-            Err(UpstreamError::Unavailable {
-                reason: format!(
-                    "the {} transport is not supported yet; use streamable-http or stdio",
-                    spec.transport.kind()
-                ),
-            })
-        }
+        TransportSpec::Sse { .. } | TransportSpec::WebSocket { .. } => Err(UpstreamError::Unavailable {
+            reason: format!(
+                "the {} transport is not supported yet; use streamable-http or stdio",
+                spec.transport.kind()
+            ),
+        }),
     }
 }

@@ -33,10 +33,7 @@ fn reads_yaml_and_ide_files() {
     let mut problems = Vec::new();
     let ups = load(&[dir.path().to_path_buf()], true, &mut problems);
     assert!(problems.is_empty(), "{problems:?}");
-    let names: Vec<_> = ups
-        .iter()
-        .map(|u| (u.name.as_str(), u.transport.kind()))
-        .collect();
+    let names: Vec<_> = ups.iter().map(|u| (u.name.as_str(), u.transport.kind())).collect();
     assert_eq!(
         names,
         [
@@ -66,17 +63,9 @@ fn unknown_keys_name_file_line_and_key() {
 fn reports_every_bad_file_and_clashes() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", "mcp: {}\n");
-    write(
-        dir.path(),
-        "b.yaml",
-        "mcp:\n  command: x\n  url: http://y\n",
-    );
+    write(dir.path(), "b.yaml", "mcp:\n  command: x\n  url: http://y\n");
     write(dir.path(), "Bad_Name.yaml", "mcp:\n  command: x\n");
-    write(
-        dir.path(),
-        "c.yaml",
-        "mcp:\n  command: ${env:AGENTMUX_SURELY_UNSET}\n",
-    );
+    write(dir.path(), "c.yaml", "mcp:\n  command: ${env:AGENTMUX_SURELY_UNSET}\n");
     write(
         dir.path(),
         "dup.json",
@@ -91,10 +80,7 @@ fn reports_every_bad_file_and_clashes() {
             .any(|t| t.contains("AGENTMUX_SURELY_UNSET") && t.contains(":2:")),
         "{text:#?}"
     );
-    assert!(
-        text.iter().any(|t| t.contains("also declared")),
-        "{text:#?}"
-    );
+    assert!(text.iter().any(|t| t.contains("also declared")), "{text:#?}");
 }
 
 #[test]
