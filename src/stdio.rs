@@ -86,6 +86,8 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
         }
     }
     if let Some(session) = session {
+        // Ends the task relaying the session's notifications, which holds a stdout sender.
+        session.close_stream();
         hub.sessions.remove(&session.id);
     }
     drop(out_tx);

@@ -84,7 +84,7 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
     if !valid_name(&name) {
         problems.push(Problem::new(
             file,
-            None,
+            key_line(text, "name"),
             format!("upstream name `{name}` must match [a-z0-9][a-z0-9-]* (set `name:` or rename the file)"),
         ));
         return None;
@@ -152,6 +152,11 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
         required: raw.required.unwrap_or(true),
         timeouts: Timeouts::from_raw(raw.timeouts),
     })
+}
+
+/// The 1-based line of a top-level `key:` in a YAML text, for problems found after parsing.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|l| l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))).map(|i| i + 1)
 }
 
 fn http_transport(
