@@ -95,6 +95,13 @@ cat >"$WORK/hub/registry/fixture.yaml" <<EOF
 mcp:
   url: $FIXTURE_URL
 EOF
+# The same server again, spoken to in the stateful era only, so that both upstream links
+# (stateless via server/discover, stateful via initialize) are checked.
+cat >"$WORK/hub/registry/fixture-stateful.yaml" <<EOF
+mcp:
+  url: $FIXTURE_URL
+  protocol: "2025-11-25"
+EOF
 (cd "$WORK/hub" && exec setsid "$AGENTMUX_BIN" serve --config "$WORK/hub/agentmux.yaml" \
     >"$WORK/agentmux.stdout.log" 2>"$WORK/agentmux.stderr.log" </dev/null) &
 PIDS+=("$!")
@@ -131,6 +138,18 @@ for rev in $REVISIONS; do
     run_suite "$rev" direct "$FIXTURE_URL"
     run_suite "$rev" via "$HUB/mcp/fixture"
 done
+# 2025-11-25 clients through the stateful upstream link, compared with the same direct run.
+if [[ " $REVISIONS " == *" 2025-11-25 "* ]]; then
+    STATEFUL="2025-11-25-stateful-upstream"
+    mkdir -p "$WORK/$STATEFUL/via"
+    ln -s "$WORK/2025-11-25/direct" "$WORK/$STATEFUL/direct"
+    say "running requirements 2025-11-25 against via (stateful upstream link): $HUB/mcp/fixture-stateful"
+    rc=0
+    timeout "$RUN_TIMEOUT_S" "$NODE22" "$CONFORMANCE_JS" server --url "$HUB/mcp/fixture-stateful" --requirements 2025-11-25 \
+        --timeout "$SCENARIO_TIMEOUT_MS" -o "$WORK/$STATEFUL/via" >"$WORK/$STATEFUL/via.log" 2>&1 </dev/null || rc=$?
+    [[ $rc -le 1 ]] || say "warning: conformance run ($STATEFUL) exited with code $rc"
+    REVISIONS="$REVISIONS $STATEFUL"
+fi
 
 # === 4. compare ===
 # shellcheck disable=SC2086

@@ -14,5 +14,6 @@ mod snapshot;
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
 pub use snapshot::{
-    Config, McpSettings, NameFilter, PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec, UpstreamSpec, load,
+    Config, McpSettings, NameFilter, PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec, UpstreamProtocol,
+    UpstreamSpec, load,
 };

@@ -86,6 +86,22 @@ pub struct RawMcpUpstream {
     pub transport: Option<RawTransport>,
     #[serde(default)]
     pub headers: BTreeMap<String, Text>,
+    pub protocol: Option<UpstreamProtocol>,
+}
+
+/// Which MCP era to speak to an HTTP upstream.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    /// Try `server/discover` (2026-07-28), fall back to `initialize`.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// Only the stateful era (`initialize`, sessions).
+    #[serde(rename = "2025-11-25")]
+    Stateful,
+    /// Only the stateless era.
+    #[serde(rename = "2026-07-28")]
+    Stateless,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

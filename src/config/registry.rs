@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
-use super::raw::{RawTransport, RawUpstream};
+use super::raw::{RawTransport, RawUpstream, UpstreamProtocol};
 use super::snapshot::{NameFilter, Secret, Timeouts, TransportSpec, UpstreamSpec};
 
 /// Reads every registry path; problems are collected, good entries are kept.
@@ -92,11 +92,11 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
     let m = raw.mcp;
     let transport = match (m.command, m.url) {
         (Some(command), None) => {
-            if m.transport.is_some_and(|t| t != RawTransport::Stdio) || !m.headers.is_empty() {
+            if m.transport.is_some_and(|t| t != RawTransport::Stdio) || !m.headers.is_empty() || m.protocol.is_some() {
                 problems.push(Problem::new(
                     file,
                     None,
-                    "mcp: `command` runs a stdio server; `transport` and `headers` apply to `url` only",
+                    "mcp: `command` runs a stdio server; `transport`, `headers` and `protocol` apply to `url` only",
                 ));
                 return None;
             }
@@ -117,7 +117,7 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
                 return None;
             }
             let headers = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
-            match http_transport(m.transport, url.0, headers) {
+            match http_transport(m.transport, url.0, headers, m.protocol.unwrap_or_default()) {
                 Ok(t) => t,
                 Err(msg) => {
                     problems.push(Problem::new(file, None, msg));
@@ -156,18 +156,24 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
 
 /// The 1-based line of a top-level `key:` in a YAML text, for problems found after parsing.
 fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))).map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
 }
 
 fn http_transport(
     kind: Option<RawTransport>,
     url: String,
     headers: BTreeMap<String, Secret>,
+    protocol: UpstreamProtocol,
 ) -> Result<TransportSpec, String> {
     let scheme_ok = |schemes: &[&str]| schemes.iter().any(|s| url.starts_with(s));
     match kind.unwrap_or(RawTransport::StreamableHttp) {
         RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => {
-            Ok(TransportSpec::StreamableHttp { url, headers })
+            Ok(TransportSpec::StreamableHttp { url, headers, protocol })
         }
         RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers }),
         RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => Ok(TransportSpec::WebSocket { url, headers }),
@@ -291,7 +297,7 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
         Some("ws" | "websocket") => RawTransport::Websocket,
         Some(other) => return Err(format!("type: unknown transport `{other}`")),
     };
-    http_transport(Some(transport), url, map("headers")?)
+    http_transport(Some(transport), url, map("headers")?, UpstreamProtocol::Auto)
 }
 
 fn valid_name(name: &str) -> bool {

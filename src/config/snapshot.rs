@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, Problem};
 use super::expand::with_base_dir;
+pub use super::raw::UpstreamProtocol;
 use super::raw::{OneOrMany, RawConfig, RawFilter, RawPrefix, RawTimeouts};
 use super::registry;
 
@@ -84,6 +85,7 @@ pub enum TransportSpec {
     StreamableHttp {
         url: String,
         headers: BTreeMap<String, Secret>,
+        protocol: UpstreamProtocol,
     },
     Sse {
         url: String,

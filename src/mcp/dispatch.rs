@@ -236,7 +236,14 @@ impl Hub {
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
         params.set_str("uri", &original);
-        let result = self.forward(upstream, req, params, outbox).await?;
+        let stateless = self.upstreams[upstream].link().is_ok_and(|l| l.is_stateless());
+        // A stateless upstream has no `resources/subscribe` (it streams updates through
+        // `subscriptions/listen`, not yet bridged): the subscription is kept by agentmux alone.
+        let result = if stateless {
+            empty_object()
+        } else {
+            self.forward(upstream, req, params, outbox).await?
+        };
         if let Some(session) = req.session {
             if req.method == "resources/subscribe" {
                 session.subscribe(&uri);

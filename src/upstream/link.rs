@@ -41,6 +41,14 @@ impl Link {
         }
     }
 
+    /// Whether the upstream speaks the stateless era (no sessions, no subscriptions).
+    pub fn is_stateless(&self) -> bool {
+        match self {
+            Self::Stdio(_) => false,
+            Self::Http(l) => l.is_stateless(),
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed_token().is_cancelled()
     }

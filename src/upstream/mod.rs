@@ -9,6 +9,7 @@ mod error;
 mod handshake;
 mod link;
 pub mod reaper;
+mod stateless;
 mod stdio;
 mod streamable_http;
 mod supervisor;

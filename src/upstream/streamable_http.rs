@@ -5,6 +5,7 @@
 //! session (404), the link initializes again and retries, so the clients' sessions never notice.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -19,9 +20,10 @@ use tracing::{debug, info, warn};
 
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
 use super::link::NotificationSink;
+use super::stateless;
 use super::stdio::response_outcome;
 use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
-use crate::config::{Secret, Timeouts};
+use crate::config::{Secret, Timeouts, UpstreamProtocol};
 use crate::jsonrpc::{self, Kind, Message, Raw};
 
 /// Largest response body or SSE stream agentmux reads for one request.
@@ -36,6 +38,8 @@ pub struct HttpLink {
     client: reqwest::Client,
     headers: HeaderMap,
     session: ArcSwapOption<HeaderValue>,
+    /// Set when the server answered `server/discover`: requests are stateless (2026-07-28).
+    stateless: AtomicBool,
     protocol_version: ArcSwapOption<HeaderValue>,
     reinit: tokio::sync::Mutex<()>,
     timeouts: Timeouts,
@@ -48,6 +52,7 @@ pub struct Target<'a> {
     pub index: usize,
     pub url: &'a str,
     pub headers: &'a std::collections::BTreeMap<String, Secret>,
+    pub protocol: UpstreamProtocol,
     pub timeouts: Timeouts,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
@@ -77,14 +82,54 @@ impl HttpLink {
             headers,
             session: ArcSwapOption::empty(),
             protocol_version: ArcSwapOption::empty(),
+            stateless: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
             timeouts: target.timeouts,
             events: target.events,
             closed: CancellationToken::new(),
         });
-        let init = link.handshake().await?;
-        tokio::spawn(Arc::clone(&link).listen());
+        let discovered = match target.protocol {
+            UpstreamProtocol::Stateful => None,
+            UpstreamProtocol::Auto => link.discover().await?,
+            UpstreamProtocol::Stateless => Some(link.discover().await?.ok_or_else(|| {
+                UpstreamError::Protocol(
+                    "`protocol: 2026-07-28` is set, but the server did not answer server/discover".into(),
+                )
+            })?),
+        };
+        let init = match discovered {
+            Some(init) => init,
+            None => {
+                let init = link.handshake().await?;
+                tokio::spawn(Arc::clone(&link).listen());
+                init
+            }
+        };
         Ok((link, init))
+    }
+
+    /// Asks for the stateless era first; `None` means the server speaks only the stateful one
+    /// (it answered with an error, a 4xx, or without 2026-07-28 among its versions).
+    async fn discover(&self) -> Result<Option<Arc<InitializeResult>>, UpstreamError> {
+        let body = jsonrpc::request_frame(Some("0"), "server/discover", Some(&stateless::discover_params()));
+        let mut extra = stateless::headers("server/discover", None);
+        if let Ok(v) = HeaderValue::from_str(stateless::VERSION) {
+            extra.push((HeaderName::from_static(VERSION_HEADER), v));
+        }
+        let response = self.post_with(body, &extra).await?;
+        if !response.status().is_success() {
+            return Ok(None);
+        }
+        let Ok(result) = self.read_response(response, 0, None).await else {
+            return Ok(None);
+        };
+        let Some(init) = stateless::parse_discover(result) else {
+            return Ok(None);
+        };
+        self.stateless.store(true, Ordering::Release);
+        self.protocol_version
+            .store(HeaderValue::from_str(stateless::VERSION).ok().map(Arc::new));
+        Ok(Some(init))
     }
 
     async fn handshake(&self) -> Result<Arc<InitializeResult>, UpstreamError> {
@@ -126,6 +171,12 @@ impl HttpLink {
         params: Option<&RawValue>,
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
+        if self.stateless.load(Ordering::Acquire) {
+            let with_meta = stateless::with_meta(params)?;
+            let body = jsonrpc::request_frame(Some(&id.to_string()), method, Some(&with_meta));
+            let response = self.post_with(body, &stateless::headers(method, params)).await?;
+            return self.read_response(response, id, sink).await;
+        }
         let body = Bytes::from(jsonrpc::request_frame(Some(&id.to_string()), method, params));
         let sent_session = self.session.load_full();
         let mut response = self.post(body.clone()).await?;
@@ -148,6 +199,11 @@ impl HttpLink {
     }
 
     pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
+        if self.stateless.load(Ordering::Acquire) {
+            // Stateless servers take no notifications over HTTP: a request is cancelled by
+            // closing its stream, which dropping the request future does.
+            return Ok(());
+        }
         let response = self
             .post(Bytes::from(jsonrpc::request_frame(None, method, params)))
             .await?;
@@ -172,12 +228,24 @@ impl HttpLink {
         headers
     }
 
-    /// POSTs one frame; waits at most `first_byte` for the response headers.
     async fn post(&self, body: impl Into<reqwest::Body>) -> Result<reqwest::Response, UpstreamError> {
+        self.post_with(body, &[]).await
+    }
+
+    /// POSTs one frame with `extra` headers; waits at most `first_byte` for the response headers.
+    async fn post_with(
+        &self,
+        body: impl Into<reqwest::Body>,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut headers = self.request_headers("application/json, text/event-stream");
+        for (name, value) in extra {
+            headers.insert(name.clone(), value.clone());
+        }
         let request = self
             .client
             .post(&self.url)
-            .headers(self.request_headers("application/json, text/event-stream"))
+            .headers(headers)
             .header(header::CONTENT_TYPE, "application/json")
             .body(body)
             .send();
@@ -207,8 +275,7 @@ impl HttpLink {
     ) -> Result<Raw, UpstreamError> {
         let status = response.status();
         if !status.is_success() {
-            let detail = error_body(response).await;
-            return Err(UpstreamError::Transport(format!("HTTP {status}{detail}")));
+            return Err(error_status(response).await);
         }
         let content_type = response
             .headers()
@@ -342,6 +409,10 @@ impl HttpLink {
         }
     }
 
+    pub fn is_stateless(&self) -> bool {
+        self.stateless.load(Ordering::Acquire)
+    }
+
     /// Ends the upstream session (DELETE) and stops the GET stream.
     pub async fn shutdown(&self) {
         self.closed.cancel();
@@ -397,18 +468,28 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Upstre
     Ok(body)
 }
 
-/// A short, safe excerpt of an error response for messages.
-async fn error_body(response: reqwest::Response) -> String {
+/// A refused request: the server's JSON-RPC error when the body holds one (stateless servers
+/// answer 4xx with a JSON-RPC error), otherwise the status and a short, safe excerpt.
+async fn error_status(response: reqwest::Response) -> UpstreamError {
+    let status = response.status();
     let bytes = response.bytes().await.unwrap_or_default();
+    let bytes = &bytes[..bytes.len().min(64 * 1024)];
+    if let Ok(message) = Message::parse(bytes)
+        && message.error.is_some()
+        && let Err(rpc @ UpstreamError::Rpc(_)) = response_outcome(message)
+    {
+        return rpc;
+    }
     let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
         .chars()
         .filter(|c| !c.is_control())
         .collect();
-    if text.is_empty() {
+    let detail = if text.is_empty() {
         String::new()
     } else {
         format!(": {text}")
-    }
+    };
+    UpstreamError::Transport(format!("HTTP {status}{detail}"))
 }
 
 /// reqwest's Display omits the cause ("error sending request"); the cause is what users need.

@@ -112,10 +112,11 @@ async fn connect(
             link.notify("notifications/initialized", None).await?;
             Ok((Link::Stdio(link), init))
         }
-        TransportSpec::StreamableHttp { url, headers } => {
+        TransportSpec::StreamableHttp { url, headers, protocol } => {
             let target = Target {
                 name: &spec.name,
                 index: up.index,
+                protocol: *protocol,
                 url,
                 headers,
                 timeouts: spec.timeouts,

@@ -230,13 +230,17 @@ class PyServer:
         return f"http://127.0.0.1:{self.port}/mcp"
 
 
-def start_py_server(log_dir: Path, name: str = "py-server", port: int | None = None) -> PyServer:
+def start_py_server(
+    log_dir: Path, name: str = "py-server", port: int | None = None, *, legacy_only: bool = False
+) -> PyServer:
     """Run servers/py_server.py (Streamable HTTP) on a loopback port and wait until it accepts.
 
     Pass the `port` of a stopped server to restart "the same" server: its sessions are gone.
+    `legacy_only` refuses the 2026-07-28 era (HTTP 400), so clients fall back to `initialize`.
     """
     port = port or free_port()
-    proc = spawn(name, [sys.executable, PY_SERVER, "--port", str(port)], log_dir)
+    argv = [sys.executable, PY_SERVER, "--port", str(port), *(["--legacy-only"] if legacy_only else [])]
+    proc = spawn(name, argv, log_dir)
     deadline = time.monotonic() + PY_SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if not proc.alive():

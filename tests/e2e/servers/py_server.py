@@ -2,14 +2,21 @@
 over Streamable HTTP on a loopback port, for tests/e2e/test_python_upstream.py and
 test_notifications.py.
 
-    .venv/bin/python tests/e2e/servers/py_server.py --port PORT [--host 127.0.0.1]
+    .venv/bin/python tests/e2e/servers/py_server.py --port PORT [--host 127.0.0.1] [--legacy-only]
+
+The SDK serves both MCP eras on /mcp. `--legacy-only` makes it a server of the stateful era
+alone (2025-11-25 and older): 2026-07-28 requests (`server/discover`, or any request with
+`MCP-Protocol-Version: 2026-07-28` or an `Mcp-Method` header) get HTTP 400, as a server that
+predates 2026-07-28 would answer them, so a client that probes falls back to `initialize`.
 
 It offers one of each thing a proxy must carry without loss:
   forecast       structured output: `outputSchema` (from the return type) and `structuredContent`
   receipt        a hand-built result: `structuredContent`, result `_meta`, annotated content
   delete_note    `title`, `annotations` (all four hints), `_meta`, `icons`
   whoami         the server process's pid and start time (tells a restarted server apart)
-  add_tool       registers a new tool `extra_<suffix>` and sends notifications/tools/list_changed
+  add_tool       registers a new tool `extra_<suffix>` and announces the change: on the session
+                 (notifications/tools/list_changed, stateful era) and to subscriptions/listen
+                 streams (2026-07-28)
   travel_plan    a prompt with a title, icons and two arguments (one required)
   e2e://notes/readme   a text resource with title, mimeType, annotations, icons and `_meta`
 
@@ -20,10 +27,14 @@ the tests can check them against what agentmux lists.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
+import uvicorn
+
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import Annotations, CallToolResult, Icon, TextContent, ToolAnnotations
 
@@ -32,6 +43,7 @@ TOOL_META = {"com.example/owner": "agentmux-e2e", "com.example/tags": ["notes", 
 RESULT_META = {"com.example/trace": "abc123", "com.example/cost": {"units": 7}}
 RESOURCE_META = {"com.example/source": "py_server", "com.example/version": 2}
 STARTED = time.time()
+MODERN_VERSION = "2026-07-28"
 
 server = MCPServer(
     "agentmux-e2e-python",
@@ -39,6 +51,14 @@ server = MCPServer(
     version="1.2.3",
     instructions="Test upstream for agentmux's end-to-end suite.",
     log_level="WARNING",
+)
+
+
+# MCPServer has no switch for `listChanged`; the low-level server takes NotificationOptions when
+# it builds its initialize result. `add_tool` does announce changes, so say so.
+_create_init_options = server._lowlevel_server.create_initialization_options
+server._lowlevel_server.create_initialization_options = lambda notification_options=None, *a, **kw: (  # type: ignore[method-assign]
+    _create_init_options(notification_options or NotificationOptions(tools_changed=True), *a, **kw)
 )
 
 
@@ -112,7 +132,9 @@ async def add_tool(suffix: str, ctx: Context) -> str:
         return f"{name} works"
 
     server.add_tool(extra, name=name, description=f"Added at run time ({suffix}).")
-    await ctx.session.send_tool_list_changed()
+    await ctx.notify_tools_changed()  # subscriptions/listen streams (2026-07-28)
+    if ctx.protocol_version != MODERN_VERSION:
+        await ctx.session.send_tool_list_changed()  # the session's GET stream (stateful era)
     return f"added {name}"
 
 
@@ -135,12 +157,41 @@ def readme() -> str:
     return "# Notes\nserved by the Python upstream\n"
 
 
+class LegacyOnly:
+    """ASGI wrapper: refuse the 2026-07-28 era with HTTP 400, pass everything else on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = {k.lower(): v for k, v in scope["headers"]}
+            if headers.get(b"mcp-protocol-version") == MODERN_VERSION.encode() or b"mcp-method" in headers:
+                body = json.dumps(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Bad Request: Missing session ID"}}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--legacy-only", action="store_true")
     args = parser.parse_args()
-    server.run("streamable-http", host=args.host, port=args.port)
+    app: Any = server.streamable_http_app(host=args.host)
+    if args.legacy_only:
+        app = LegacyOnly(app)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,266 @@
+"""Notifications that cross the hub: cancellation (client → upstream) and list changes
+(upstream → clients).
+
+Cancellation: the fixture's `slow` tool stops at once on `notifications/cancelled` and, with
+AGENTMUX_FIXTURE_LOG=debug, logs `slow call cancelled ms=… elapsed=…` to stderr — the fixture's
+own log for the HTTP fixture, agentmux's log (which relays a stdio upstream's stderr) for the
+stdio one. `elapsed` below `ms` proves the upstream was told, not that the call ran out.
+
+List changes: the Rust fixture's catalog never changes (no `listChanged`), so the Python
+upstream (servers/py_server.py) provides one: its `add_tool` registers a tool and sends
+notifications/tools/list_changed on its GET stream.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import harness
+import httpx
+import mcp.types as types
+import pytest
+from mcp_util import MODES, all_tools, client, texts
+from raw_mcp import ACCEPT, RawSession, sse_events
+
+pytestmark = pytest.mark.anyio
+
+SLOW_MS = 5000
+TOLD_WITHIN_S = 3.0
+FIXTURE_LOG_ENV = {"AGENTMUX_FIXTURE_LOG": "debug,rmcp=warn"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CANCELLED = re.compile(r"slow call cancelled.*?elapsed\W*(\d+)")
+LIST_CHANGED = "notifications/tools/list_changed"
+
+
+class Hub2:
+    """A hub with the fixture over stdio (`st`) and over HTTP (`web`), both logging at debug."""
+
+    def __init__(self, hub: harness.Hub, web: harness.FixtureServer) -> None:
+        self.hub = hub
+        self.web = web
+
+    def log_of(self, upstream: str) -> Path:
+        return self.hub.proc.stderr_path if upstream == "st" else self.web.proc.stderr_path
+
+    def cancellations(self, upstream: str) -> list[int]:
+        """`elapsed` of every cancelled slow call the upstream logged so far."""
+        text = ANSI.sub("", self.log_of(upstream).read_text(errors="replace"))
+        return [int(m.group(1)) for m in CANCELLED.finditer(text)]
+
+    def wait_cancelled(self, upstream: str, before: int, timeout: float = TOLD_WITHIN_S) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.cancellations(upstream)
+            if len(found) > before:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"upstream `{upstream}` logged no cancelled slow call within {timeout}s\n"
+                    f"{self.log_of(upstream).read_text(errors='replace')[-2000:]}"
+                )
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def hub2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub2]:
+    logs = tmp_path_factory.mktemp("cancel")
+    web = harness.start_fixture_http(logs, "fixture-web", env=FIXTURE_LOG_ENV)
+    hub = None
+    try:
+        st = harness.fixture_stdio_spec()
+        st["mcp"]["env"] = dict(FIXTURE_LOG_ENV)
+        hub = harness.start_hub(logs / "hub", {"st": st, "web": harness.http_spec(web.url)}, name="agentmux-cancel")
+        yield Hub2(hub, web)
+    finally:
+        if hub is not None:
+            hub.stop()
+        web.proc.stop()
+
+
+# === cancellation ===
+
+
+@pytest.mark.parametrize("upstream", ["st", "web"])
+@pytest.mark.parametrize("mode", MODES)
+async def test_client_cancellation_reaches_upstream(hub2: Hub2, mode: str, upstream: str) -> None:
+    before = len(hub2.cancellations(upstream))
+    running = anyio.Event()
+    outcome: list[Any] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        running.set()
+
+    async with client(hub2.hub.url("/mcp"), mode) as c:
+        scope = anyio.CancelScope()
+
+        async def call() -> None:
+            with scope:
+                outcome.append(
+                    await c.call_tool(f"{upstream}__slow", {"ms": SLOW_MS}, progress_callback=on_progress)
+                )
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            with anyio.fail_after(10):
+                await running.wait()  # the call runs in the upstream
+            scope.cancel()
+        assert not outcome, f"the cancelled call returned: {outcome}"
+
+        elapsed = await anyio.to_thread.run_sync(hub2.wait_cancelled, upstream, before)
+        assert elapsed < SLOW_MS, elapsed
+        assert time.monotonic() - started < SLOW_MS / 1000, "cancellation took as long as the call"
+
+        # The session is still good.
+        assert texts(await c.call_tool(f"{upstream}__echo", {"text": "after cancel"})) == ["after cancel"]
+        quick = await c.call_tool(f"{upstream}__slow", {"ms": 10})
+        assert texts(quick) == ["slept 10 ms"]
+
+
+def start_slow_post(session: RawSession, request_id: int, ms: int) -> tuple[threading.Thread, dict[str, Any]]:
+    """POST tools/call slow on a thread; `state` gets `running` at the first progress, then events."""
+    state: dict[str, Any] = {"running": threading.Event(), "events": [], "close": threading.Event()}
+
+    def run() -> None:
+        body = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "tools/call",
+            "params": {"name": state["tool"], "arguments": {"ms": ms}, "_meta": {"progressToken": f"p{request_id}"}},
+        }
+        try:
+            with httpx.Client(timeout=httpx.Timeout(10.0, read=SLOW_MS / 1000 + 10)) as http:
+                headers = {**session.headers(), "Accept": ACCEPT}
+                with http.stream("POST", session.url, content=json.dumps(body).encode(), headers=headers) as r:
+                    state["status"] = r.status_code
+                    for message in sse_events(r.iter_lines()):
+                        state["events"].append(message)
+                        if message.get("method") == "notifications/progress":
+                            state["running"].set()
+                        if state["close"].is_set() or message.get("id") == request_id:
+                            break
+        except httpx.HTTPError as e:
+            state["error"] = repr(e)
+        finally:
+            state["running"].set()
+            state["done"] = True
+
+    thread = threading.Thread(target=run, daemon=True, name=f"slow-post-{request_id}")
+    return thread, state
+
+
+@pytest.mark.parametrize("upstream", ["st", "web"])
+def test_notifications_cancelled_is_forwarded(hub2: Hub2, upstream: str) -> None:
+    """A raw `notifications/cancelled` for the client's request id reaches the upstream, which
+    knows the call by another id: the hub translates it."""
+    before = len(hub2.cancellations(upstream))
+    with RawSession(hub2.hub.url("/mcp")) as s:
+        thread, state = start_slow_post(s, 77, SLOW_MS)
+        state["tool"] = f"{upstream}__slow"
+        thread.start()
+        assert state["running"].wait(10) and "error" not in state, state
+        r = s.notify("notifications/cancelled", {"requestId": 77, "reason": "e2e: changed my mind"})
+        assert r.status_code == 202
+        elapsed = hub2.wait_cancelled(upstream, before)
+        assert elapsed < SLOW_MS, elapsed
+        state["close"].set()
+        # No result for a cancelled request (the spec says the receiver should not send one).
+        assert not [m for m in state["events"] if m.get("id") == 77 and "result" in m], state["events"]
+
+        # Same session, next request.
+        result = s.request("tools/call", {"name": f"{upstream}__echo", "arguments": {"text": "still here"}})
+        assert result["content"] == [{"type": "text", "text": "still here"}]
+        thread.join(timeout=SLOW_MS / 1000 + 5)
+
+
+@pytest.mark.parametrize("upstream", ["st", "web"])
+def test_client_disconnect_cancels_upstream_call(hub2: Hub2, upstream: str) -> None:
+    """A client that drops the POST of a running call, without a word: the upstream is told."""
+    before = len(hub2.cancellations(upstream))
+    with RawSession(hub2.hub.url("/mcp")) as s:
+        body = {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": f"{upstream}__slow", "arguments": {"ms": SLOW_MS}, "_meta": {"progressToken": "gone"}},
+        }
+        with httpx.Client(timeout=10) as http:
+            headers = {**s.headers(), "Accept": ACCEPT}
+            with http.stream("POST", s.url, content=json.dumps(body).encode(), headers=headers) as r:
+                for message in sse_events(r.iter_lines()):
+                    if message.get("method") == "notifications/progress":
+                        break  # running: now hang up
+        elapsed = hub2.wait_cancelled(upstream, before)
+        assert elapsed < SLOW_MS, elapsed
+        result = s.request("tools/call", {"name": f"{upstream}__echo", "arguments": {"text": "next"}})
+        assert result["content"] == [{"type": "text", "text": "next"}]
+
+
+# === list_changed, from the Python upstream ===
+
+
+@pytest.fixture(scope="module")
+def py_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
+    logs = tmp_path_factory.mktemp("list-changed")
+    server = harness.start_py_server(logs, "py-server-lc")
+    hub = None
+    try:
+        hub = harness.start_hub(
+            logs / "hub", {"py": harness.http_spec(server.url), "fixture": harness.fixture_stdio_spec()}, name="agentmux-lc"
+        )
+        yield hub
+    finally:
+        if hub is not None:
+            hub.stop()
+        server.proc.stop()
+
+
+def test_list_changed_reaches_get_streams(py_hub: harness.Hub) -> None:
+    with RawSession(py_hub.url("/mcp")) as fed, RawSession(py_hub.url("/mcp/py")) as single:
+        assert fed.initialize_result["capabilities"]["tools"].get("listChanged") is True, fed.initialize_result
+        fed_stream = fed.open_get_stream()
+        single_stream = single.open_get_stream()
+        try:
+            names = [t["name"] for t in fed.list_all("tools/list", "tools")]
+            assert "py__extra_raw" not in names, names
+
+            added = fed.request("tools/call", {"name": "py__add_tool", "arguments": {"suffix": "raw"}})
+            assert added["content"][0]["text"] == "added extra_raw", added
+
+            fed_stream.wait_for(LIST_CHANGED, timeout=10)
+            single_stream.wait_for(LIST_CHANGED, timeout=10)
+
+            # By the time clients are told, the new tool is listed and callable.
+            names = [t["name"] for t in fed.list_all("tools/list", "tools")]
+            assert "py__extra_raw" in names, names
+            assert "fixture__echo" in names, names
+            called = fed.request("tools/call", {"name": "py__extra_raw", "arguments": {}})
+            assert called["content"][0]["text"] == "extra_raw works", called
+            single_names = [t["name"] for t in single.list_all("tools/list", "tools")]
+            assert "extra_raw" in single_names, single_names
+        finally:
+            fed_stream.close()
+            single_stream.close()
+
+
+async def test_list_changed_reaches_sdk_client(py_hub: harness.Hub) -> None:
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async with client(py_hub.url("/mcp"), "legacy", message_handler=on_message) as c:
+        assert "py__extra_sdk" not in [t.name for t in await all_tools(c)]
+        await c.call_tool("py__add_tool", {"suffix": "sdk"})
+        with anyio.fail_after(10):
+            await changed.wait()
+        assert "py__extra_sdk" in [t.name for t in await all_tools(c)]
+        assert texts(await c.call_tool("py__extra_sdk", {})) == ["extra_sdk works"]
