@@ -7,6 +7,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use agentmux::app::{Core, Gateway};
+
+// Every proxied call allocates a few small buffers; glibc's allocator spent ~13% of agentmux's
+// CPU on them in profiles, mimalloc a fraction of that.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use agentmux::{config, upstream};
 
 #[derive(Parser)]

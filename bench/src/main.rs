@@ -29,6 +29,17 @@ enum Cmd {
         #[arg(long, default_value_t = 100)]
         tools: usize,
     },
+    /// Load one URL with `tools/call` of one tool (for profiling agentmux by hand).
+    Load {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "fast__payload_1k")]
+        tool: String,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Run every scenario and print the report.
     Run {
         /// The agentmux binary to measure.
@@ -52,6 +63,33 @@ const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Upstream { listen, tools } => upstream::run(&listen, tools).await,
+        Cmd::Load {
+            url,
+            tool,
+            concurrency,
+            seconds,
+        } => {
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#
+            );
+            // The body lives for the whole process anyway.
+            let body: &'static str = Box::leak(body.into_boxed_str());
+            let run = load::closed_loop(
+                &url,
+                body,
+                concurrency,
+                Duration::from_secs(1),
+                Duration::from_secs(seconds),
+            )
+            .await?;
+            println!(
+                "{:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
+                run.throughput(),
+                run.percentile_ms(0.5),
+                run.percentile_ms(0.99)
+            );
+            Ok(())
+        }
         Cmd::Run {
             agentmux,
             seconds,

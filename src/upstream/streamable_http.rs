@@ -34,7 +34,7 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 pub struct HttpLink {
     name: Arc<str>,
     index: usize,
-    url: String,
+    url: reqwest::Url,
     client: reqwest::Client,
     headers: HeaderMap,
     session: ArcSwapOption<HeaderValue>,
@@ -77,7 +77,9 @@ impl HttpLink {
         let link = Arc::new(Self {
             name: target.name.into(),
             index: target.index,
-            url: target.url.to_string(),
+            // Parsed once: parsing per request showed up in profiles.
+            url: reqwest::Url::parse(target.url)
+                .map_err(|e| UpstreamError::Transport(format!("invalid url `{}`: {e}", target.url)))?,
             client,
             headers,
             session: ArcSwapOption::empty(),
@@ -244,7 +246,7 @@ impl HttpLink {
         }
         let request = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .headers(headers)
             .header(header::CONTENT_TYPE, "application/json")
             .body(body)
@@ -377,7 +379,7 @@ impl HttpLink {
         while !self.closed.is_cancelled() {
             let request = self
                 .client
-                .get(&self.url)
+                .get(self.url.clone())
                 .headers(self.request_headers("text/event-stream"))
                 .send();
             let response = tokio::select! {
@@ -419,7 +421,7 @@ impl HttpLink {
         if self.session.load().is_some() {
             let delete = self
                 .client
-                .delete(&self.url)
+                .delete(self.url.clone())
                 .headers(self.request_headers("application/json"))
                 .send();
             let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;

@@ -52,6 +52,13 @@ def hub(
     hub.stop()
 
 
+def known_bug(request: pytest.FixtureRequest, when: bool, reason: str) -> None:
+    """Mark the running test xfail(strict) when `when` holds: for a gateway bug that shows only
+    with some values of a module fixture's params (test ids cannot carry marks there)."""
+    if when:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ARG001
     report = yield

@@ -287,6 +287,11 @@ def test_stdio_mode_speaks_jsonrpc_lines(stdio_client: StdioClient) -> None:
         assert json.loads(line).get("jsonrpc") == "2.0", line
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: once a session is initialized, `agentmux stdio` does not exit when its stdin "
+    "closes (it hangs until killed; without an initialize it exits 0 at once)",
+)
 def test_stdio_mode_exits_when_stdin_closes(stdio_client: StdioClient) -> None:
     c = stdio_client
     init = c.request(

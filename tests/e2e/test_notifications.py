@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import harness
 import httpx
 import mcp.types as types
 import pytest
+from conftest import known_bug
 from mcp_util import MODES, all_tools, client, texts
 from raw_mcp import ACCEPT, RawSession, sse_events
 
@@ -87,8 +89,29 @@ def hub2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub2]:
 # === cancellation ===
 
 
-@pytest.mark.parametrize("upstream", ["st", "web"])
-@pytest.mark.parametrize("mode", MODES)
+# The hub speaks 2026-07-28 to the HTTP fixture (it answers server/discover), 2025-11-25 to
+# the stdio one; the SDK client in `auto` mode speaks 2026-07-28 to the hub, where abandoning a
+# call means closing its POST, and in `legacy` mode sends notifications/cancelled.
+CANCEL_NOT_SENT_TO_2026_UPSTREAM = (
+    "gateway bug: a client's notifications/cancelled is not propagated to an upstream the hub "
+    "speaks 2026-07-28 to (HTTP fixture): the hub neither closes the upstream POST (the 2026 "
+    "cancellation) nor forwards the notification, and the upstream's slow call runs on"
+)
+ABANDON_NOT_SENT_TO_STDIO = (
+    "gateway bug: when a 2026-07-28 client abandons a call (closes its POST), the hub sends no "
+    "notifications/cancelled to a stdio upstream: its slow call runs on"
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "upstream"),
+    [
+        ("legacy", "st"),
+        pytest.param("legacy", "web", marks=pytest.mark.xfail(strict=True, reason=CANCEL_NOT_SENT_TO_2026_UPSTREAM)),
+        pytest.param("auto", "st", marks=pytest.mark.xfail(strict=True, reason=ABANDON_NOT_SENT_TO_STDIO)),
+        ("auto", "web"),
+    ],
+)
 async def test_client_cancellation_reaches_upstream(hub2: Hub2, mode: str, upstream: str) -> None:
     before = len(hub2.cancellations(upstream))
     running = anyio.Event()
@@ -124,60 +147,86 @@ async def test_client_cancellation_reaches_upstream(hub2: Hub2, mode: str, upstr
         assert texts(quick) == ["slept 10 ms"]
 
 
-def start_slow_post(session: RawSession, request_id: int, ms: int) -> tuple[threading.Thread, dict[str, Any]]:
-    """POST tools/call slow on a thread; `state` gets `running` at the first progress, then events."""
-    state: dict[str, Any] = {"running": threading.Event(), "events": [], "close": threading.Event()}
+class SlowPost:
+    """POST tools/call `slow` with a progress token on a thread, keeping the SSE stream open."""
 
-    def run() -> None:
+    def __init__(self, session: RawSession, request_id: int, tool: str, ms: int) -> None:
+        self.request_id = request_id
+        self.running = threading.Event()
+        self.events: list[dict[str, Any]] = []
+        self.error: str | None = None
+        self._http = httpx.Client(timeout=httpx.Timeout(10.0, read=ms / 1000 + 10))
         body = {
             "jsonrpc": "2.0",
             "id": request_id,
             "method": "tools/call",
-            "params": {"name": state["tool"], "arguments": {"ms": ms}, "_meta": {"progressToken": f"p{request_id}"}},
+            "params": {"name": tool, "arguments": {"ms": ms}, "_meta": {"progressToken": f"p{request_id}"}},
         }
+        headers = {**session.headers(), "Accept": ACCEPT}
+        self._cm = self._http.stream("POST", session.url, content=json.dumps(body).encode(), headers=headers)
+        self.response = self._cm.__enter__()
+        assert self.response.status_code == 200, self.response.read()
+        self._thread = threading.Thread(target=self._read, daemon=True, name=f"slow-post-{request_id}")
+        self._thread.start()
+
+    def _read(self) -> None:
         try:
-            with httpx.Client(timeout=httpx.Timeout(10.0, read=SLOW_MS / 1000 + 10)) as http:
-                headers = {**session.headers(), "Accept": ACCEPT}
-                with http.stream("POST", session.url, content=json.dumps(body).encode(), headers=headers) as r:
-                    state["status"] = r.status_code
-                    for message in sse_events(r.iter_lines()):
-                        state["events"].append(message)
-                        if message.get("method") == "notifications/progress":
-                            state["running"].set()
-                        if state["close"].is_set() or message.get("id") == request_id:
-                            break
-        except httpx.HTTPError as e:
-            state["error"] = repr(e)
+            for message in sse_events(self.response.iter_lines()):
+                self.events.append(message)
+                if message.get("method") == "notifications/progress":
+                    self.running.set()
+                if message.get("id") == self.request_id:
+                    break
+        except Exception as e:  # noqa: BLE001 - the stream is closed under the reader on purpose
+            self.error = repr(e)
         finally:
-            state["running"].set()
-            state["done"] = True
+            self.running.set()
 
-    thread = threading.Thread(target=run, daemon=True, name=f"slow-post-{request_id}")
-    return thread, state
+    def answers(self) -> list[dict[str, Any]]:
+        return [m for m in self.events if m.get("id") == self.request_id]
+
+    def close(self) -> None:
+        """Hang up: shut the socket down under the reader (which ends it), then clean up."""
+        stream = self.response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
+        assert not self._thread.is_alive(), "the POST reader did not stop"
+        try:
+            self._cm.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001
+            pass
+        self._http.close()
 
 
-@pytest.mark.parametrize("upstream", ["st", "web"])
+@pytest.mark.parametrize(
+    "upstream",
+    ["st", pytest.param("web", marks=pytest.mark.xfail(strict=True, reason=CANCEL_NOT_SENT_TO_2026_UPSTREAM))],
+)
 def test_notifications_cancelled_is_forwarded(hub2: Hub2, upstream: str) -> None:
     """A raw `notifications/cancelled` for the client's request id reaches the upstream, which
-    knows the call by another id: the hub translates it."""
+    knows the call by another id: the hub translates it. The POST stays open meanwhile, so
+    only the notification can have told the upstream."""
     before = len(hub2.cancellations(upstream))
     with RawSession(hub2.hub.url("/mcp")) as s:
-        thread, state = start_slow_post(s, 77, SLOW_MS)
-        state["tool"] = f"{upstream}__slow"
-        thread.start()
-        assert state["running"].wait(10) and "error" not in state, state
-        r = s.notify("notifications/cancelled", {"requestId": 77, "reason": "e2e: changed my mind"})
-        assert r.status_code == 202
-        elapsed = hub2.wait_cancelled(upstream, before)
-        assert elapsed < SLOW_MS, elapsed
-        state["close"].set()
-        # No result for a cancelled request (the spec says the receiver should not send one).
-        assert not [m for m in state["events"] if m.get("id") == 77 and "result" in m], state["events"]
+        post = SlowPost(s, 77, f"{upstream}__slow", SLOW_MS)
+        try:
+            assert post.running.wait(10) and post.error is None, (post.error, post.events)
+            s.notify("notifications/cancelled", {"requestId": 77, "reason": "e2e: changed my mind"})
+            elapsed = hub2.wait_cancelled(upstream, before)
+            assert elapsed < SLOW_MS, elapsed
+            # No result for a cancelled request (the receiver should not send one).
+            assert not [m for m in post.answers() if "result" in m], post.answers()
 
-        # Same session, next request.
-        result = s.request("tools/call", {"name": f"{upstream}__echo", "arguments": {"text": "still here"}})
-        assert result["content"] == [{"type": "text", "text": "still here"}]
-        thread.join(timeout=SLOW_MS / 1000 + 5)
+            # Same session, next request.
+            result = s.request("tools/call", {"name": f"{upstream}__echo", "arguments": {"text": "still here"}})
+            assert result["content"] == [{"type": "text", "text": "still here"}]
+        finally:
+            post.close()
 
 
 @pytest.mark.parametrize("upstream", ["st", "web"])
@@ -206,10 +255,13 @@ def test_client_disconnect_cancels_upstream_call(hub2: Hub2, upstream: str) -> N
 # === list_changed, from the Python upstream ===
 
 
-@pytest.fixture(scope="module")
-def py_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
-    logs = tmp_path_factory.mktemp("list-changed")
-    server = harness.start_py_server(logs, "py-server-lc")
+@pytest.fixture(scope="module", params=["dual", "legacy"])
+def py_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
+    """The Python upstream in both kinds: `dual` (both eras: the hub may speak 2026-07-28 to it,
+    where changes come on a `subscriptions/listen` stream) and `legacy` (stateful era only:
+    changes come on the upstream session's GET stream)."""
+    logs = tmp_path_factory.mktemp(f"list-changed-{request.param}")
+    server = harness.start_py_server(logs, "py-server-lc", legacy_only=request.param == "legacy")
     hub = None
     try:
         hub = harness.start_hub(
@@ -222,7 +274,16 @@ def py_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
         server.proc.stop()
 
 
-def test_list_changed_reaches_get_streams(py_hub: harness.Hub) -> None:
+LIST_CHANGED_NOT_HEARD_FROM_2026_UPSTREAM = (
+    "gateway bug: the hub speaks 2026-07-28 to a server that offers both eras and opens no "
+    "`subscriptions/listen` stream to it, so the upstream's tools/list_changed never reaches "
+    "clients (only the catalog TTL would show the new tool)"
+)
+LIST_CHANGED_WITHIN_S = 5.0
+
+
+def test_list_changed_reaches_get_streams(request: pytest.FixtureRequest, py_hub: harness.Hub) -> None:
+    known_bug(request, request.node.callspec.params["py_hub"] == "dual", LIST_CHANGED_NOT_HEARD_FROM_2026_UPSTREAM)
     with RawSession(py_hub.url("/mcp")) as fed, RawSession(py_hub.url("/mcp/py")) as single:
         assert fed.initialize_result["capabilities"]["tools"].get("listChanged") is True, fed.initialize_result
         fed_stream = fed.open_get_stream()
@@ -234,8 +295,8 @@ def test_list_changed_reaches_get_streams(py_hub: harness.Hub) -> None:
             added = fed.request("tools/call", {"name": "py__add_tool", "arguments": {"suffix": "raw"}})
             assert added["content"][0]["text"] == "added extra_raw", added
 
-            fed_stream.wait_for(LIST_CHANGED, timeout=10)
-            single_stream.wait_for(LIST_CHANGED, timeout=10)
+            fed_stream.wait_for(LIST_CHANGED, timeout=LIST_CHANGED_WITHIN_S)
+            single_stream.wait_for(LIST_CHANGED, timeout=LIST_CHANGED_WITHIN_S)
 
             # By the time clients are told, the new tool is listed and callable.
             names = [t["name"] for t in fed.list_all("tools/list", "tools")]
@@ -250,7 +311,8 @@ def test_list_changed_reaches_get_streams(py_hub: harness.Hub) -> None:
             single_stream.close()
 
 
-async def test_list_changed_reaches_sdk_client(py_hub: harness.Hub) -> None:
+async def test_list_changed_reaches_sdk_client(request: pytest.FixtureRequest, py_hub: harness.Hub) -> None:
+    known_bug(request, request.node.callspec.params["py_hub"] == "dual", LIST_CHANGED_NOT_HEARD_FROM_2026_UPSTREAM)
     changed = anyio.Event()
 
     async def on_message(message: Any) -> None:
@@ -260,7 +322,7 @@ async def test_list_changed_reaches_sdk_client(py_hub: harness.Hub) -> None:
     async with client(py_hub.url("/mcp"), "legacy", message_handler=on_message) as c:
         assert "py__extra_sdk" not in [t.name for t in await all_tools(c)]
         await c.call_tool("py__add_tool", {"suffix": "sdk"})
-        with anyio.fail_after(10):
+        with anyio.fail_after(LIST_CHANGED_WITHIN_S):
             await changed.wait()
         assert "py__extra_sdk" in [t.name for t in await all_tools(c)]
         assert texts(await c.call_tool("py__extra_sdk", {})) == ["extra_sdk works"]

@@ -109,6 +109,12 @@ async def test_single_upstream_endpoint_uses_normalized_name(ide_hub: harness.Hu
         assert texts(await c.call_tool("echo", {"text": "single"})) == ["single"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: a clash of two entries of one IDE file is reported as `registry/.mcp.json: "
+    "upstream name `my-fixture` is also declared in registry/.mcp.json` — it names neither clashing "
+    "entry (`My Fixture`, `my_fixture`)",
+)
 def test_normalized_name_clash_is_an_error_naming_both(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
     registry.mkdir()
@@ -128,3 +134,18 @@ def test_normalized_name_clash_is_an_error_naming_both(tmp_path: Path) -> None:
     assert r.returncode == 1, (r.returncode, out)
     assert "My Fixture" in out and "my_fixture" in out, f"the clash does not name both entries:\n{out}"
     assert ".mcp.json" in out, out
+
+
+def test_clash_between_yaml_and_json_names_both_files(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "my-fixture.yaml").write_text(json.dumps(harness.fixture_stdio_spec()))
+    (registry / ".mcp.json").write_text(json.dumps({"mcpServers": {"My Fixture": fixture_entry()}}))
+    (tmp_path / "agentmux.yaml").write_text("listen: 127.0.0.1:0\nregistry: registry/\n")
+    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
+    r = subprocess.run(
+        [str(binary), "validate", "--config", "agentmux.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, (r.returncode, out)
+    assert "my-fixture.yaml" in out and ".mcp.json" in out, f"the clash does not name both files:\n{out}"
