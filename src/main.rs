@@ -122,6 +122,9 @@ fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {
 
 fn print_catalog(core: &Core) {
     let views = core.hub.views();
+    for conflict in &views.federated.conflicts {
+        eprintln!("not served (name shared by several upstreams with `mcp.prefix: never`): {conflict}");
+    }
     for kind in agentmux::mcp::ListKind::ALL {
         let Some(listing) = views.federated.listing(kind) else {
             continue;

@@ -69,7 +69,7 @@ def test_validate_good_config(tmp_path: Path) -> None:
     )
     r = run_cli("validate", "--config", config, cwd=tmp_path, env={"AGENTMUX_E2E_TOKEN": "t0k3n"})
     assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    assert "token" not in r.stdout + r.stderr.lower().replace("agentmux_e2e_token", ""), "a secret value was printed"
+    assert "t0k3n" not in r.stdout + r.stderr, "validate printed a secret's value"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ PROBLEMS = {
 @pytest.fixture(scope="module")
 def bad_validate(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
     root = tmp_path_factory.mktemp("validate-bad")
-    config = write_config(root, BAD_REGISTRY)
+    write_config(root, BAD_REGISTRY)
     return run_cli("validate", "--config", "agentmux.yaml", cwd=root)
 
 
@@ -117,15 +117,7 @@ def test_validate_bad_registry_exits_1(bad_validate: subprocess.CompletedProcess
     [
         pytest.param(PROBLEMS["unknown key"], id="unknown-key"),
         pytest.param(PROBLEMS["missing variable"], id="missing-env"),
-        pytest.param(
-            PROBLEMS["bad upstream name"],
-            id="bad-name",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="gateway bug: an invalid `name:` is reported as `registry/bad-name.yaml: upstream name "
-                "`Bad_Name` must match …` without the line of the `name:` key (FILE:LINE: is the contract)",
-            ),
-        ),
+        pytest.param(PROBLEMS["bad upstream name"], id="bad-name"),
     ],
 )
 def test_validate_names_file_and_line(bad_validate: subprocess.CompletedProcess[str], problem: Problem) -> None:
@@ -287,11 +279,6 @@ def test_stdio_mode_speaks_jsonrpc_lines(stdio_client: StdioClient) -> None:
         assert json.loads(line).get("jsonrpc") == "2.0", line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: once a session is initialized, `agentmux stdio` does not exit when its stdin "
-    "closes (it hangs until killed; without an initialize it exits 0 at once)",
-)
 def test_stdio_mode_exits_when_stdin_closes(stdio_client: StdioClient) -> None:
     c = stdio_client
     init = c.request(

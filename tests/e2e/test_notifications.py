@@ -28,7 +28,7 @@ import httpx
 import mcp.types as types
 import pytest
 from conftest import known_bug
-from mcp_util import MODES, all_tools, client, texts
+from mcp_util import all_tools, client, texts
 from raw_mcp import ACCEPT, RawSession, sse_events
 
 pytestmark = pytest.mark.anyio
