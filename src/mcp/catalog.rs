@@ -355,3 +355,6 @@ pub fn template_owner(view: &View, uri: &str) -> Option<usize> {
     let first = owners.next()?;
     owners.all(|o| o == first).then_some(first)
 }
+
+#[cfg(test)]
+mod tests;
