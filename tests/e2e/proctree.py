@@ -71,3 +71,24 @@ def wait_gone(recorded: list[ProcInfo], timeout: float) -> list[ProcInfo]:
 
 def describe(procs: list[ProcInfo]) -> str:
     return "\n".join(f"  pid {p.pid} ppid {p.ppid} state {p.state}: {p.cmdline}" for p in procs)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has a handler installed for `signum` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False
+
+
+def wait_catches(pid: int, signum: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not catches(pid, signum):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
