@@ -96,12 +96,15 @@ impl Core {
 pub struct Gateway {
     pub core: Core,
     pub local_addr: SocketAddr,
+    /// Installed before anything else, so a signal at any time after start stops gracefully.
+    signals: Signals,
     stop_accepting: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Gateway {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let signals = Signals::install()?;
         let listen = config.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -125,16 +128,21 @@ impl Gateway {
         Ok(Self {
             core,
             local_addr,
+            signals,
             stop_accepting,
             server,
         })
     }
 
-    /// Runs until SIGTERM or SIGINT, then stops gracefully.
-    pub async fn wait_termination(self) -> anyhow::Result<()> {
-        wait_for_signal().await;
+    /// Serves until SIGTERM or SIGINT, then stops gracefully. `on_ready` runs once every
+    /// upstream has been tried (unless a signal comes first).
+    pub async fn run(mut self, ready_within: Duration, on_ready: impl FnOnce(&Core)) {
+        tokio::select! {
+            _ = self.core.wait_ready(ready_within) => on_ready(&self.core),
+            () = self.signals.wait() => return self.stop().await,
+        }
+        self.signals.wait().await;
         self.stop().await;
-        Ok(())
     }
 
     /// Stops accepting, lets in-flight requests finish within the grace period, then stops the
@@ -157,17 +165,25 @@ impl Gateway {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGTERM and SIGINT, listened for from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
 }

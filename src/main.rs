@@ -92,9 +92,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let cfg = load(&arg.config)?;
             let gateway = Gateway::start(cfg).await?;
             eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
-            gateway.core.wait_ready(Duration::from_secs(300)).await;
-            eprintln!("agentmux ready; upstreams:\n{}", gateway.core.summary().join("\n"));
-            gateway.wait_termination().await?;
+            gateway
+                .run(Duration::from_secs(300), |core| {
+                    eprintln!("agentmux ready; upstreams:\n{}", core.summary().join("\n"));
+                })
+                .await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tools(arg) => {

@@ -76,8 +76,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 tokio::spawn(answer(Arc::clone(&hub), session.clone(), message, out_tx.clone()));
             }
             Ok(Kind::Notification { method }) => {
-                hub.client_notification(Scope::Federated, session.as_ref(), method, message.params.as_deref())
-                    .await;
+                hub.client_notification(session.as_ref(), method, message.params.as_deref());
             }
             Ok(Kind::Response { .. }) => {}
             Err(e) => {

@@ -145,6 +145,7 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
     Some(UpstreamSpec {
         name,
         declared_in: file.to_path_buf(),
+        declared_as: None,
         transport,
         tools: NameFilter::from_raw(raw.tools),
         prompts: NameFilter::from_raw(raw.prompts),
@@ -230,6 +231,7 @@ fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<Upstrea
             Ok(transport) => out.push(UpstreamSpec {
                 name: normalize_name(original),
                 declared_in: file.to_path_buf(),
+                declared_as: Some(original.clone()),
                 transport,
                 tools: NameFilter::default(),
                 prompts: NameFilter::default(),
@@ -329,16 +331,24 @@ pub fn normalize_name(original: &str) -> String {
 }
 
 fn reject_duplicates(upstreams: &[UpstreamSpec], problems: &mut Vec<Problem>) {
-    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    let describe = |u: &UpstreamSpec| match &u.declared_as {
+        Some(entry) => format!("entry `{entry}` of {}", u.declared_in.display()),
+        None => u.declared_in.display().to_string(),
+    };
+    let mut seen: HashMap<&str, &UpstreamSpec> = HashMap::new();
     for u in upstreams {
-        if let Some(first) = seen.insert(&u.name, &u.declared_in) {
+        if let Some(first) = seen.insert(&u.name, u) {
+            let this = match &u.declared_as {
+                Some(entry) => format!(" (entry `{entry}`)"),
+                None => String::new(),
+            };
             problems.push(Problem::new(
                 &u.declared_in,
                 None,
                 format!(
-                    "upstream name `{}` is also declared in {}; names must be unique",
+                    "upstream name `{}`{this} is also declared by {}; names must be unique",
                     u.name,
-                    first.display()
+                    describe(first)
                 ),
             ));
         }

@@ -65,6 +65,8 @@ pub struct UpstreamSpec {
     pub name: String,
     /// Where it was declared, for messages.
     pub declared_in: PathBuf,
+    /// Its entry's own name in an IDE file (`"My Server"`), before normalization.
+    pub declared_as: Option<String>,
     pub transport: TransportSpec,
     pub tools: NameFilter,
     pub prompts: NameFilter,

@@ -99,8 +99,7 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes
     if !is_request {
         inputs
             .hub
-            .client_notification(scope, Some(&session), &method, message.params.as_deref())
-            .await;
+            .client_notification(Some(&session), &method, message.params.as_deref());
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());

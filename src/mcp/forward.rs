@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tokio_util::sync::CancellationToken;
 
+use super::Outbox;
 use super::dispatch::Request;
 use super::hub::Hub;
 use super::session::{InFlight, Session};
-use super::{Outbox, Scope};
 use crate::jsonrpc::{Raw, RawObject, RpcError, UPSTREAM_ERROR, to_raw};
 use crate::upstream::{Link, UpstreamError};
 
@@ -52,26 +53,30 @@ impl Hub {
         }
 
         let id = up.next_id();
-        let mut in_flight = req
-            .session
-            .map(|s| InFlightGuard::begin(s, req.id.get(), upstream, id, &link));
+        let cancel = CancellationToken::new();
+        let mut in_flight = InFlightGuard::begin(req.session, req.id.get(), id, &link, &cancel);
         let (sink, mut notes) = mpsc::channel(REQUEST_NOTIFICATIONS);
         let params = params.to_raw();
         let call = link.request(id, req.method, Some(&params), Some(&sink));
         tokio::pin!(call);
         let outcome = loop {
             tokio::select! {
-                outcome = &mut call => break outcome,
+                outcome = &mut call => break Some(outcome),
                 Some(note) = notes.recv() => self.route_inbound(upstream, note, Some(outbox)),
+                // The client cancelled: `call` is dropped on return (closing an HTTP stream) and
+                // the guard tells stdio and stateful upstreams.
+                () = cancel.cancelled() => break None,
             }
         };
         // Notifications that raced the response still belong before it.
         while let Ok(note) = notes.try_recv() {
             self.route_inbound(upstream, note, Some(outbox));
         }
-        if let Some(guard) = in_flight.as_mut() {
-            guard.done = true;
-        }
+        let Some(outcome) = outcome else {
+            return Err(RpcError::new(REQUEST_CANCELLED, "request cancelled by the client"));
+        };
+        in_flight.done = true;
+        let outcome = outcome.map(strip_protocol_meta);
         drop(progress);
         outcome.map_err(|e| match e {
             UpstreamError::Rpc(rpc) => rpc,
@@ -79,38 +84,46 @@ impl Hub {
         })
     }
 
-    /// A client notification: only cancellation needs the upstreams.
-    pub async fn client_notification(
-        &self,
-        scope: Scope,
-        session: Option<&Arc<Session>>,
-        method: &str,
-        params: Option<&serde_json::value::RawValue>,
-    ) {
-        let _ = scope;
+    /// A client notification: only `notifications/cancelled` needs acting on; it ends the
+    /// running call, whose guard then tells the upstream.
+    pub fn client_notification(&self, session: Option<&Arc<Session>>, method: &str, params: Option<&RawValue>) {
         if method != "notifications/cancelled" {
             return;
         }
         let (Some(session), Some(params)) = (session, params) else {
             return;
         };
-        let Ok(mut fields) = RawObject::parse(params) else {
+        let Some(request_id) = RawObject::parse(params)
+            .ok()
+            .and_then(|f| f.get("requestId").map(|r| r.get().to_string()))
+        else {
             return;
         };
-        let Some(request_id) = fields.get("requestId").map(|r| r.get().to_string()) else {
-            return;
-        };
-        let Some(target) = session.in_flight(&request_id) else {
-            return;
-        };
-        let Ok(link) = self.upstreams[target.upstream].link() else {
-            return;
-        };
-        fields.set("requestId", to_raw(&target.upstream_id));
-        if let Err(e) = link.notify("notifications/cancelled", Some(&fields.to_raw())).await {
-            debug!(upstream = %self.upstreams[target.upstream].name(), error = %e, "could not forward cancellation");
+        if let Some(target) = session.in_flight(&request_id) {
+            target.cancel.cancel();
         }
     }
+}
+
+/// A stateless upstream stamps its results' `_meta` with protocol fields (its own
+/// `serverInfo`); they describe the hop to agentmux, not the answer, so clients do not get them.
+fn strip_protocol_meta(result: Raw) -> Raw {
+    if !result.get().contains(PROTOCOL_META_PREFIX) {
+        return result;
+    }
+    let Ok(mut object) = RawObject::parse(&result) else {
+        return result;
+    };
+    let Some(Ok(mut meta)) = object.get("_meta").map(RawObject::parse) else {
+        return result;
+    };
+    meta.0.retain(|(key, _)| !key.starts_with(PROTOCOL_META_PREFIX));
+    if meta.0.is_empty() {
+        object.remove("_meta");
+    } else {
+        object.set("_meta", meta.to_raw());
+    }
+    object.to_raw()
 }
 
 /// The client's view of an upstream failure: which upstream, and what happened.
@@ -118,22 +131,31 @@ pub fn upstream_error(name: &str, e: &UpstreamError) -> RpcError {
     RpcError::new(UPSTREAM_ERROR, format!("upstream `{name}` {e}")).with_data(json!({ "upstream": name }))
 }
 
-/// Records a running call in its session; if the call is abandoned (the client went away), the
-/// upstream is told to stop working on it.
+/// JSON-RPC's code for a request the client cancelled (as in LSP); clients ignore the answer.
+const REQUEST_CANCELLED: i64 = -32800;
+
+/// Records a running call in its session, so the client can cancel it; if the call is abandoned
+/// (cancelled, or the client went away), the upstream is told to stop working on it.
 struct InFlightGuard {
-    session: Arc<Session>,
-    request_id: String,
+    session: Option<(Arc<Session>, String)>,
     upstream_id: u64,
     link: Arc<Link>,
     done: bool,
 }
 
 impl InFlightGuard {
-    fn begin(session: &Arc<Session>, request_id: &str, upstream: usize, upstream_id: u64, link: &Arc<Link>) -> Self {
-        session.begin(request_id, InFlight { upstream, upstream_id });
+    fn begin(
+        session: Option<&Arc<Session>>,
+        request_id: &str,
+        upstream_id: u64,
+        link: &Arc<Link>,
+        cancel: &CancellationToken,
+    ) -> Self {
+        if let Some(session) = session {
+            session.begin(request_id, InFlight { cancel: cancel.clone() });
+        }
         Self {
-            session: Arc::clone(session),
-            request_id: request_id.to_string(),
+            session: session.map(|s| (Arc::clone(s), request_id.to_string())),
             upstream_id,
             link: Arc::clone(link),
             done: false,
@@ -143,10 +165,12 @@ impl InFlightGuard {
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.session.end(&self.request_id);
+        if let Some((session, request_id)) = &self.session {
+            session.end(request_id);
+        }
         if !self.done {
             let link = Arc::clone(&self.link);
-            let params = to_raw(&json!({ "requestId": self.upstream_id, "reason": "the client went away" }));
+            let params = to_raw(&json!({ "requestId": self.upstream_id, "reason": "cancelled by the client" }));
             tokio::spawn(async move {
                 let _ = link.notify("notifications/cancelled", Some(&params)).await;
             });

@@ -33,11 +33,10 @@ impl Scope {
 /// Frames waiting for a client's GET stream; past this, new ones are dropped (and logged).
 const OUTBOX: usize = 256;
 
-/// A client's request that is being served by an upstream: how to cancel it there.
-#[derive(Debug, Clone, Copy)]
+/// A client's request that is being served by an upstream: how to cancel it.
+#[derive(Debug, Clone)]
 pub struct InFlight {
-    pub upstream: usize,
-    pub upstream_id: u64,
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 /// One client session. Small on purpose: thousands sit idle between requests.
@@ -103,7 +102,7 @@ impl Session {
     }
 
     pub fn in_flight(&self, request_id: &str) -> Option<InFlight> {
-        lock(&self.in_flight).get(request_id).copied()
+        lock(&self.in_flight).get(request_id).cloned()
     }
 
     pub fn subscribe(&self, uri: &str) {

@@ -92,23 +92,14 @@ def hub2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub2]:
 # The hub speaks 2026-07-28 to the HTTP fixture (it answers server/discover), 2025-11-25 to
 # the stdio one; the SDK client in `auto` mode speaks 2026-07-28 to the hub, where abandoning a
 # call means closing its POST, and in `legacy` mode sends notifications/cancelled.
-CANCEL_NOT_SENT_TO_2026_UPSTREAM = (
-    "gateway bug: a client's notifications/cancelled is not propagated to an upstream the hub "
-    "speaks 2026-07-28 to (HTTP fixture): the hub neither closes the upstream POST (the 2026 "
-    "cancellation) nor forwards the notification, and the upstream's slow call runs on"
-)
-ABANDON_NOT_SENT_TO_STDIO = (
-    "gateway bug: when a 2026-07-28 client abandons a call (closes its POST), the hub sends no "
-    "notifications/cancelled to a stdio upstream: its slow call runs on"
-)
 
 
 @pytest.mark.parametrize(
     ("mode", "upstream"),
     [
         ("legacy", "st"),
-        pytest.param("legacy", "web", marks=pytest.mark.xfail(strict=True, reason=CANCEL_NOT_SENT_TO_2026_UPSTREAM)),
-        pytest.param("auto", "st", marks=pytest.mark.xfail(strict=True, reason=ABANDON_NOT_SENT_TO_STDIO)),
+        ("legacy", "web"),
+        ("auto", "st"),
         ("auto", "web"),
     ],
 )
@@ -205,7 +196,7 @@ class SlowPost:
 
 @pytest.mark.parametrize(
     "upstream",
-    ["st", pytest.param("web", marks=pytest.mark.xfail(strict=True, reason=CANCEL_NOT_SENT_TO_2026_UPSTREAM))],
+    ["st", "web"],
 )
 def test_notifications_cancelled_is_forwarded(hub2: Hub2, upstream: str) -> None:
     """A raw `notifications/cancelled` for the client's request id reaches the upstream, which

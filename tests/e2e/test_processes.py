@@ -140,12 +140,6 @@ def test_in_flight_call_completes_during_graceful_shutdown(stdio_hub: harness.Hu
     assert code == 0, f"agentmux exited with {code}\n{stdio_hub.proc.tail()}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: `serve` installs its SIGTERM/SIGINT handlers only after its own wait for "
-    "readiness and the summary; /readyz answers 200 before that, and a SIGTERM in that window kills "
-    "agentmux by the default action (exit by signal 15, no graceful shutdown)",
-)
 def test_sigterm_right_after_ready_is_graceful(tmp_path: Path) -> None:
     """An orchestrator may stop a replica the moment it reports ready."""
     hub = harness.start_hub(tmp_path, {"fixture": harness.fixture_stdio_spec()}, name="agentmux-early-term")

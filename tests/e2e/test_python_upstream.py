@@ -151,11 +151,6 @@ def test_call_results_carry_every_field_raw(py_hub: harness.Hub, py_server: harn
             assert_carried(expected[name], got, {})
 
 
-SERVER_INFO_LEAK = (
-    "gateway bug: results of a 2026-07-28 upstream reach /mcp clients with the upstream's "
-    "`_meta.io.modelcontextprotocol/serverInfo` stamp (agentmux-e2e-python) — the identity of "
-    "another server, and on 2025-11-25 sessions a key that era never stamps"
-)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -165,7 +160,6 @@ async def test_server_info_stamp_is_not_the_upstreams(
     """A 2026-07-28 server stamps its identity on every result; through the hub the server is
     agentmux, so the stamp is agentmux's or absent — never the upstream's. Results on a
     2025-11-25 session carry no stamp at all."""
-    known_bug(request, request.node.callspec.params["py_server"] == "dual", SERVER_INFO_LEAK)
     async with client(py_hub.url("/mcp"), mode) as c:
         hub_name = c.server_info.name if c.server_info else "agentmux"
         results = [

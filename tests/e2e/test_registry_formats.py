@@ -109,12 +109,6 @@ async def test_single_upstream_endpoint_uses_normalized_name(ide_hub: harness.Hu
         assert texts(await c.call_tool("echo", {"text": "single"})) == ["single"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a clash of two entries of one IDE file is reported as `registry/.mcp.json: "
-    "upstream name `my-fixture` is also declared in registry/.mcp.json` — it names neither clashing "
-    "entry (`My Fixture`, `my_fixture`)",
-)
 def test_normalized_name_clash_is_an_error_naming_both(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
     registry.mkdir()

@@ -10,6 +10,7 @@ fn upstream(index: usize, name: &str, tools: NameFilter) -> Arc<Upstream> {
         UpstreamSpec {
             name: name.to_string(),
             declared_in: "test".into(),
+            declared_as: None,
             transport: TransportSpec::StreamableHttp {
                 url: "http://127.0.0.1:1/mcp".into(),
                 headers: BTreeMap::new(),
