@@ -81,6 +81,15 @@ fn encode_header_value(value: &str) -> String {
     }
 }
 
+/// `subscriptions/listen` for every list change; the server acknowledges the subset it offers.
+/// Resource subscriptions are not bridged yet.
+pub fn listen_params() -> Raw {
+    let params = to_raw(&serde_json::json!({
+        "notifications": { "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true }
+    }));
+    with_meta(Some(&params)).unwrap_or_else(|_| crate::jsonrpc::empty_object())
+}
+
 pub fn discover_params() -> Raw {
     with_meta(None).unwrap_or_else(|_| crate::jsonrpc::empty_object())
 }

@@ -101,12 +101,9 @@ impl HttpLink {
         };
         let init = match discovered {
             Some(init) => init,
-            None => {
-                let init = link.handshake().await?;
-                tokio::spawn(Arc::clone(&link).listen());
-                init
-            }
+            None => link.handshake().await?,
         };
+        tokio::spawn(Arc::clone(&link).listen());
         Ok((link, init))
     }
 
@@ -377,17 +374,16 @@ impl HttpLink {
     async fn listen(self: Arc<Self>) {
         let mut backoff = Duration::from_millis(500);
         while !self.closed.is_cancelled() {
-            let request = self
-                .client
-                .get(self.url.clone())
-                .headers(self.request_headers("text/event-stream"))
-                .send();
+            let request = self.open_listen_request().send();
             let response = tokio::select! {
                 r = request => r,
                 () = self.closed.cancelled() => return,
             };
             match response {
-                Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                // No stream on offer: 405 (stateful servers without GET), or 404 / a JSON answer
+                // (stateless servers without `subscriptions/listen`).
+                Ok(r) if matches!(r.status(), StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND) => return,
+                Ok(r) if r.status().is_success() && !is_event_stream(&r) => return,
                 Ok(r) if r.status().is_success() => {
                     backoff = Duration::from_millis(500);
                     let stream = bounded_unlimited(r.bytes_stream());
@@ -411,6 +407,31 @@ impl HttpLink {
         }
     }
 
+    /// The request that opens the stream of unasked notifications: GET in the stateful era,
+    /// `subscriptions/listen` (a POST answered with a long-lived SSE stream) in the stateless one.
+    fn open_listen_request(&self) -> reqwest::RequestBuilder {
+        if !self.is_stateless() {
+            return self
+                .client
+                .get(self.url.clone())
+                .headers(self.request_headers("text/event-stream"));
+        }
+        let mut headers = self.request_headers("application/json, text/event-stream");
+        for (name, value) in stateless::headers("subscriptions/listen", None) {
+            headers.insert(name, value);
+        }
+        let body = jsonrpc::request_frame(
+            Some("\"agentmux-listen\""),
+            "subscriptions/listen",
+            Some(&stateless::listen_params()),
+        );
+        self.client
+            .post(self.url.clone())
+            .headers(headers)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
     pub fn is_stateless(&self) -> bool {
         self.stateless.load(Ordering::Acquire)
     }
@@ -427,6 +448,14 @@ impl HttpLink {
             let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
         }
     }
+}
+
+fn is_event_stream(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"))
 }
 
 /// A byte stream cut off (with an error) past [`MAX_RESPONSE`].

@@ -27,7 +27,6 @@ import harness
 import httpx
 import mcp.types as types
 import pytest
-from conftest import known_bug
 from mcp_util import all_tools, client, texts
 from raw_mcp import ACCEPT, RawSession, sse_events
 
@@ -265,16 +264,10 @@ def py_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         server.proc.stop()
 
 
-LIST_CHANGED_NOT_HEARD_FROM_2026_UPSTREAM = (
-    "gateway bug: the hub speaks 2026-07-28 to a server that offers both eras and opens no "
-    "`subscriptions/listen` stream to it, so the upstream's tools/list_changed never reaches "
-    "clients (only the catalog TTL would show the new tool)"
-)
 LIST_CHANGED_WITHIN_S = 5.0
 
 
 def test_list_changed_reaches_get_streams(request: pytest.FixtureRequest, py_hub: harness.Hub) -> None:
-    known_bug(request, request.node.callspec.params["py_hub"] == "dual", LIST_CHANGED_NOT_HEARD_FROM_2026_UPSTREAM)
     with RawSession(py_hub.url("/mcp")) as fed, RawSession(py_hub.url("/mcp/py")) as single:
         assert fed.initialize_result["capabilities"]["tools"].get("listChanged") is True, fed.initialize_result
         fed_stream = fed.open_get_stream()
@@ -303,7 +296,6 @@ def test_list_changed_reaches_get_streams(request: pytest.FixtureRequest, py_hub
 
 
 async def test_list_changed_reaches_sdk_client(request: pytest.FixtureRequest, py_hub: harness.Hub) -> None:
-    known_bug(request, request.node.callspec.params["py_hub"] == "dual", LIST_CHANGED_NOT_HEARD_FROM_2026_UPSTREAM)
     changed = anyio.Event()
 
     async def on_message(message: Any) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 
 import harness
 import pytest
-from conftest import known_bug
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 from mcp_util import MODES, all_prompts, all_resources, all_tools, client, texts
