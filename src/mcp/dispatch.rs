@@ -10,7 +10,8 @@ use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
 use super::{Outbox, cursor, names};
 use crate::jsonrpc::{
-    INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw, to_raw,
+    INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw,
+    to_raw,
 };
 
 /// Stateful-era versions agentmux serves to clients, newest first.
@@ -53,10 +54,7 @@ impl Hub {
             "resources/subscribe" | "resources/unsubscribe" => self.subscription(req, outbox).await,
             "completion/complete" => self.complete(req, outbox).await,
             "logging/setLevel" => self.set_level(req),
-            "initialize" => Err(RpcError::new(
-                super::super::jsonrpc::INVALID_REQUEST,
-                "already initialized",
-            )),
+            "initialize" => Err(RpcError::new(INVALID_REQUEST, "already initialized")),
             other => Err(RpcError::new(
                 METHOD_NOT_FOUND,
                 format!("method `{other}` is not supported"),

@@ -13,56 +13,66 @@ use crate::jsonrpc::{Raw, RawObject, to_raw};
 
 pub const VERSION: &str = "2026-07-28";
 
-/// The `_meta` every stateless request carries.
-fn protocol_meta() -> [(&'static str, Raw); 3] {
-    [
-        ("io.modelcontextprotocol/protocolVersion", to_raw(&VERSION)),
-        (
-            "io.modelcontextprotocol/clientCapabilities",
-            to_raw(&serde_json::json!({})),
-        ),
-        (
-            "io.modelcontextprotocol/clientInfo",
-            to_raw(&serde_json::json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") })),
-        ),
-    ]
+/// The `_meta` members every stateless request carries, serialized once.
+fn protocol_meta() -> &'static [(&'static str, Raw); 3] {
+    static META: std::sync::OnceLock<[(&'static str, Raw); 3]> = std::sync::OnceLock::new();
+    META.get_or_init(|| {
+        [
+            ("io.modelcontextprotocol/protocolVersion", to_raw(&VERSION)),
+            (
+                "io.modelcontextprotocol/clientCapabilities",
+                to_raw(&serde_json::json!({})),
+            ),
+            (
+                "io.modelcontextprotocol/clientInfo",
+                to_raw(&serde_json::json!({ "name": "agentmux", "version": env!("CARGO_PKG_VERSION") })),
+            ),
+        ]
+    })
 }
 
-/// `params` with the protocol fields added to its `_meta`.
-pub fn with_meta(params: Option<&RawValue>) -> Result<Raw, UpstreamError> {
+/// A request made stateless: `params` with the protocol fields in `_meta`, and the headers
+/// (`Mcp-Method`, `Mcp-Name`) that must match it. The params are parsed once for both.
+pub fn prepare(
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<(Raw, Vec<(HeaderName, HeaderValue)>), UpstreamError> {
     let invalid = |e: crate::jsonrpc::RpcError| UpstreamError::Protocol(format!("request params: {}", e.message));
     let mut object = match params {
         Some(p) => RawObject::parse(p).map_err(invalid)?,
         None => RawObject::default(),
     };
+    let name = name_field(method).and_then(|field| object.str(field).ok().flatten());
+    let headers = headers(method, name.as_deref());
     let mut meta = match object.get("_meta") {
         Some(m) => RawObject::parse(m).map_err(invalid)?,
         None => RawObject::default(),
     };
     for (key, value) in protocol_meta() {
-        meta.set(key, value);
+        meta.set(key, value.clone());
     }
     object.set("_meta", meta.to_raw());
-    Ok(object.to_raw())
+    Ok((object.to_raw(), headers))
 }
 
-/// `Mcp-Method`, and `Mcp-Name` for methods that name one thing.
-pub fn headers(method: &str, params: Option<&RawValue>) -> Vec<(HeaderName, HeaderValue)> {
+/// The body member a method's `Mcp-Name` header names.
+fn name_field(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        // `resources/(un)subscribe` are stateful-era methods; dual-era servers that still take
+        // them want the URI named like `resources/read`.
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
+        _ => None,
+    }
+}
+
+/// `Mcp-Method`, and `Mcp-Name` when the request names one thing.
+pub fn headers(method: &str, name: Option<&str>) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::with_capacity(2);
     if let Ok(value) = HeaderValue::from_str(method) {
         out.push((HeaderName::from_static("mcp-method"), value));
     }
-    let field = match method {
-        "tools/call" | "prompts/get" => "name",
-        // `resources/(un)subscribe` are stateful-era methods; dual-era servers that still take
-        // them want the URI named like `resources/read`.
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
-        _ => return out,
-    };
-    let name = params
-        .and_then(|p| RawObject::parse(p).ok())
-        .and_then(|p| p.str(field).ok().flatten());
-    if let Some(value) = name.and_then(|n| HeaderValue::from_str(&encode_header_value(&n)).ok()) {
+    if let Some(value) = name.and_then(|n| HeaderValue::from_str(&encode_header_value(n)).ok()) {
         out.push((HeaderName::from_static("mcp-name"), value));
     }
     out
@@ -87,11 +97,11 @@ pub fn listen_params() -> Raw {
     let params = to_raw(&serde_json::json!({
         "notifications": { "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true }
     }));
-    with_meta(Some(&params)).unwrap_or_else(|_| crate::jsonrpc::empty_object())
+    prepare("subscriptions/listen", Some(&params)).map_or_else(|_| crate::jsonrpc::empty_object(), |(p, _)| p)
 }
 
 pub fn discover_params() -> Raw {
-    with_meta(None).unwrap_or_else(|_| crate::jsonrpc::empty_object())
+    prepare("server/discover", None).map_or_else(|_| crate::jsonrpc::empty_object(), |(p, _)| p)
 }
 
 /// A `server/discover` result, if it says the server speaks this era.
@@ -128,13 +138,12 @@ mod tests {
     #[test]
     fn adds_meta_and_headers() {
         let params = crate::jsonrpc::raw(r#"{"name":"écho","_meta":{"progressToken":"t"}}"#.into());
-        let with = with_meta(Some(&params)).unwrap();
+        let (with, headers) = prepare("tools/call", Some(&params)).unwrap();
         assert!(with.get().contains(r#""progressToken":"t""#));
         assert!(
             with.get()
                 .contains(r#""io.modelcontextprotocol/protocolVersion":"2026-07-28""#)
         );
-        let headers = headers("tools/call", Some(&params));
         assert_eq!(headers[0].1, "tools/call");
         assert_eq!(headers[1].1, "=?base64?w6ljaG8=?=");
     }

@@ -171,9 +171,9 @@ impl HttpLink {
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
         if self.stateless.load(Ordering::Acquire) {
-            let with_meta = stateless::with_meta(params)?;
-            let body = jsonrpc::request_frame(Some(&id.to_string()), method, Some(&with_meta));
-            let response = self.post_with(body, &stateless::headers(method, params)).await?;
+            let (params, headers) = stateless::prepare(method, params)?;
+            let body = jsonrpc::request_frame(Some(&id.to_string()), method, Some(&params));
+            let response = self.post_with(body, &headers).await?;
             return self.read_response(response, id, sink).await;
         }
         let body = Bytes::from(jsonrpc::request_frame(Some(&id.to_string()), method, params));
