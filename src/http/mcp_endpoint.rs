@@ -125,6 +125,9 @@ async fn post_stateless(
     if !stateless::method_exists(&method) {
         return stateless::method_not_found(&message, &method);
     }
+    if method == "subscriptions/listen" {
+        return stateless::listen(&inputs, scope, &message);
+    }
     if method == "server/discover" {
         let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
         return json_response(

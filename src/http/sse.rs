@@ -57,8 +57,16 @@ pub fn request_stream(queued: Vec<Vec<u8>>, notes: mpsc::Receiver<Vec<u8>>, call
 }
 
 /// A session's GET stream: whatever the hub pushes, with keep-alive comments.
-pub fn session_stream(mut frames: mpsc::Receiver<Vec<u8>>) -> Response {
-    let stream = futures_util::stream::poll_fn(move |cx| frames.poll_recv(cx).map(|f| f.map(event)));
+pub fn session_stream(frames: mpsc::Receiver<Vec<u8>>) -> Response {
+    guarded_session_stream(frames, ())
+}
+
+/// A session stream that owns `guard` until the client goes away (to clean up after it).
+pub fn guarded_session_stream<G: Send + 'static>(mut frames: mpsc::Receiver<Vec<u8>>, guard: G) -> Response {
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        let _owned = &guard;
+        frames.poll_recv(cx).map(|f| f.map(event))
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

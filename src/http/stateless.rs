@@ -14,9 +14,12 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::mcp_endpoint::rpc_error_response;
+use super::{Inputs, sse};
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Message, Raw, RawObject, RpcError, to_raw};
-use crate::mcp::{MODERN_VERSIONS, SUPPORTED_VERSIONS, log_level_rank};
+use crate::mcp::{ListKind, Listen, MODERN_VERSIONS, SUPPORTED_VERSIONS, Scope, Session, Sessions, log_level_rank};
 
 pub const HEADER_MISMATCH: i64 = -32020;
 pub const UNSUPPORTED_VERSION: i64 = -32022;
@@ -185,7 +188,66 @@ pub fn method_exists(method: &str) -> bool {
             | "resources/templates/list"
             | "resources/read"
             | "completion/complete"
+            | "subscriptions/listen"
     )
+}
+
+/// `subscriptions/listen`: an SSE stream of the list changes the client asked for, first
+/// acknowledged with the subset agentmux honours (resource subscriptions are not offered yet).
+pub fn listen(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
+    let id = message.id.as_deref().unwrap_or_else(|| crate::jsonrpc::null_ref());
+    let wanted = message
+        .params
+        .as_deref()
+        .and_then(|p| RawObject::parse(p).ok())
+        .and_then(|p| p.get("notifications").and_then(|n| RawObject::parse(n).ok()));
+    let Some(wanted) = wanted else {
+        let e = RpcError::new(INVALID_PARAMS, "subscriptions/listen needs params.notifications");
+        return rpc_error_response(StatusCode::BAD_REQUEST, Some(id), &e);
+    };
+    let asked = |flag: &str| wanted.get(flag).is_some_and(|v| v.get() == "true");
+    let mut kinds = Vec::new();
+    let mut honoured = serde_json::Map::new();
+    for (flag, kind) in [
+        ("toolsListChanged", ListKind::Tools),
+        ("promptsListChanged", ListKind::Prompts),
+        ("resourcesListChanged", ListKind::Resources),
+    ] {
+        if asked(flag) {
+            kinds.push(kind);
+            honoured.insert(flag.to_string(), serde_json::Value::Bool(true));
+        }
+    }
+    let listen = Listen {
+        id: id.to_owned(),
+        kinds,
+    };
+    let ack = listen.tagged_params(&format!(",\"notifications\":{}", serde_json::Value::Object(honoured)));
+    let session = Session::listener(scope, listen);
+    let frames = session.open_stream();
+    session.push(crate::jsonrpc::request_frame(
+        None,
+        "notifications/subscriptions/acknowledged",
+        Some(&ack),
+    ));
+    inputs.hub.sessions.insert(Arc::clone(&session));
+    let guard = ListenGuard {
+        sessions: inputs.hub.sessions.clone(),
+        id: session.id.clone(),
+    };
+    sse::guarded_session_stream(frames, guard)
+}
+
+/// Forgets a listen stream's state when its client goes away.
+struct ListenGuard {
+    sessions: Sessions,
+    id: String,
+}
+
+impl Drop for ListenGuard {
+    fn drop(&mut self) {
+        self.sessions.remove(&self.id);
+    }
 }
 
 pub fn method_not_found(message: &Message, method: &str) -> Response {

@@ -347,17 +347,14 @@ fn hub_capabilities() -> Value {
     })
 }
 
-/// Capabilities as a stateless client may rely on them: change notifications and resource
-/// subscriptions need `subscriptions/listen`, which agentmux does not serve yet, and tasks are an
-/// extension in 2026-07-28.
+/// Capabilities as a stateless client may rely on them: list changes come on
+/// `subscriptions/listen`, which agentmux serves; resource subscriptions through it are not
+/// offered yet, and tasks are an extension in 2026-07-28.
 fn stateless_capabilities(mut capabilities: Value) -> Value {
     if let Some(caps) = capabilities.as_object_mut() {
         caps.remove("tasks");
-        for kind in ["tools", "prompts", "resources"] {
-            if let Some(Value::Object(flags)) = caps.get_mut(kind) {
-                flags.remove("listChanged");
-                flags.remove("subscribe");
-            }
+        if let Some(Value::Object(flags)) = caps.get_mut("resources") {
+            flags.remove("subscribe");
         }
     }
     capabilities

@@ -117,8 +117,14 @@ impl Hub {
             .map(|method| request_frame(None, method, None))
             .collect();
         for session in self.sessions.all().filter(|s| s.scope.covers(upstream)) {
-            for frame in &frames {
-                session.push(frame.clone());
+            match &session.listen {
+                None => frames.iter().for_each(|frame| session.push(frame.clone())),
+                // A listen stream gets only the kinds it asked for, tagged with its id.
+                Some(listen) => kinds
+                    .iter()
+                    .filter(|k| listen.kinds.contains(k))
+                    .filter_map(|k| k.list_changed_notification())
+                    .for_each(|method| session.push(request_frame(None, method, Some(&listen.tagged_params(""))))),
             }
         }
     }

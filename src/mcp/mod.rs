@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 pub use catalog::{ListKind, Views};
 pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version};
 pub use hub::Hub;
-pub use session::{Scope, Session, Sessions, log_level_rank};
+pub use session::{Listen, Scope, Session, Sessions, log_level_rank};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never
 /// waits: a client that does not read loses notifications, never the response.

@@ -52,6 +52,27 @@ pub struct Session {
     /// Exposed URIs the client subscribed to.
     subscriptions: Mutex<HashSet<String>>,
     log_level: Mutex<Option<u8>>,
+    /// Set for a stateless client's `subscriptions/listen` stream: which changes it asked for.
+    pub listen: Option<Listen>,
+}
+
+/// What a `subscriptions/listen` stream asked for (2026-07-28); every notification on it is
+/// tagged with the listen request's id.
+#[derive(Debug)]
+pub struct Listen {
+    /// The listen request's JSON-RPC id, raw.
+    pub id: crate::jsonrpc::Raw,
+    pub kinds: Vec<super::ListKind>,
+}
+
+impl Listen {
+    /// `params` of a notification on this stream: `{"_meta":{"…/subscriptionId": id}}` plus `rest`.
+    pub fn tagged_params(&self, rest: &str) -> crate::jsonrpc::Raw {
+        crate::jsonrpc::raw(format!(
+            "{{\"_meta\":{{\"io.modelcontextprotocol/subscriptionId\":{}}}{rest}}}",
+            self.id.get()
+        ))
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -61,6 +82,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Session {
     pub fn new(scope: Scope, protocol_version: String) -> Arc<Self> {
+        Self::build(scope, protocol_version, None)
+    }
+
+    /// The state behind one `subscriptions/listen` stream (it lives as long as the stream).
+    pub fn listener(scope: Scope, listen: Listen) -> Arc<Self> {
+        Self::build(scope, "2026-07-28".to_string(), Some(listen))
+    }
+
+    fn build(scope: Scope, protocol_version: String, listen: Option<Listen>) -> Arc<Self> {
         Arc::new(Self {
             id: new_session_id(),
             scope,
@@ -69,6 +99,7 @@ impl Session {
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
             log_level: Mutex::new(None),
+            listen,
         })
     }
 

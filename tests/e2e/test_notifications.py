@@ -309,3 +309,67 @@ async def test_list_changed_reaches_sdk_client(request: pytest.FixtureRequest, p
             await changed.wait()
         assert "py__extra_sdk" in [t.name for t in await all_tools(c)]
         assert texts(await c.call_tool("py__extra_sdk", {})) == ["extra_sdk works"]
+
+
+# === 2026-07-28 clients: subscriptions/listen ===
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def modern_post(url: str, method: str, params: dict[str, Any], name: str | None = None) -> httpx.Response:
+    headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+    if name is not None:
+        headers["Mcp-Name"] = name
+    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {**params, "_meta": MODERN_META}}
+    return httpx.post(url, headers=headers, json=body, timeout=10)
+
+
+def test_stateless_listen_stream_gets_tagged_list_changes(py_hub: harness.Hub) -> None:
+    """A stateless client's `subscriptions/listen` stream is acknowledged first (with the subset
+    agentmux honours), then carries only the list changes it asked for, each tagged with the
+    listen request's id."""
+    url = py_hub.url("/mcp")
+    discovered = modern_post(url, "server/discover", {}).json()["result"]
+    assert discovered["capabilities"]["tools"].get("listChanged") is True, discovered
+
+    headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "subscriptions/listen"}
+    body = {
+        "jsonrpc": "2.0",
+        "id": "listen-1",
+        "method": "subscriptions/listen",
+        "params": {"_meta": MODERN_META, "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["x://y"]}},
+    }
+    got: list[dict[str, Any]] = []
+    arrived = threading.Event()
+    with httpx.Client(timeout=httpx.Timeout(10.0, read=None)) as http, http.stream("POST", url, headers=headers, json=body) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream"), r.headers
+
+        def read() -> None:
+            try:
+                for message in sse_events(r.iter_lines()):
+                    got.append(message)
+                    if message.get("method") == "notifications/tools/list_changed":
+                        arrived.set()
+                        return
+            except httpx.HTTPError:
+                pass
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        added = modern_post(url, "tools/call", {"name": "py__add_tool", "arguments": {"suffix": "listen"}}, name="py__add_tool")
+        assert added.json()["result"]["content"][0]["text"] == "added extra_listen", added.text
+        assert arrived.wait(LIST_CHANGED_WITHIN_S), f"no tools/list_changed on the listen stream (saw {got})"
+
+    ack = got[0]
+    assert ack["method"] == "notifications/subscriptions/acknowledged", got
+    assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen-1", ack
+    # Resource subscriptions are not offered, so they are not acknowledged.
+    assert ack["params"]["notifications"] == {"toolsListChanged": True}, ack
+    changed = got[-1]
+    assert changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen-1", changed
+    assert all(m.get("method") != "notifications/message" for m in got), got
+    names = [t["name"] for t in modern_post(url, "tools/list", {}).json()["result"]["tools"]]
+    assert "py__extra_listen" in names, names
