@@ -3,6 +3,7 @@
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
+use super::legacy_sse::SseLink;
 use super::stdio::StdioLink;
 use super::streamable_http::HttpLink;
 use super::{Inbound, UpstreamError};
@@ -16,6 +17,7 @@ pub type NotificationSink = mpsc::Sender<Inbound>;
 pub enum Link {
     Stdio(StdioLink),
     Http(std::sync::Arc<HttpLink>),
+    Sse(std::sync::Arc<SseLink>),
 }
 
 impl Link {
@@ -31,6 +33,7 @@ impl Link {
         match self {
             Self::Stdio(l) => l.request(id, method, params, sink).await,
             Self::Http(l) => l.request(id, method, params, sink).await,
+            Self::Sse(l) => l.request(id, method, params, sink).await,
         }
     }
 
@@ -38,13 +41,14 @@ impl Link {
         match self {
             Self::Stdio(l) => l.notify(method, params).await,
             Self::Http(l) => l.notify(method, params).await,
+            Self::Sse(l) => l.notify(method, params).await,
         }
     }
 
     /// Whether the upstream speaks the stateless era (no sessions, no subscriptions).
     pub fn is_stateless(&self) -> bool {
         match self {
-            Self::Stdio(_) => false,
+            Self::Stdio(_) | Self::Sse(_) => false,
             Self::Http(l) => l.is_stateless(),
         }
     }
@@ -62,6 +66,7 @@ impl Link {
         match self {
             Self::Stdio(l) => &l.closed,
             Self::Http(l) => &l.closed,
+            Self::Sse(l) => &l.closed,
         }
     }
 
@@ -70,6 +75,7 @@ impl Link {
         match self {
             Self::Stdio(l) => l.shutdown().await,
             Self::Http(l) => l.shutdown().await,
+            Self::Sse(l) => l.shutdown().await,
         }
     }
 }

@@ -5,8 +5,10 @@
 //! sends unasked (notifications) flows to the hub as [`UpstreamEvent`]s. This module knows
 //! JSON-RPC and the MCP handshake, not what tools or prompts are: that is `mcp`'s business.
 
+mod correlate;
 mod error;
 mod handshake;
+mod legacy_sse;
 mod link;
 pub mod reaper;
 mod stateless;

@@ -4,9 +4,8 @@
 //! (`npx` → `sh` → `node`). When agentmux runs as a binary, the child is started under
 //! `agentmux __reap` (see `reaper.rs`), which also stops the group if agentmux itself is killed.
 
-use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,16 +14,16 @@ use nix::unistd::Pid;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::NotificationSink;
-use super::handshake::answer_server_request;
-use super::{Inbound, UpstreamError, UpstreamEvent};
+use super::correlate::{Correlator, Route};
+use super::{UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
-use crate::jsonrpc::{self, Kind, Message, Raw, RawObject, RpcError};
+use crate::jsonrpc::{self, Message, Raw};
 
 /// Longest line accepted from a child's stdout (one JSON-RPC message).
 const MAX_LINE: usize = 32 * 1024 * 1024;
@@ -35,16 +34,10 @@ const WRITE_QUEUE: usize = 1024;
 /// How long a child gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>>>;
-/// Progress token (raw JSON text) → the sink of the request that carries it. stdio has no
-/// per-request stream, so this is how progress stays ordered before its request's response.
-type ProgressSinks = Arc<Mutex<HashMap<String, NotificationSink>>>;
-
 pub struct StdioLink {
     name: Arc<str>,
     writer: mpsc::Sender<Vec<u8>>,
-    pending: Pending,
-    progress: ProgressSinks,
+    correlator: Arc<Correlator>,
     pub(super) closed: CancellationToken,
     timeouts: Timeouts,
     group: Pid,
@@ -100,8 +93,7 @@ impl StdioLink {
 
         let name: Arc<str> = launch.name.into();
         let closed = CancellationToken::new();
-        let pending: Pending = Arc::default();
-        let progress: ProgressSinks = Arc::default();
+        let correlator: Arc<Correlator> = Arc::default();
         let (writer, queue) = mpsc::channel(WRITE_QUEUE);
         let (exited_tx, exited) = tokio::sync::watch::channel(false);
 
@@ -111,8 +103,7 @@ impl StdioLink {
             name: name.clone(),
             index: launch.index,
             stdout,
-            pending: pending.clone(),
-            progress: progress.clone(),
+            correlator: Arc::clone(&correlator),
             writer: writer.clone(),
             events: launch.events,
             closed: closed.clone(),
@@ -121,15 +112,14 @@ impl StdioLink {
             name.clone(),
             child,
             closed.clone(),
-            pending.clone(),
+            Arc::clone(&correlator),
             exited_tx,
         ));
 
         Ok(Self {
             name,
             writer,
-            pending,
-            progress,
+            correlator,
             closed,
             timeouts: launch.timeouts,
             group,
@@ -144,38 +134,15 @@ impl StdioLink {
         params: Option<&RawValue>,
         sink: Option<&NotificationSink>,
     ) -> Result<Raw, UpstreamError> {
-        let (tx, rx) = oneshot::channel();
-        self.lock_pending().insert(id, tx);
-        let token = sink.zip(params.and_then(progress_token));
-        if let Some((sink, token)) = &token {
-            lock(&self.progress).insert(token.clone(), (*sink).clone());
-        }
-        // Removes the entries however this future ends (answered, timed out, or dropped).
-        let _entry = PendingEntry {
-            pending: &self.pending,
-            id,
-            progress: &self.progress,
-            token: token.map(|t| t.1),
-        };
+        let waiter = self.correlator.register(id, params, sink);
         let frame = jsonrpc::request_frame(Some(&id.to_string()), method, params);
         self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)?;
-        match tokio::time::timeout(self.timeouts.total, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(UpstreamError::Closed),
-            Err(_) => Err(UpstreamError::Timeout {
-                phase: "the response",
-                after_ms: self.timeouts.total.as_millis(),
-            }),
-        }
+        waiter.wait(self.timeouts.total).await
     }
 
     pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
         let frame = jsonrpc::request_frame(None, method, params);
         self.writer.send(frame).await.map_err(|_| UpstreamError::Closed)
-    }
-
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Raw, UpstreamError>>>> {
-        lock(&self.pending)
     }
 
     /// SIGTERM to the whole process group, SIGKILL after a grace period.
@@ -201,38 +168,6 @@ impl Drop for StdioLink {
         // A link dropped without shutdown (e.g. a failed handshake) must not leave processes behind.
         let _ = killpg(self.group, Signal::SIGKILL);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding this lock cannot leave the map inconsistent: every operation on it
-    // is a single insert or remove.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-struct PendingEntry<'a> {
-    pending: &'a Pending,
-    id: u64,
-    progress: &'a ProgressSinks,
-    token: Option<String>,
-}
-
-impl Drop for PendingEntry<'_> {
-    fn drop(&mut self) {
-        lock(self.pending).remove(&self.id);
-        if let Some(token) = &self.token {
-            lock(self.progress).remove(token);
-        }
-    }
-}
-
-/// `params._meta.progressToken` as raw JSON text, if the request asks for progress.
-fn progress_token(params: &RawValue) -> Option<String> {
-    if !params.get().contains("progressToken") {
-        return None;
-    }
-    let meta = RawObject::parse(params).ok()?;
-    let meta = RawObject::parse(meta.get("_meta")?).ok()?;
-    meta.get("progressToken").map(|t| t.get().to_string())
 }
 
 async fn write_loop(
@@ -273,8 +208,7 @@ struct ReadLoop {
     name: Arc<str>,
     index: usize,
     stdout: tokio::process::ChildStdout,
-    pending: Pending,
-    progress: ProgressSinks,
+    correlator: Arc<Correlator>,
     writer: mpsc::Sender<Vec<u8>>,
     events: mpsc::Sender<UpstreamEvent>,
     closed: CancellationToken,
@@ -302,78 +236,35 @@ async fn read_loop(r: ReadLoop) {
                 continue;
             }
         };
-        match message.kind() {
-            Ok(Kind::Response { id }) => {
-                let waiter = id.get().parse::<u64>().ok().and_then(|id| lock(&r.pending).remove(&id));
-                match waiter {
-                    Some(tx) => {
-                        let _ = tx.send(response_outcome(message));
-                    }
-                    None => {
-                        debug!(upstream = %r.name, id = id.get(), "response to no pending request")
-                    }
-                }
+        match r.correlator.route(message) {
+            Route::Delivered => {}
+            Route::UnknownResponse(id) => debug!(upstream = %r.name, %id, "response to no pending request"),
+            Route::ToRequest(sink, inbound) => {
+                let _ = sink.send(inbound).await;
             }
-            Ok(Kind::Notification { method }) => {
-                let inbound = Inbound {
-                    method: method.to_string(),
-                    params: message.params,
+            Route::ToHub(message) => {
+                let event = UpstreamEvent::Notification {
+                    upstream: r.index,
+                    message,
                 };
-                if let Some(sink) = progress_sink(&r.progress, &inbound) {
-                    let _ = sink.send(inbound).await;
-                    continue;
-                }
-                if r.events
-                    .send(UpstreamEvent::Notification {
-                        upstream: r.index,
-                        message: inbound,
-                    })
-                    .await
-                    .is_err()
-                {
+                if r.events.send(event).await.is_err() {
                     break;
                 }
             }
-            Ok(Kind::Request { id, method }) => {
-                let frame = match answer_server_request(method) {
-                    Ok(result) => jsonrpc::result_frame(id, &result),
-                    Err(e) => jsonrpc::error_frame(Some(id), &e),
-                };
+            Route::Answer(frame) => {
                 let _ = r.writer.send(frame).await;
             }
-            Err(e) => warn!(upstream = %r.name, error = %e.message, "ignored an invalid message"),
+            Route::Invalid(error) => warn!(upstream = %r.name, %error, "ignored an invalid message"),
         }
     }
     r.closed.cancel();
-}
-
-fn progress_sink(sinks: &ProgressSinks, inbound: &Inbound) -> Option<NotificationSink> {
-    if inbound.method != "notifications/progress" {
-        return None;
-    }
-    let params = RawObject::parse(inbound.params.as_deref()?).ok()?;
-    let token = params.get("progressToken")?;
-    lock(sinks).get(token.get()).cloned()
-}
-
-/// Turns a response message into the request's outcome.
-pub(super) fn response_outcome(message: Message) -> Result<Raw, UpstreamError> {
-    match (message.result, message.error) {
-        (Some(result), _) => Ok(result),
-        (None, Some(error)) => Err(UpstreamError::Rpc(
-            serde_json::from_str::<RpcError>(error.get()).unwrap_or_else(|_| {
-                RpcError::new(jsonrpc::INTERNAL_ERROR, format!("malformed error: {}", error.get()))
-            }),
-        )),
-        (None, None) => Err(UpstreamError::Protocol("response without result or error".into())),
-    }
 }
 
 async fn wait_child(
     name: Arc<str>,
     mut child: Child,
     closed: CancellationToken,
-    pending: Pending,
+    correlator: Arc<Correlator>,
     exited: tokio::sync::watch::Sender<bool>,
 ) {
     match child.wait().await {
@@ -383,8 +274,5 @@ async fn wait_child(
     }
     let _ = exited.send(true);
     closed.cancel();
-    // Everyone still waiting learns now rather than at their timeout.
-    for (_, tx) in lock(&pending).drain() {
-        let _ = tx.send(Err(UpstreamError::Closed));
-    }
+    correlator.fail_all();
 }

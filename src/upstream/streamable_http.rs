@@ -18,10 +18,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::correlate::response_outcome;
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
 use super::link::NotificationSink;
 use super::stateless;
-use super::stdio::response_outcome;
 use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts, UpstreamProtocol};
 use crate::jsonrpc::{self, Kind, Message, Raw};

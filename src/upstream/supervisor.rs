@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::handshake::{initialize_params, parse_initialize};
+use super::legacy_sse::{SseLink, SseTarget};
 use super::stdio::{Launch, StdioLink};
 use super::streamable_http::{HttpLink, Target};
 use super::{InitializeResult, Link, Status, Upstream, UpstreamError, UpstreamEvent};
@@ -125,11 +126,20 @@ async fn connect(
             let (link, init) = HttpLink::connect(target).await?;
             Ok((Link::Http(link), init))
         }
-        TransportSpec::Sse { .. } | TransportSpec::WebSocket { .. } => Err(UpstreamError::Unavailable {
-            reason: format!(
-                "the {} transport is not supported yet; use streamable-http or stdio",
-                spec.transport.kind()
-            ),
+        TransportSpec::Sse { url, headers } => {
+            let target = SseTarget {
+                name: &spec.name,
+                index: up.index,
+                url,
+                headers,
+                timeouts: spec.timeouts,
+                events,
+            };
+            let (link, init) = SseLink::connect(target).await?;
+            Ok((Link::Sse(link), init))
+        }
+        TransportSpec::WebSocket { .. } => Err(UpstreamError::Unavailable {
+            reason: "the websocket transport is not supported yet; use streamable-http, sse or stdio".into(),
         }),
     }
 }

@@ -187,8 +187,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--legacy-only", action="store_true")
+    parser.add_argument("--sse", action="store_true", help="the legacy HTTP+SSE transport (GET /sse, POST /messages/)")
     args = parser.parse_args()
-    app: Any = server.streamable_http_app(host=args.host)
+    app: Any = server.sse_app(host=args.host) if args.sse else server.streamable_http_app(host=args.host)
     if args.legacy_only:
         app = LegacyOnly(app)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

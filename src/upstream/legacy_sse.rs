@@ -1,0 +1,252 @@
+//! Upstreams on the legacy HTTP+SSE transport (protocol 2024-11-05): a GET opens an event
+//! stream whose first `endpoint` event names the URL to POST messages to; every response and
+//! notification comes back on that one stream, matched to requests like on stdio.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::correlate::{Correlator, Route};
+use super::handshake::{initialize_params, parse_initialize};
+use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
+use crate::config::{Secret, Timeouts};
+use crate::jsonrpc::{self, Message, Raw};
+
+/// Largest single event accepted on the stream; a bigger one ends the connection.
+const MAX_EVENT: usize = 32 * 1024 * 1024;
+
+pub struct SseLink {
+    name: Arc<str>,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    /// Where messages are POSTed, from the stream's `endpoint` event.
+    post_url: reqwest::Url,
+    correlator: Arc<Correlator>,
+    timeouts: Timeouts,
+    pub(super) closed: CancellationToken,
+}
+
+pub struct SseTarget<'a> {
+    pub name: &'a str,
+    pub index: usize,
+    pub url: &'a str,
+    pub headers: &'a BTreeMap<String, Secret>,
+    pub timeouts: Timeouts,
+    pub events: mpsc::Sender<UpstreamEvent>,
+}
+
+impl SseLink {
+    /// Opens the stream, waits for the endpoint, and initializes.
+    pub async fn connect(target: SseTarget<'_>) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
+        let url = reqwest::Url::parse(target.url)
+            .map_err(|e| UpstreamError::Transport(format!("invalid url `{}`: {e}", target.url)))?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(target.timeouts.connect)
+            .build()
+            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in target.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| UpstreamError::Transport(format!("invalid header name `{k}`")))?;
+            let mut value = HeaderValue::from_str(&v.0)
+                .map_err(|_| UpstreamError::Transport(format!("invalid value for header `{k}`")))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let opened = client
+            .get(url.clone())
+            .headers(headers.clone())
+            .header(header::ACCEPT, "text/event-stream")
+            .send();
+        let response = tokio::time::timeout(target.timeouts.first_byte, opened)
+            .await
+            .map_err(|_| UpstreamError::Timeout {
+                phase: "the event stream",
+                after_ms: target.timeouts.first_byte.as_millis(),
+            })?
+            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(UpstreamError::Transport(format!(
+                "GET {url}: HTTP {}",
+                response.status()
+            )));
+        }
+
+        let correlator: Arc<Correlator> = Arc::default();
+        let closed = CancellationToken::new();
+        let (endpoint_tx, endpoint_rx) = oneshot::channel();
+        let reader = Reader {
+            name: target.name.into(),
+            index: target.index,
+            base: url,
+            correlator: Arc::clone(&correlator),
+            events: target.events,
+            closed: closed.clone(),
+            client: client.clone(),
+            headers: headers.clone(),
+        };
+        tokio::spawn(reader.run(response, endpoint_tx));
+        let post_url = tokio::time::timeout(target.timeouts.first_byte, endpoint_rx)
+            .await
+            .map_err(|_| UpstreamError::Protocol("no `endpoint` event on the stream".into()))?
+            .map_err(|_| UpstreamError::Closed)?;
+
+        let link = Arc::new(Self {
+            name: target.name.into(),
+            client,
+            headers,
+            post_url,
+            correlator,
+            timeouts: target.timeouts,
+            closed,
+        });
+        let result = link.request(0, "initialize", Some(&initialize_params()), None).await?;
+        let init = parse_initialize(result)?;
+        link.notify("notifications/initialized", None).await?;
+        Ok((link, init))
+    }
+
+    pub async fn request(
+        &self,
+        id: u64,
+        method: &str,
+        params: Option<&RawValue>,
+        sink: Option<&NotificationSink>,
+    ) -> Result<Raw, UpstreamError> {
+        let waiter = self.correlator.register(id, params, sink);
+        self.post(jsonrpc::request_frame(Some(&id.to_string()), method, params))
+            .await?;
+        waiter.wait(self.timeouts.total).await
+    }
+
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
+        self.post(jsonrpc::request_frame(None, method, params)).await
+    }
+
+    async fn post(&self, frame: Vec<u8>) -> Result<(), UpstreamError> {
+        post(
+            &self.client,
+            &self.post_url,
+            &self.headers,
+            frame,
+            self.timeouts.first_byte,
+        )
+        .await
+    }
+
+    pub async fn shutdown(&self) {
+        debug!(upstream = %self.name, "closing the event stream");
+        self.closed.cancel();
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: &HeaderMap,
+    frame: Vec<u8>,
+    limit: Duration,
+) -> Result<(), UpstreamError> {
+    let sent = client
+        .post(url.clone())
+        .headers(headers.clone())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(frame)
+        .send();
+    let response = tokio::time::timeout(limit, sent)
+        .await
+        .map_err(|_| UpstreamError::Timeout {
+            phase: "the POST",
+            after_ms: limit.as_millis(),
+        })?
+        .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(UpstreamError::Transport(format!(
+            "POST {url}: HTTP {}",
+            response.status()
+        )))
+    }
+}
+
+struct Reader {
+    name: Arc<str>,
+    index: usize,
+    base: reqwest::Url,
+    correlator: Arc<Correlator>,
+    events: mpsc::Sender<UpstreamEvent>,
+    closed: CancellationToken,
+    client: reqwest::Client,
+    headers: HeaderMap,
+}
+
+impl Reader {
+    async fn run(self, response: reqwest::Response, endpoint: oneshot::Sender<reqwest::Url>) {
+        let mut endpoint = Some(endpoint);
+        let mut post_url: Option<reqwest::Url> = None;
+        let mut stream = response.bytes_stream().eventsource();
+        loop {
+            let event = tokio::select! {
+                e = stream.next() => e,
+                () = self.closed.cancelled() => None,
+            };
+            let Some(Ok(event)) = event else { break };
+            if event.data.len() > MAX_EVENT {
+                warn!(upstream = %self.name, "event larger than {MAX_EVENT} bytes; closing");
+                break;
+            }
+            if event.event == "endpoint" {
+                match self.base.join(event.data.trim()) {
+                    Ok(url) => {
+                        post_url = Some(url.clone());
+                        if let Some(tx) = endpoint.take() {
+                            let _ = tx.send(url);
+                        }
+                    }
+                    Err(e) => warn!(upstream = %self.name, error = %e, "invalid endpoint event"),
+                }
+                continue;
+            }
+            let message = match Message::parse(event.data.as_bytes()) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(upstream = %self.name, error = %e.message, "ignored an event that is not JSON-RPC");
+                    continue;
+                }
+            };
+            match self.correlator.route(message) {
+                Route::Delivered => {}
+                Route::UnknownResponse(id) => debug!(upstream = %self.name, %id, "response to no pending request"),
+                Route::ToRequest(sink, inbound) => {
+                    let _ = sink.send(inbound).await;
+                }
+                Route::ToHub(message) => {
+                    let _ = self
+                        .events
+                        .send(UpstreamEvent::Notification {
+                            upstream: self.index,
+                            message,
+                        })
+                        .await;
+                }
+                Route::Answer(frame) => {
+                    if let Some(url) = &post_url {
+                        let _ = post(&self.client, url, &self.headers, frame, Duration::from_secs(10)).await;
+                    }
+                }
+                Route::Invalid(error) => warn!(upstream = %self.name, %error, "ignored an invalid message"),
+            }
+        }
+        self.closed.cancel();
+        self.correlator.fail_all();
+    }
+}
