@@ -10,7 +10,7 @@ use tokio_util::codec::{FramedRead, LinesCodec};
 use tracing::warn;
 
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
-use crate::mcp::{Hub, Outbox, Request, Scope, Session, negotiate_version};
+use crate::mcp::{Hub, Scope, Session, negotiate_version, relay};
 
 const MAX_MESSAGE: usize = 32 * 1024 * 1024;
 
@@ -73,7 +73,13 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;
             }
             Ok(Kind::Request { .. }) => {
-                tokio::spawn(answer(Arc::clone(&hub), session.clone(), message, out_tx.clone()));
+                tokio::spawn(relay::answer(
+                    Arc::clone(&hub),
+                    Scope::Federated,
+                    session.clone(),
+                    message,
+                    out_tx.clone(),
+                ));
             }
             Ok(Kind::Notification { method }) => {
                 hub.client_notification(session.as_ref(), method, message.params.as_deref());
@@ -94,34 +100,4 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
         warn!("stdout writer ended abnormally");
     }
     Ok(())
-}
-
-async fn answer(hub: Arc<Hub>, session: Option<Arc<Session>>, message: Message, out: mpsc::Sender<Vec<u8>>) {
-    let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else {
-        return;
-    };
-    let (outbox, mut notes) = Outbox::channel(256, Some(session.as_ref().map_or(0, |s| s.log_level())));
-    let relay = out.clone();
-    let notes_task = tokio::spawn(async move {
-        while let Some(frame) = notes.recv().await {
-            if relay.send(frame).await.is_err() {
-                break;
-            }
-        }
-    });
-    let req = Request {
-        scope: Scope::Federated,
-        session: session.as_ref(),
-        id,
-        method,
-        params: message.params.as_deref(),
-    };
-    let frame = match hub.handle(&req, &outbox).await {
-        Ok(result) => jsonrpc::result_frame(id, &result),
-        Err(e) => jsonrpc::error_frame(Some(id), &e),
-    };
-    drop(outbox);
-    // Notifications of this request are written before its response.
-    let _ = notes_task.await;
-    let _ = out.send(frame).await;
 }

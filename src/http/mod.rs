@@ -2,6 +2,7 @@
 
 mod guard;
 mod health;
+mod legacy_sse;
 mod mcp_endpoint;
 mod sse;
 mod stateless;
@@ -36,6 +37,8 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
                 .post(mcp_endpoint::post_single)
                 .delete(mcp_endpoint::delete_single),
         )
+        .route("/sse", get(legacy_sse::open))
+        .route("/messages", axum::routing::post(legacy_sse::message))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&inputs),
             guard::check_host_and_origin,

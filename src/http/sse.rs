@@ -71,3 +71,19 @@ pub fn guarded_session_stream<G: Send + 'static>(mut frames: mpsc::Receiver<Vec<
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
+
+/// The legacy HTTP+SSE stream: an `endpoint` event naming where to POST, then the session's
+/// frames as `message` events.
+pub fn legacy_stream<G: Send + 'static>(endpoint: String, mut frames: mpsc::Receiver<Vec<u8>>, guard: G) -> Response {
+    let first =
+        futures_util::stream::once(
+            async move { Ok::<_, Infallible>(Event::default().event("endpoint").data(endpoint)) },
+        );
+    let rest = futures_util::stream::poll_fn(move |cx| {
+        let _owned = &guard;
+        frames.poll_recv(cx).map(|f| f.map(event))
+    });
+    Sse::new(futures_util::StreamExt::chain(first, rest))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

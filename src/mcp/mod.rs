@@ -13,6 +13,7 @@ mod hub;
 mod lifecycle;
 mod names;
 mod progress;
+pub mod relay;
 mod rewrite;
 mod session;
 

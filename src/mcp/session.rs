@@ -110,6 +110,11 @@ impl Session {
         rx
     }
 
+    /// The open stream's sender, to write what must not be dropped (responses) with waiting.
+    pub fn stream_sender(&self) -> Option<mpsc::Sender<Vec<u8>>> {
+        lock(&self.stream).clone()
+    }
+
     pub fn close_stream(&self) {
         *lock(&self.stream) = None;
     }

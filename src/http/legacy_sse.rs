@@ -1,0 +1,101 @@
+//! `/sse` and `/messages`: the legacy HTTP+SSE transport (protocol 2024-11-05) for clients that
+//! predate Streamable HTTP. `GET /sse` opens a session whose stream first names the endpoint to
+//! POST messages to (`/messages?sessionId=…`); every response and notification then travels on
+//! that stream, and each POST is answered 202. Federated scope, like `/mcp`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::mcp_endpoint::rpc_error_response;
+use super::{Inputs, sse};
+use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
+use crate::mcp::{Scope, Session, Sessions, negotiate_version, relay};
+
+const ERA: &str = "2024-11-05";
+
+pub async fn open(State(inputs): State<Arc<Inputs>>) -> Response {
+    let session = Session::new(Scope::Federated, ERA.to_string());
+    let frames = session.open_stream();
+    let endpoint = format!("/messages?sessionId={}", session.id);
+    inputs.hub.sessions.insert(Arc::clone(&session));
+    let guard = Forget {
+        sessions: inputs.hub.sessions.clone(),
+        id: session.id.clone(),
+    };
+    sse::legacy_stream(endpoint, frames, guard)
+}
+
+pub async fn message(
+    State(inputs): State<Arc<Inputs>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let session = query
+        .get("sessionId")
+        .and_then(|id| inputs.hub.sessions.get(id))
+        .filter(|s| s.protocol_version == ERA);
+    let Some(session) = session else {
+        let e = RpcError::new(INVALID_REQUEST, "unknown or expired sessionId: open GET /sse again");
+        return rpc_error_response(StatusCode::NOT_FOUND, None, &e);
+    };
+    let Some(out) = session.stream_sender() else {
+        let e = RpcError::new(
+            INVALID_REQUEST,
+            "the session's event stream is closed: open GET /sse again",
+        );
+        return rpc_error_response(StatusCode::NOT_FOUND, None, &e);
+    };
+    let message = match Message::parse(&body) {
+        Ok(m) => m,
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, None, &e),
+    };
+    match message.kind() {
+        Ok(Kind::Request {
+            id,
+            method: "initialize",
+        }) => {
+            let requested = message
+                .params
+                .as_deref()
+                .and_then(|p| RawObject::parse(p).ok())
+                .and_then(|p| p.str("protocolVersion").ok().flatten());
+            let version = negotiate_version(requested.as_deref());
+            let frame = jsonrpc::result_frame(id, &inputs.hub.initialize_result(Scope::Federated, version));
+            let _ = out.send(frame).await;
+        }
+        Ok(Kind::Request { .. }) => {
+            tokio::spawn(relay::answer(
+                Arc::clone(&inputs.hub),
+                Scope::Federated,
+                Some(session),
+                message,
+                out,
+            ));
+        }
+        Ok(Kind::Notification { method }) => {
+            inputs
+                .hub
+                .client_notification(Some(&session), method, message.params.as_deref());
+        }
+        Ok(Kind::Response { .. }) => {}
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// Forgets a legacy session when its stream ends: without the stream there is no way to answer.
+struct Forget {
+    sessions: Sessions,
+    id: String,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.sessions.remove(&self.id);
+    }
+}

@@ -1,0 +1,49 @@
+//! Answering a request on a stream that carries everything for one client (stdio, the legacy
+//! HTTP+SSE endpoint): its notifications first, then its response, on the same stream.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{Hub, Outbox, Request, Scope, Session};
+use crate::jsonrpc::{self, Message};
+
+/// Notifications buffered for one request before new ones are dropped.
+const NOTES: usize = 256;
+
+/// Handles `message` (a request) and writes what it produces to `out`.
+pub async fn answer(
+    hub: Arc<Hub>,
+    scope: Scope,
+    session: Option<Arc<Session>>,
+    message: Message,
+    out: mpsc::Sender<Vec<u8>>,
+) {
+    let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else {
+        return;
+    };
+    let (outbox, mut notes) = Outbox::channel(NOTES, Some(session.as_ref().map_or(0, |s| s.log_level())));
+    let relay = out.clone();
+    let notes_task = tokio::spawn(async move {
+        while let Some(frame) = notes.recv().await {
+            if relay.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let req = Request {
+        scope,
+        session: session.as_ref(),
+        id,
+        method,
+        params: message.params.as_deref(),
+    };
+    let frame = match hub.handle(&req, &outbox).await {
+        Ok(result) => jsonrpc::result_frame(id, &result),
+        Err(e) => jsonrpc::error_frame(Some(id), &e),
+    };
+    drop(outbox);
+    // Notifications of this request are written before its response.
+    let _ = notes_task.await;
+    let _ = out.send(frame).await;
+}
