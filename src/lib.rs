@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod jsonrpc;
 pub mod mcp;
+pub mod metrics;
 pub mod stdio;
 pub mod telemetry;
 pub mod upstream;

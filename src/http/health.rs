@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness and metrics.
 
 use std::sync::Arc;
 
@@ -29,4 +29,16 @@ pub async fn readyz(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
             format!("waiting for: {}\n", waiting.join(", ")),
         )
     }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
+    let body = crate::metrics::metrics().encode(inputs.hub.sessions.count());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }

@@ -48,5 +48,6 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
         .merge(mcp)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(inputs)
 }

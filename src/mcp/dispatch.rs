@@ -42,6 +42,14 @@ pub struct Request<'a> {
 impl Hub {
     /// Answers one request. Notifications that belong to it go to `outbox` meanwhile.
     pub async fn handle(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
+        let started = std::time::Instant::now();
+        let outcome = self.dispatch(req, outbox).await;
+        let code = outcome.as_ref().err().map(|e| e.code);
+        crate::metrics::metrics().request(req.method, code, started.elapsed());
+        outcome
+    }
+
+    async fn dispatch(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
         match req.method {
             "ping" => Ok(empty_object()),
             "tools/list" => self.list(req, ListKind::Tools),

@@ -107,6 +107,12 @@ impl Hub {
         let mut catalogs = self.lock_catalogs();
         catalogs[upstream] = catalog;
         let views = Views::build(&self.upstreams, &catalogs, &self.settings);
+        for (i, up) in self.upstreams.iter().enumerate() {
+            let tools = views.single[i]
+                .listing(super::ListKind::Tools)
+                .map_or(0, |l| l.entries.len());
+            crate::metrics::metrics().upstream(up.name(), catalogs[i].is_some(), tools);
+        }
         for conflict in &views.federated.conflicts {
             tracing::warn!(%conflict, "served by more than one upstream; not served with `mcp.prefix: never`");
         }

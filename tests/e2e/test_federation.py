@@ -32,6 +32,22 @@ def test_healthz_and_readyz(hub: harness.Hub) -> None:
         assert http.get(hub.url("/readyz")).status_code == 200
 
 
+async def test_metrics_count_requests_and_upstreams(hub: harness.Hub) -> None:
+    async with client(hub.url("/mcp"), "legacy") as c:
+        await c.list_tools()
+        with pytest.raises(MCPError):
+            await c.call_tool("fixture__no_such_tool", {})
+    with httpx.Client(timeout=10) as http:
+        r = http.get(hub.url("/metrics"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/openmetrics-text"), r.headers
+    lines = r.text.splitlines()
+    assert any(l.startswith('agentmux_mcp_requests_total{method="tools/list",outcome="ok"} ') for l in lines), r.text
+    assert any(l.startswith('agentmux_mcp_requests_total{method="tools/call",outcome="invalid_params"} ') for l in lines), r.text
+    for upstream in ("everything", "fs", "fixture"):
+        assert f'agentmux_upstream_up{{upstream="{upstream}"}} 1' in lines, r.text
+    assert any(l.startswith("agentmux_mcp_sessions ") for l in lines), r.text
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_federated_catalog_is_namespaced(hub: harness.Hub, mode: str) -> None:
     async with client(hub.url("/mcp"), mode) as c:

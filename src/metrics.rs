@@ -1,0 +1,173 @@
+//! Prometheus metrics, served on `/metrics`: requests by method and outcome with latency,
+//! live sessions, and each upstream's state and catalog size.
+//!
+//! One process-wide registry. Label values are bounded: methods outside MCP's set count as
+//! `other`, so a client cannot grow the label space; upstream names come from the config.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<MethodLabels, Histogram>,
+    sessions: Gauge,
+    upstream_up: Family<UpstreamLabels, Gauge>,
+    upstream_tools: Family<UpstreamLabels, Gauge>,
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+const METHODS: [&str; 16] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+    "subscriptions/listen",
+    "other",
+];
+
+fn method_label(method: &str) -> &'static str {
+    METHODS.iter().find(|m| **m == method).copied().unwrap_or("other")
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("agentmux");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "mcp_requests",
+            "MCP requests answered, by method and outcome",
+            requests.clone(),
+        );
+        let latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
+            // 100 µs … ~13 s.
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.0001, 2.0, 18,
+            ))
+        });
+        registry.register(
+            "mcp_request_duration_seconds",
+            "Time to answer an MCP request",
+            latency.clone(),
+        );
+        let sessions = Gauge::default();
+        registry.register("mcp_sessions", "Client sessions held", sessions.clone());
+        let upstream_up = Family::<UpstreamLabels, Gauge>::default();
+        registry.register("upstream_up", "1 while the upstream is connected", upstream_up.clone());
+        let upstream_tools = Family::<UpstreamLabels, Gauge>::default();
+        registry.register(
+            "upstream_tools",
+            "Tools the upstream serves through agentmux",
+            upstream_tools.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            sessions,
+            upstream_up,
+            upstream_tools,
+        }
+    }
+
+    /// One answered request; `error_code` is the JSON-RPC error code, if it failed.
+    pub fn request(&self, method: &str, error_code: Option<i64>, took: Duration) {
+        let method = method_label(method);
+        let outcome = match error_code {
+            None => "ok",
+            Some(-32010) => "upstream_error",
+            Some(-32601) => "method_not_found",
+            Some(-32602) => "invalid_params",
+            Some(_) => "error",
+        };
+        self.requests.get_or_create(&RequestLabels { method, outcome }).inc();
+        self.latency
+            .get_or_create(&MethodLabels { method })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn upstream(&self, name: &str, up: bool, tools: usize) {
+        let labels = UpstreamLabels {
+            upstream: name.to_string(),
+        };
+        self.upstream_up.get_or_create(&labels).set(i64::from(up));
+        self.upstream_tools.get_or_create(&labels).set(tools as i64);
+    }
+
+    /// The text exposition, with the session count taken now.
+    pub fn encode(&self, sessions: u64) -> String {
+        self.sessions.set(sessions as i64);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_requests_with_bounded_labels() {
+        let m = Metrics::new();
+        m.request("tools/call", None, Duration::from_millis(2));
+        m.request("tools/call", Some(-32010), Duration::from_millis(2));
+        m.request("made/up/method/1", Some(-32601), Duration::from_millis(1));
+        m.upstream("github", true, 12);
+        let text = m.encode(3);
+        assert!(
+            text.contains(r#"agentmux_mcp_requests_total{method="tools/call",outcome="ok"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"outcome="upstream_error"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"method="other",outcome="method_not_found"} 1"#),
+            "{text}"
+        );
+        assert!(!text.contains("made/up"), "{text}");
+        assert!(
+            text.contains(r#"agentmux_upstream_tools{upstream="github"} 12"#),
+            "{text}"
+        );
+        assert!(text.contains("agentmux_mcp_sessions 3"), "{text}");
+    }
+}
