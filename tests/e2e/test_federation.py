@@ -167,3 +167,30 @@ def test_unknown_upstream_endpoint_is_404(hub: harness.Hub) -> None:
             headers={"Accept": "application/json, text/event-stream"},
         )
     assert r.status_code == 404, (r.status_code, r.text)
+
+
+def test_resource_updates_reach_subscribed_sessions_only(hub: harness.Hub) -> None:
+    """A federated client subscribes to a resource by its agentmux:// URI; server-everything's
+    simulated updates (every 5 s once toggled) reach that client's GET stream under the same URI,
+    and not a session that did not subscribe."""
+    from raw_mcp import RawSession
+
+    uri = f"agentmux://everything/{STATIC_DOC}"
+    with RawSession(hub.url("/mcp")) as subscriber, RawSession(hub.url("/mcp")) as bystander:
+        sub_stream = subscriber.open_get_stream()
+        other_stream = bystander.open_get_stream()
+        try:
+            assert subscriber.request("resources/subscribe", {"uri": uri}) == {}
+            toggled = subscriber.request("tools/call", {"name": "everything__toggle-subscriber-updates", "arguments": {}})
+            try:
+                update = sub_stream.wait_for("notifications/resources/updated", timeout=12)
+                assert update["params"]["uri"] == uri, update
+                with pytest.raises(AssertionError):
+                    other_stream.wait_for("notifications/resources/updated", timeout=0.5)
+            finally:
+                # Toggle back: the shared upstream connection keeps its simulation otherwise.
+                if "Started" in json.dumps(toggled) or "enabled" in json.dumps(toggled).lower():
+                    subscriber.request("tools/call", {"name": "everything__toggle-subscriber-updates", "arguments": {}})
+        finally:
+            sub_stream.close()
+            other_stream.close()
