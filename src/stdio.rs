@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
 use tracing::warn;
 
-use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
-use crate::mcp::{Hub, Scope, Session, negotiate_version, relay};
+use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
+use crate::mcp::{Hub, Scope, Session, negotiate_version, relay, requested_version};
 
 const MAX_MESSAGE: usize = 32 * 1024 * 1024;
 
@@ -50,11 +50,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 id,
                 method: "initialize",
             }) => {
-                let requested = message
-                    .params
-                    .as_deref()
-                    .and_then(|p| RawObject::parse(p).ok())
-                    .and_then(|p| p.str("protocolVersion").ok().flatten());
+                let requested = requested_version(message.params.as_deref()).ok().flatten();
                 let version = negotiate_version(requested.as_deref());
                 let new = Session::new(Scope::Federated, version.to_string());
                 // Notifications for the session (list changes, logs) go straight to stdout.

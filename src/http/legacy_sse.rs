@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::mcp_endpoint::rpc_error_response;
 use super::{Inputs, sse};
-use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
-use crate::mcp::{Scope, Session, Sessions, negotiate_version, relay};
+use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
+use crate::mcp::{Scope, Session, negotiate_version, relay, requested_version};
 
 const ERA: &str = "2024-11-05";
 
@@ -22,11 +22,7 @@ pub async fn open(State(inputs): State<Arc<Inputs>>) -> Response {
     let session = Session::new(Scope::Federated, ERA.to_string());
     let frames = session.open_stream();
     let endpoint = format!("/messages?sessionId={}", session.id);
-    inputs.hub.sessions.insert(Arc::clone(&session));
-    let guard = Forget {
-        sessions: inputs.hub.sessions.clone(),
-        id: session.id.clone(),
-    };
+    let guard = inputs.hub.sessions.insert_while(Arc::clone(&session));
     sse::legacy_stream(endpoint, frames, guard)
 }
 
@@ -59,11 +55,7 @@ pub async fn message(
             id,
             method: "initialize",
         }) => {
-            let requested = message
-                .params
-                .as_deref()
-                .and_then(|p| RawObject::parse(p).ok())
-                .and_then(|p| p.str("protocolVersion").ok().flatten());
+            let requested = requested_version(message.params.as_deref()).ok().flatten();
             let version = negotiate_version(requested.as_deref());
             let frame = jsonrpc::result_frame(id, &inputs.hub.initialize_result(Scope::Federated, version));
             let _ = out.send(frame).await;
@@ -86,16 +78,4 @@ pub async fn message(
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
     }
     StatusCode::ACCEPTED.into_response()
-}
-
-/// Forgets a legacy session when its stream ends: without the stream there is no way to answer.
-struct Forget {
-    sessions: Sessions,
-    id: String,
-}
-
-impl Drop for Forget {
-    fn drop(&mut self) {
-        self.sessions.remove(&self.id);
-    }
 }

@@ -20,8 +20,8 @@ use serde_json::value::RawValue;
 use tracing::info;
 
 use super::{Inputs, sse, stateless};
-use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RawObject, RpcError};
-use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version};
+use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RpcError};
+use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -156,8 +156,8 @@ enum Era {
 
 fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
     let id = message.id.as_deref();
-    let requested = match message.params.as_deref().map(RawObject::parse).transpose() {
-        Ok(params) => params.and_then(|p| p.str("protocolVersion").ok().flatten()),
+    let requested = match requested_version(message.params.as_deref()) {
+        Ok(requested) => requested,
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, id, &e),
     };
     let Some(requested) = requested else {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::mcp_endpoint::rpc_error_response;
 use super::{Inputs, sse};
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Message, Raw, RawObject, RpcError, to_raw};
-use crate::mcp::{ListKind, Listen, MODERN_VERSIONS, SUPPORTED_VERSIONS, Scope, Session, Sessions, log_level_rank};
+use crate::mcp::{ListKind, Listen, MODERN_VERSIONS, SUPPORTED_VERSIONS, Scope, Session, log_level_rank};
 
 pub const HEADER_MISMATCH: i64 = -32020;
 pub const UNSUPPORTED_VERSION: i64 = -32022;
@@ -230,24 +230,9 @@ pub fn listen(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
         "notifications/subscriptions/acknowledged",
         Some(&ack),
     ));
-    inputs.hub.sessions.insert(Arc::clone(&session));
-    let guard = ListenGuard {
-        sessions: inputs.hub.sessions.clone(),
-        id: session.id.clone(),
-    };
+    // The stream's state lives exactly as long as the stream.
+    let guard = inputs.hub.sessions.insert_while(Arc::clone(&session));
     sse::guarded_session_stream(frames, guard)
-}
-
-/// Forgets a listen stream's state when its client goes away.
-struct ListenGuard {
-    sessions: Sessions,
-    id: String,
-}
-
-impl Drop for ListenGuard {
-    fn drop(&mut self) {
-        self.sessions.remove(&self.id);
-    }
 }
 
 pub fn method_not_found(message: &Message, method: &str) -> Response {

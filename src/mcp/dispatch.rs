@@ -29,6 +29,14 @@ pub fn negotiate_version(requested: Option<&str>) -> &'static str {
         .unwrap_or(SUPPORTED_VERSIONS[0])
 }
 
+/// The `protocolVersion` an `initialize` request asks for.
+pub fn requested_version(params: Option<&RawValue>) -> Result<Option<String>, RpcError> {
+    match params {
+        Some(p) => RawObject::parse(p)?.str("protocolVersion"),
+        None => Ok(None),
+    }
+}
+
 /// One client request.
 pub struct Request<'a> {
     pub scope: Scope,

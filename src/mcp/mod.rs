@@ -20,7 +20,7 @@ mod session;
 use tokio::sync::mpsc;
 
 pub use catalog::{ListKind, Views};
-pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version};
+pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
 pub use hub::Hub;
 pub use session::{Listen, Scope, Session, Sessions, log_level_rank};
 

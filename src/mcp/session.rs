@@ -211,6 +211,16 @@ impl Sessions {
         self.cache.insert(session.id.clone(), session);
     }
 
+    /// Keeps `session` while the returned guard lives (the life of its stream).
+    pub fn insert_while(&self, session: Arc<Session>) -> SessionGuard {
+        let guard = SessionGuard {
+            sessions: self.clone(),
+            id: session.id.clone(),
+        };
+        self.insert(session);
+        guard
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
         self.cache.get(id)
     }
@@ -235,5 +245,18 @@ impl Sessions {
     /// Every live session (for notifications that concern many).
     pub fn all(&self) -> impl Iterator<Item = Arc<Session>> + '_ {
         self.cache.iter().map(|(_, s)| s)
+    }
+}
+
+/// Forgets a session when dropped: for sessions that exist only as long as one stream
+/// (`subscriptions/listen`, the legacy `/sse` endpoint).
+pub struct SessionGuard {
+    sessions: Sessions,
+    id: String,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.sessions.remove(&self.id);
     }
 }

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
 
-use super::{Inbound, NotificationSink, UpstreamError};
+use super::{Inbound, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::jsonrpc::{self, Message, Raw, RawObject, RpcError};
 
 type Outcome = Result<Raw, UpstreamError>;
@@ -57,7 +58,7 @@ impl Correlator {
     }
 
     /// The sink a progress notification belongs to, if a running request asked for it.
-    pub fn progress_sink(&self, inbound: &Inbound) -> Option<NotificationSink> {
+    fn progress_sink(&self, inbound: &Inbound) -> Option<NotificationSink> {
         if inbound.method != "notifications/progress" {
             return None;
         }
@@ -130,29 +131,25 @@ pub fn response_outcome(message: Message) -> Outcome {
     }
 }
 
-/// What a transport does with one message its upstream sent.
-pub enum Route {
-    /// A response, delivered (or to nobody, logged at debug by the correlator's caller).
-    Delivered,
-    UnknownResponse(String),
-    /// Progress for a running request: to its sink, ahead of its response.
-    ToRequest(NotificationSink, Inbound),
-    /// A notification for the hub.
-    ToHub(Inbound),
-    /// A server→client request, answered by agentmux: write this frame back.
-    Answer(Vec<u8>),
-    Invalid(String),
-}
+/// The hub stopped listening (agentmux is shutting down); the transport's reader should end.
+pub struct HubGone;
 
 impl Correlator {
-    pub fn route(&self, message: Message) -> Route {
+    /// Handles one message from upstream `name`: responses to their waiting requests, progress
+    /// to its request, other notifications to the hub. Returns the frame the transport must
+    /// write back when the upstream asked agentmux something.
+    pub async fn handle(
+        &self,
+        message: Message,
+        name: &str,
+        index: usize,
+        events: &mpsc::Sender<UpstreamEvent>,
+    ) -> Result<Option<Vec<u8>>, HubGone> {
         match message.kind() {
             Ok(jsonrpc::Kind::Response { id }) => {
                 let (text, number) = (id.get().to_string(), id.get().parse::<u64>().ok());
-                if self.deliver_response(number, message) {
-                    Route::Delivered
-                } else {
-                    Route::UnknownResponse(text)
+                if !self.deliver_response(number, message) {
+                    debug!(upstream = %name, id = %text, "response to no pending request");
                 }
             }
             Ok(jsonrpc::Kind::Notification { method }) => {
@@ -161,17 +158,26 @@ impl Correlator {
                     params: message.params,
                 };
                 match self.progress_sink(&inbound) {
-                    Some(sink) => Route::ToRequest(sink, inbound),
-                    None => Route::ToHub(inbound),
+                    Some(sink) => {
+                        let _ = sink.send(inbound).await;
+                    }
+                    None => {
+                        let event = UpstreamEvent::Notification {
+                            upstream: index,
+                            message: inbound,
+                        };
+                        events.send(event).await.map_err(|_| HubGone)?;
+                    }
                 }
             }
             Ok(jsonrpc::Kind::Request { id, method }) => {
-                Route::Answer(match super::handshake::answer_server_request(method) {
+                return Ok(Some(match super::handshake::answer_server_request(method) {
                     Ok(result) => jsonrpc::result_frame(id, &result),
                     Err(e) => jsonrpc::error_frame(Some(id), &e),
-                })
+                }));
             }
-            Err(e) => Route::Invalid(e.message),
+            Err(e) => warn!(upstream = %name, error = %e.message, "ignored an invalid message"),
         }
+        Ok(None)
     }
 }

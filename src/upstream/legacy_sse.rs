@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http::{HeaderMap, header};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::correlate::{Correlator, Route};
+use super::correlate::Correlator;
 use super::handshake::{initialize_params, parse_initialize};
+use super::http_client::{self, describe};
 use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
 use crate::jsonrpc::{self, Message, Raw};
@@ -46,21 +47,9 @@ pub struct SseTarget<'a> {
 impl SseLink {
     /// Opens the stream, waits for the endpoint, and initializes.
     pub async fn connect(target: SseTarget<'_>) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
-        let url = reqwest::Url::parse(target.url)
-            .map_err(|e| UpstreamError::Transport(format!("invalid url `{}`: {e}", target.url)))?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(target.timeouts.connect)
-            .build()
-            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
-        let mut headers = HeaderMap::new();
-        for (k, v) in target.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| UpstreamError::Transport(format!("invalid header name `{k}`")))?;
-            let mut value = HeaderValue::from_str(&v.0)
-                .map_err(|_| UpstreamError::Transport(format!("invalid value for header `{k}`")))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        let url = http_client::url(target.url)?;
+        let client = http_client::client(&target.timeouts)?;
+        let headers = http_client::header_map(target.headers)?;
         let opened = client
             .get(url.clone())
             .headers(headers.clone())
@@ -72,7 +61,7 @@ impl SseLink {
                 phase: "the event stream",
                 after_ms: target.timeouts.first_byte.as_millis(),
             })?
-            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+            .map_err(|e| UpstreamError::Transport(describe(&e)))?;
         if !response.status().is_success() {
             return Err(UpstreamError::Transport(format!(
                 "GET {url}: HTTP {}",
@@ -167,7 +156,7 @@ async fn post(
             phase: "the POST",
             after_ms: limit.as_millis(),
         })?
-        .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+        .map_err(|e| UpstreamError::Transport(describe(&e)))?;
     if response.status().is_success() {
         Ok(())
     } else {
@@ -223,27 +212,18 @@ impl Reader {
                     continue;
                 }
             };
-            match self.correlator.route(message) {
-                Route::Delivered => {}
-                Route::UnknownResponse(id) => debug!(upstream = %self.name, %id, "response to no pending request"),
-                Route::ToRequest(sink, inbound) => {
-                    let _ = sink.send(inbound).await;
-                }
-                Route::ToHub(message) => {
-                    let _ = self
-                        .events
-                        .send(UpstreamEvent::Notification {
-                            upstream: self.index,
-                            message,
-                        })
-                        .await;
-                }
-                Route::Answer(frame) => {
+            match self
+                .correlator
+                .handle(message, &self.name, self.index, &self.events)
+                .await
+            {
+                Ok(Some(answer)) => {
                     if let Some(url) = &post_url {
-                        let _ = post(&self.client, url, &self.headers, frame, Duration::from_secs(10)).await;
+                        let _ = post(&self.client, url, &self.headers, answer, Duration::from_secs(10)).await;
                     }
                 }
-                Route::Invalid(error) => warn!(upstream = %self.name, %error, "ignored an invalid message"),
+                Ok(None) => {}
+                Err(_) => break,
             }
         }
         self.closed.cancel();

@@ -8,6 +8,7 @@
 mod correlate;
 mod error;
 mod handshake;
+mod http_client;
 mod legacy_sse;
 mod link;
 pub mod reaper;

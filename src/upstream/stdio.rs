@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::NotificationSink;
-use super::correlate::{Correlator, Route};
+use super::correlate::{Correlator, HubGone};
 use super::{UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
 use crate::jsonrpc::{self, Message, Raw};
@@ -236,25 +236,12 @@ async fn read_loop(r: ReadLoop) {
                 continue;
             }
         };
-        match r.correlator.route(message) {
-            Route::Delivered => {}
-            Route::UnknownResponse(id) => debug!(upstream = %r.name, %id, "response to no pending request"),
-            Route::ToRequest(sink, inbound) => {
-                let _ = sink.send(inbound).await;
+        match r.correlator.handle(message, &r.name, r.index, &r.events).await {
+            Ok(Some(answer)) => {
+                let _ = r.writer.send(answer).await;
             }
-            Route::ToHub(message) => {
-                let event = UpstreamEvent::Notification {
-                    upstream: r.index,
-                    message,
-                };
-                if r.events.send(event).await.is_err() {
-                    break;
-                }
-            }
-            Route::Answer(frame) => {
-                let _ = r.writer.send(frame).await;
-            }
-            Route::Invalid(error) => warn!(upstream = %r.name, %error, "ignored an invalid message"),
+            Ok(None) => {}
+            Err(HubGone) => break,
         }
     }
     r.closed.cancel();

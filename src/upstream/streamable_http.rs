@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 
 use super::correlate::response_outcome;
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
+use super::http_client::{self, describe};
 use super::link::NotificationSink;
 use super::stateless;
 use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
@@ -60,26 +61,12 @@ pub struct Target<'a> {
 impl HttpLink {
     /// Connects and initializes; returns the link and the server's `initialize` result.
     pub async fn connect(target: Target<'_>) -> Result<(Arc<Self>, Arc<InitializeResult>), UpstreamError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(target.timeouts.connect)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
-        let mut headers = HeaderMap::new();
-        for (k, v) in target.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| UpstreamError::Transport(format!("invalid header name `{k}`")))?;
-            let mut value = HeaderValue::from_str(&v.0)
-                .map_err(|_| UpstreamError::Transport(format!("invalid value for header `{k}`")))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        let client = http_client::client(&target.timeouts)?;
+        let headers = http_client::header_map(target.headers)?;
         let link = Arc::new(Self {
             name: target.name.into(),
             index: target.index,
-            // Parsed once: parsing per request showed up in profiles.
-            url: reqwest::Url::parse(target.url)
-                .map_err(|e| UpstreamError::Transport(format!("invalid url `{}`: {e}", target.url)))?,
+            url: http_client::url(target.url)?,
             client,
             headers,
             session: ArcSwapOption::empty(),
@@ -521,16 +508,4 @@ async fn error_status(response: reqwest::Response) -> UpstreamError {
         format!(": {text}")
     };
     UpstreamError::Transport(format!("HTTP {status}{detail}"))
-}
-
-/// reqwest's Display omits the cause ("error sending request"); the cause is what users need.
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
