@@ -8,6 +8,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod metrics;

@@ -4,6 +4,7 @@
 //! upstream registry (our YAML, or IDE `mcpServers`/`servers` JSON files); this module turns both
 //! into the snapshot the rest of agentmux reads. A request works on one snapshot from start to end.
 
+mod auth;
 mod duration;
 mod error;
 mod expand;
@@ -11,6 +12,10 @@ mod raw;
 mod registry;
 mod snapshot;
 
+pub use auth::{
+    ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged, OnNew,
+    PinningSettings,
+};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
 pub use snapshot::{

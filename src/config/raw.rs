@@ -14,6 +14,11 @@ pub struct RawConfig {
     pub listen: Option<Text>,
     pub registry: Option<OneOrMany>,
     pub policies: Option<Text>,
+    pub auth: Option<super::auth::RawAuth>,
+    #[serde(default)]
+    pub authz: super::auth::RawAuthz,
+    pub audit: Option<super::auth::RawAudit>,
+    pub pinning: Option<super::auth::RawPinning>,
     #[serde(default)]
     pub mcp: RawMcp,
     #[serde(default)]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::auth::{AuditSettings, AuthSettings, Denied, PinningSettings, RawAudit};
 use super::error::{ConfigError, Problem};
 use super::expand::with_base_dir;
 pub use super::raw::UpstreamProtocol;
@@ -21,8 +22,14 @@ pub struct Config {
     pub server: ServerSettings,
     pub mcp: McpSettings,
     pub upstreams: Vec<UpstreamSpec>,
-    /// Authorization policy directory, when configured (used by the authorization layer).
+    /// Authorization policy directory (`*.cedar`); `None`: no authorization layer.
     pub policies: Option<PathBuf>,
+    /// Who may connect; `None`: everyone, as `Anonymous`.
+    pub auth: Option<AuthSettings>,
+    pub denied: Denied,
+    pub audit: AuditSettings,
+    /// Tool pinning against the lock file; `None`: off.
+    pub pinning: Option<PinningSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +269,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
     let server = server_settings(&raw, listen);
     let policies = raw.policies.as_ref().map(|p| base.join(&p.0));
+    let denied = super::auth::denied(&raw.authz);
+    // Audit is on by default once there is something to audit: callers or decisions.
+    let secured = raw.auth.is_some() || policies.is_some();
+    let audit = match raw.audit {
+        Some(a) => super::auth::audit_settings(a, &base),
+        None if secured => super::auth::audit_settings(RawAudit::default(), &base),
+        None => super::auth::audit_settings(
+            RawAudit {
+                sink: Some(super::expand::Text("off".into())),
+                arguments: None,
+            },
+            &base,
+        ),
+    };
+    let pinning = raw.pinning.map(|p| super::auth::pinning_settings(p, &base));
+    let auth = raw
+        .auth
+        .map(|a| super::auth::auth_settings(a, &base, path, &mut problems));
 
     if problems.is_empty() {
         Ok(Config {
@@ -271,6 +296,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             mcp,
             upstreams,
             policies,
+            auth,
+            denied,
+            audit,
+            pinning,
         })
     } else {
         Err(ConfigError { problems })

@@ -1,0 +1,343 @@
+//! The `auth:` block (who may connect) and the authorization, audit and tool-pinning settings
+//! that go with `policies:`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration::ConfigDuration;
+use super::error::Problem;
+use super::expand::Text;
+use super::snapshot::Secret;
+
+// === raw ===
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(default)]
+    pub issuers: Vec<RawIssuer>,
+    #[serde(default)]
+    pub api_keys: Vec<RawApiKey>,
+    /// Callers without credentials are let in as `Anonymous` (default false).
+    pub anonymous: Option<bool>,
+    /// The resource identifier clients ask tokens for (RFC 9728 `resource`); default: the URL
+    /// of the endpoint, as the request names it.
+    pub resource: Option<Text>,
+    /// Scopes every token must carry; a token without them gets 403 `insufficient_scope`.
+    #[serde(default)]
+    pub required_scopes: Vec<Text>,
+    /// Clock skew tolerated for `exp` / `nbf` (default 60s).
+    pub leeway: Option<ConfigDuration>,
+    /// Token claims offered to policies as `principal.claims`.
+    #[serde(default)]
+    pub claims: Vec<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    pub issuer: Text,
+    #[serde(default)]
+    pub audiences: Vec<Text>,
+    /// An http(s) URL or a file path (relative to the config file).
+    pub jwks: Option<Text>,
+    /// A JWKS inline, as YAML.
+    pub keys: Option<serde_json::Value>,
+    #[serde(default)]
+    pub algorithms: Vec<Text>,
+    pub groups_claim: Option<Text>,
+    pub scopes_claim: Option<Text>,
+    /// Authorization servers to announce in protected-resource metadata (default: the issuer).
+    #[serde(default)]
+    pub authorization_servers: Vec<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKey {
+    pub name: Text,
+    pub hash: Text,
+    #[serde(default)]
+    pub groups: Vec<Text>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthz {
+    /// What a caller hears about a tool it may not use: `hidden` (default: "unknown tool",
+    /// as if it did not exist) or `forbidden` (says it exists and is denied).
+    pub denied: Option<RawDenied>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum RawDenied {
+    Hidden,
+    Forbidden,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// `stderr` (default), `off`, or a file path (appended to).
+    pub sink: Option<Text>,
+    /// How tool arguments are written: `hash` (default), `log`, `omit`.
+    pub arguments: Option<RawArguments>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum RawArguments {
+    Log,
+    Hash,
+    Omit,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPinning {
+    /// The lock file of approved tool definitions (default `agentmux.lock` beside the config).
+    pub lock: Option<Text>,
+    /// A tool whose definition differs from the approved one: `hide` (default) or `flag`.
+    pub changed: Option<RawChanged>,
+    /// A tool the lock file does not know: `allow` (default) or `hide`.
+    pub new: Option<RawNew>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum RawChanged {
+    Hide,
+    Flag,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum RawNew {
+    Allow,
+    Hide,
+}
+
+// === validated ===
+
+/// Who may connect. Absent (`Config::auth == None`): everyone, as `Anonymous`.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub issuers: Vec<IssuerSpec>,
+    pub api_keys: Vec<ApiKeySpec>,
+    pub anonymous: bool,
+    pub resource: Option<String>,
+    pub required_scopes: Vec<String>,
+    pub leeway: Duration,
+    pub claims: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuerSpec {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub jwks: JwksSource,
+    /// Pinned algorithm names as JWT `alg` values (`RS256`, `ES256`, `EdDSA` …).
+    pub algorithms: Vec<String>,
+    pub groups_claim: String,
+    pub scopes_claim: Option<String>,
+    pub authorization_servers: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    Url(String),
+    File(PathBuf),
+    Inline(serde_json::Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKeySpec {
+    pub name: String,
+    /// `sha256:<hex>` of the key.
+    pub hash: Secret,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    Hidden,
+    Forbidden,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditArguments {
+    Log,
+    Hash,
+    Omit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditSink {
+    Off,
+    Stderr,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub sink: AuditSink,
+    pub arguments: AuditArguments,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChanged {
+    Hide,
+    Flag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnNew {
+    Allow,
+    Hide,
+}
+
+#[derive(Debug, Clone)]
+pub struct PinningSettings {
+    pub lock: PathBuf,
+    pub changed: OnChanged,
+    pub new: OnNew,
+}
+
+/// Algorithms an issuer may pin. `none` and HMAC are refused: a verifier that holds only a
+/// public key must never accept a token signed with it as a shared secret.
+const ASYMMETRIC: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+pub(super) fn auth_settings(raw: RawAuth, base: &Path, file: &Path, problems: &mut Vec<Problem>) -> AuthSettings {
+    let mut issuers = Vec::new();
+    for (n, i) in raw.issuers.into_iter().enumerate() {
+        let at = format!("auth.issuers[{n}]");
+        let jwks = match (i.jwks, i.keys) {
+            (Some(j), None) if j.0.starts_with("http://") || j.0.starts_with("https://") => JwksSource::Url(j.0),
+            (Some(j), None) => JwksSource::File(base.join(j.0)),
+            (None, Some(keys)) => JwksSource::Inline(keys),
+            _ => {
+                problems.push(Problem::new(
+                    file,
+                    None,
+                    format!("{at}: give exactly one of `jwks` (URL or file) or `keys` (inline JWKS)"),
+                ));
+                continue;
+            }
+        };
+        let algorithms: Vec<String> = if i.algorithms.is_empty() {
+            vec!["RS256".into()]
+        } else {
+            i.algorithms.into_iter().map(|a| a.0).collect()
+        };
+        for alg in algorithms.iter().filter(|a| !ASYMMETRIC.contains(&a.as_str())) {
+            problems.push(Problem::new(
+                file,
+                None,
+                format!(
+                    "{at}.algorithms: `{alg}` is not allowed; use one of {}",
+                    ASYMMETRIC.join(", ")
+                ),
+            ));
+        }
+        if i.audiences.is_empty() {
+            problems.push(Problem::new(
+                file,
+                None,
+                format!("{at}.audiences: name at least one audience (the `aud` agentmux accepts)"),
+            ));
+        }
+        let issuer = i.issuer.0;
+        issuers.push(IssuerSpec {
+            authorization_servers: if i.authorization_servers.is_empty() {
+                vec![issuer.clone()]
+            } else {
+                i.authorization_servers.into_iter().map(|t| t.0).collect()
+            },
+            issuer,
+            audiences: i.audiences.into_iter().map(|t| t.0).collect(),
+            jwks,
+            algorithms,
+            groups_claim: i.groups_claim.map_or_else(|| "groups".into(), |t| t.0),
+            scopes_claim: i.scopes_claim.map(|t| t.0),
+        });
+    }
+    let mut api_keys: Vec<ApiKeySpec> = Vec::new();
+    for (n, k) in raw.api_keys.into_iter().enumerate() {
+        let hash = k.hash.0;
+        let valid = hash
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !valid {
+            problems.push(Problem::new(
+                file,
+                None,
+                format!(
+                    "auth.api_keys[{n}] ({}): `hash` must be `sha256:` and 64 hex digits, as `agentmux key new` prints",
+                    k.name.0
+                ),
+            ));
+        }
+        if api_keys.iter().any(|a| a.name == k.name.0) {
+            problems.push(Problem::new(
+                file,
+                None,
+                format!("auth.api_keys: the name `{}` is used twice", k.name.0),
+            ));
+        }
+        api_keys.push(ApiKeySpec {
+            name: k.name.0,
+            hash: Secret(hash.to_ascii_lowercase()),
+            groups: k.groups.into_iter().map(|t| t.0).collect(),
+        });
+    }
+    AuthSettings {
+        issuers,
+        api_keys,
+        anonymous: raw.anonymous.unwrap_or(false),
+        resource: raw.resource.map(|t| t.0),
+        required_scopes: raw.required_scopes.into_iter().map(|t| t.0).collect(),
+        leeway: raw.leeway.map_or(Duration::from_secs(60), |d| d.0),
+        claims: raw.claims.into_iter().map(|t| t.0).collect(),
+    }
+}
+
+pub(super) fn denied(raw: &RawAuthz) -> Denied {
+    match raw.denied {
+        None | Some(RawDenied::Hidden) => Denied::Hidden,
+        Some(RawDenied::Forbidden) => Denied::Forbidden,
+    }
+}
+
+pub(super) fn audit_settings(raw: RawAudit, base: &Path) -> AuditSettings {
+    AuditSettings {
+        sink: match raw.sink.as_ref().map(|t| t.0.as_str()) {
+            None | Some("stderr") => AuditSink::Stderr,
+            Some("off") => AuditSink::Off,
+            Some(path) => AuditSink::File(base.join(path)),
+        },
+        arguments: match raw.arguments {
+            None | Some(RawArguments::Hash) => AuditArguments::Hash,
+            Some(RawArguments::Log) => AuditArguments::Log,
+            Some(RawArguments::Omit) => AuditArguments::Omit,
+        },
+    }
+}
+
+pub(super) fn pinning_settings(raw: RawPinning, base: &Path) -> PinningSettings {
+    PinningSettings {
+        lock: base.join(raw.lock.map_or_else(|| "agentmux.lock".into(), |t| t.0)),
+        changed: match raw.changed {
+            None | Some(RawChanged::Hide) => OnChanged::Hide,
+            Some(RawChanged::Flag) => OnChanged::Flag,
+        },
+        new: match raw.new {
+            None | Some(RawNew::Allow) => OnNew::Allow,
+            Some(RawNew::Hide) => OnNew::Hide,
+        },
+    }
+}

@@ -1,0 +1,67 @@
+//! Who is calling: the principal that authentication establishes, authorization decides about,
+//! audit records and a session is bound to. A leaf type every layer may use.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// What kind of credential established a principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    /// A JWT bearer token: `User::"<sub>"` in policies.
+    User,
+    /// An API key from config: `ApiKey::"<name>"`.
+    ApiKey,
+    /// No credential, where config allows it (or no `auth:` at all): `Anonymous::"anonymous"`.
+    Anonymous,
+}
+
+/// An authenticated caller. Holds no token or key: only what was verified from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    /// `sub` for users, the key's name for API keys, `anonymous` otherwise.
+    pub id: String,
+    /// The token's `iss` (users only).
+    pub issuer: Option<String>,
+    pub groups: Vec<String>,
+    /// OAuth scopes granted by the token (`scope` / `scp`).
+    pub scopes: Vec<String>,
+    /// Claims selected for policies (`auth.claims`), as JSON.
+    pub claims: Map<String, Value>,
+}
+
+impl Principal {
+    pub fn anonymous() -> Arc<Self> {
+        Arc::new(Self {
+            kind: PrincipalKind::Anonymous,
+            id: "anonymous".into(),
+            issuer: None,
+            groups: Vec::new(),
+            scopes: Vec::new(),
+            claims: Map::new(),
+        })
+    }
+
+    /// The Cedar entity type of this principal.
+    pub fn entity_type(&self) -> &'static str {
+        match self.kind {
+            PrincipalKind::User => "User",
+            PrincipalKind::ApiKey => "ApiKey",
+            PrincipalKind::Anonymous => "Anonymous",
+        }
+    }
+
+    /// Whether `other` is the same caller, for binding a session to who opened it. Users are the
+    /// same when issuer and subject are; groups and scopes may change with a refreshed token.
+    pub fn same_caller(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.id == other.id && self.issuer == other.issuer
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::{:?}", self.entity_type(), self.id)
+    }
+}
