@@ -11,9 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::audit::Audit;
+use crate::authz::Authz;
 use crate::config::Config;
 use crate::http::{self, Inputs};
-use crate::mcp::Hub;
+use crate::mcp::{Gate, Hub, Security};
 use crate::upstream::Status;
 
 /// How long stopped upstreams (child processes) get to finish during shutdown.
@@ -28,17 +30,35 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn start(config: Config) -> Self {
+    /// Starts the upstreams, the audit sink and (with `policies:`) the policy engine, whose
+    /// first set loads once the upstreams' catalogs are in: until then every call is denied.
+    pub fn start(config: Config) -> anyhow::Result<Self> {
         let (hub, inbox) = Hub::new(&config);
+        let audit = match &config.audit.sink {
+            crate::config::AuditSink::File(path) => {
+                Audit::open(&config.audit).with_context(|| format!("audit sink {}", path.display()))?
+            }
+            _ => Audit::open(&config.audit).context("audit sink")?,
+        };
+        let claims = config.auth.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
+        let authz = config.policies.as_ref().map(|dir| Arc::new(Authz::new(dir, claims)));
+        hub.secure(Security {
+            gate: authz.clone().map(|a| a as Arc<dyn Gate>),
+            audit: Arc::new(audit),
+            denied: config.denied,
+        });
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         hub.start(inbox, &tasks, &shutdown);
-        Self {
+        if let Some(authz) = authz {
+            tasks.spawn(watch_policies(Arc::clone(&hub), authz, shutdown.clone()));
+        }
+        Ok(Self {
             hub,
             config: Arc::new(config),
             tasks,
             shutdown,
-        }
+        })
     }
 
     /// Waits until every required upstream has been tried, at most `limit`.
@@ -110,7 +130,7 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let local_addr = listener.local_addr()?;
-        let core = Core::start(config);
+        let core = Core::start(config)?;
         let router = http::router(Arc::new(Inputs {
             hub: Arc::clone(&core.hub),
             config: Arc::clone(&core.config),
@@ -163,6 +183,40 @@ impl Gateway {
         self.core.stop().await;
         info!("stopped");
     }
+}
+
+/// How often the policy directory is checked for changes.
+const POLICY_POLL: Duration = Duration::from_secs(2);
+
+/// Loads the policy set once every required upstream has been tried (so the schema knows the
+/// catalog's arguments), then reloads it whenever its files change and follows catalog changes.
+async fn watch_policies(hub: Arc<Hub>, authz: Arc<Authz>, shutdown: CancellationToken) {
+    while !hub.upstreams_tried() {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    let mut catalog = hub.views().generation;
+    let _ = authz.reload(catalog_arguments(&hub));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(POLICY_POLL) => {}
+        }
+        let now = hub.views().generation;
+        if authz.changed_on_disk() || authz.loaded().is_none() && now != catalog {
+            // Errors are logged and counted by `reload`; the running set stays.
+            let _ = authz.reload(catalog_arguments(&hub));
+        } else if now != catalog {
+            authz.set_arguments(catalog_arguments(&hub));
+        }
+        catalog = now;
+    }
+}
+
+pub fn catalog_arguments(hub: &Hub) -> crate::authz::Arguments {
+    crate::authz::Arguments::from_input_schemas(&hub.tool_input_schemas())
 }
 
 /// SIGTERM and SIGINT, listened for from the moment they are installed.

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit;
+pub mod authz;
 pub mod config;
 pub mod http;
 pub mod identity;

@@ -100,7 +100,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tools(arg) => {
-            let core = Core::start(load(&arg.config)?);
+            let core = Core::start(load(&arg.config)?)?;
             core.wait_ready(Duration::from_secs(300)).await;
             eprintln!("upstreams:\n{}", core.summary().join("\n"));
             print_catalog(&core);
@@ -108,7 +108,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stdio(arg) => {
-            let core = Core::start(load(&arg.config)?);
+            let core = Core::start(load(&arg.config)?)?;
             core.wait_ready(Duration::from_secs(300)).await;
             agentmux::stdio::serve(core.hub.clone()).await?;
             core.stop().await;

@@ -26,6 +26,17 @@ struct MethodLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    action: &'static str,
+    decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     upstream: String,
 }
@@ -37,6 +48,9 @@ pub struct Metrics {
     sessions: Gauge,
     upstream_up: Family<UpstreamLabels, Gauge>,
     upstream_tools: Family<UpstreamLabels, Gauge>,
+    decisions: Family<DecisionLabels, Counter>,
+    policy_reloads: Family<OutcomeLabels, Counter>,
+    audit_dropped: Counter,
 }
 
 /// The process's metrics.
@@ -98,7 +112,28 @@ impl Metrics {
             "Tools the upstream serves through agentmux",
             upstream_tools.clone(),
         );
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "authz_decisions",
+            "Authorization decisions on calls, by action and decision",
+            decisions.clone(),
+        );
+        let policy_reloads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "policy_loads",
+            "Policy set loads and reloads, by outcome (a rejected set keeps the previous one)",
+            policy_reloads.clone(),
+        );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "audit_dropped",
+            "Audit lines lost because the sink was too slow or failed",
+            audit_dropped.clone(),
+        );
         Self {
+            decisions,
+            policy_reloads,
+            audit_dropped,
             registry,
             requests,
             latency,
@@ -122,6 +157,21 @@ impl Metrics {
         self.latency
             .get_or_create(&MethodLabels { method })
             .observe(took.as_secs_f64());
+    }
+
+    pub fn decision(&self, action: &'static str, allowed: bool) {
+        let decision = if allowed { "allow" } else { "deny" };
+        self.decisions.get_or_create(&DecisionLabels { action, decision }).inc();
+    }
+
+    /// A policy set was loaded (`accepted`) or refused (`rejected`).
+    pub fn policy_load(&self, accepted: bool) {
+        let outcome = if accepted { "accepted" } else { "rejected" };
+        self.policy_reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn audit_dropped(&self) {
+        self.audit_dropped.inc();
     }
 
     pub fn upstream(&self, name: &str, up: bool, tools: usize) {

@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
 use tracing::warn;
 
+use crate::identity::Principal;
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
-use crate::mcp::{Hub, Scope, Session, negotiate_version, relay, requested_version};
+use crate::mcp::{Caller, Hub, Scope, Session, negotiate_version, relay, requested_version, static_era};
 
 const MAX_MESSAGE: usize = 32 * 1024 * 1024;
 
@@ -52,7 +53,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
             }) => {
                 let requested = requested_version(message.params.as_deref()).ok().flatten();
                 let version = negotiate_version(requested.as_deref());
-                let new = Session::new(Scope::Federated, version.to_string());
+                let new = Session::new(Scope::Federated, version.to_string(), Principal::anonymous());
                 // Notifications for the session (list changes, logs) go straight to stdout.
                 let mut pushed = new.open_stream();
                 let tx = out_tx.clone();
@@ -73,6 +74,13 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                     Arc::clone(&hub),
                     Scope::Federated,
                     session.clone(),
+                    // The local user who started `agentmux stdio`: no credentials to check.
+                    Caller::local(
+                        "stdio",
+                        session
+                            .as_ref()
+                            .map_or("2025-11-25", |s| static_era(&s.protocol_version)),
+                    ),
                     message,
                     out_tx.clone(),
                 ));

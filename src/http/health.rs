@@ -17,13 +17,7 @@ pub async fn readyz(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
     if inputs.hub.ready() {
         (StatusCode::OK, "ready\n".to_string())
     } else {
-        let waiting: Vec<&str> = inputs
-            .hub
-            .upstreams()
-            .iter()
-            .filter(|u| u.spec.required && !u.tried())
-            .map(|u| u.name())
-            .collect();
+        let waiting = inputs.hub.waiting_for();
         (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("waiting for: {}\n", waiting.join(", ")),

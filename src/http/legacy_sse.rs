@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::caller::CallerParts;
 use super::mcp_endpoint::rpc_error_response;
 use super::{Inputs, sse};
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
@@ -18,8 +19,8 @@ use crate::mcp::{Scope, Session, negotiate_version, relay, requested_version};
 
 const ERA: &str = "2024-11-05";
 
-pub async fn open(State(inputs): State<Arc<Inputs>>) -> Response {
-    let session = Session::new(Scope::Federated, ERA.to_string());
+pub async fn open(State(inputs): State<Arc<Inputs>>, who: CallerParts) -> Response {
+    let session = Session::new(Scope::Federated, ERA.to_string(), Arc::clone(&who.principal));
     let frames = session.open_stream();
     let endpoint = format!("/messages?sessionId={}", session.id);
     let guard = inputs.hub.sessions.insert_while(Arc::clone(&session));
@@ -28,13 +29,14 @@ pub async fn open(State(inputs): State<Arc<Inputs>>) -> Response {
 
 pub async fn message(
     State(inputs): State<Arc<Inputs>>,
+    who: CallerParts,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let session = query
         .get("sessionId")
         .and_then(|id| inputs.hub.sessions.get(id))
-        .filter(|s| s.protocol_version == ERA);
+        .filter(|s| s.protocol_version == ERA && s.principal.same_caller(&who.principal));
     let Some(session) = session else {
         let e = RpcError::new(INVALID_REQUEST, "unknown or expired sessionId: open GET /sse again");
         return rpc_error_response(StatusCode::NOT_FOUND, None, &e);
@@ -65,6 +67,7 @@ pub async fn message(
                 Arc::clone(&inputs.hub),
                 Scope::Federated,
                 Some(session),
+                who.caller(ERA),
                 message,
                 out,
             ));

@@ -17,11 +17,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
-use tracing::info;
+use tracing::{info, warn};
 
+use super::caller::CallerParts;
 use super::{Inputs, sse, stateless};
 use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RpcError};
-use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version};
+use crate::mcp::{Caller, Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -30,35 +31,51 @@ const REQUEST_OUTBOX: usize = 256;
 
 type Inp = State<Arc<Inputs>>;
 
-pub async fn post_federated(State(inputs): Inp, headers: HeaderMap, body: Bytes) -> Response {
-    post(inputs, Scope::Federated, headers, body).await
+pub async fn post_federated(State(inputs): Inp, who: CallerParts, headers: HeaderMap, body: Bytes) -> Response {
+    post(inputs, Scope::Federated, &who, headers, body).await
 }
 
-pub async fn post_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post_single(
+    State(inputs): Inp,
+    Path(name): Path<String>,
+    who: CallerParts,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match scope_of(&inputs, &name) {
-        Ok(scope) => post(inputs, scope, headers, body).await,
+        Ok(scope) => post(inputs, scope, &who, headers, body).await,
         Err(response) => response,
     }
 }
 
-pub async fn get_federated(State(inputs): Inp, headers: HeaderMap) -> Response {
-    open_stream(&inputs, Scope::Federated, &headers)
+pub async fn get_federated(State(inputs): Inp, who: CallerParts, headers: HeaderMap) -> Response {
+    open_stream(&inputs, Scope::Federated, &who, &headers)
 }
 
-pub async fn get_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn get_single(
+    State(inputs): Inp,
+    Path(name): Path<String>,
+    who: CallerParts,
+    headers: HeaderMap,
+) -> Response {
     match scope_of(&inputs, &name) {
-        Ok(scope) => open_stream(&inputs, scope, &headers),
+        Ok(scope) => open_stream(&inputs, scope, &who, &headers),
         Err(response) => response,
     }
 }
 
-pub async fn delete_federated(State(inputs): Inp, headers: HeaderMap) -> Response {
-    end_session(&inputs, Scope::Federated, &headers)
+pub async fn delete_federated(State(inputs): Inp, who: CallerParts, headers: HeaderMap) -> Response {
+    end_session(&inputs, Scope::Federated, &who, &headers)
 }
 
-pub async fn delete_single(State(inputs): Inp, Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn delete_single(
+    State(inputs): Inp,
+    Path(name): Path<String>,
+    who: CallerParts,
+    headers: HeaderMap,
+) -> Response {
     match scope_of(&inputs, &name) {
-        Ok(scope) => end_session(&inputs, scope, &headers),
+        Ok(scope) => end_session(&inputs, scope, &who, &headers),
         Err(response) => response,
     }
 }
@@ -70,7 +87,7 @@ fn scope_of(inputs: &Inputs, name: &str) -> Result<Scope, Response> {
     })
 }
 
-async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes) -> Response {
+async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(response) = check_content_type(&headers) {
         return response;
     }
@@ -87,12 +104,12 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
     };
     if stateless::is_modern(&headers, &message) {
-        return post_stateless(inputs, scope, &headers, message, method, is_request).await;
+        return post_stateless(inputs, scope, who, &headers, message, method, is_request).await;
     }
     if is_request && method == "initialize" {
-        return initialize(&inputs, scope, &message);
+        return initialize(&inputs, scope, who, &message);
     }
-    let session = match find_session(&inputs, scope, &headers) {
+    let session = match find_session(&inputs, scope, who, &headers) {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -103,12 +120,24 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, headers: HeaderMap, body: Bytes
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());
-    run_request(inputs, scope, Some(session), message, method, Era::Stateful, log_level).await
+    let caller = who.caller(&session.protocol_version);
+    run_request(
+        inputs,
+        scope,
+        Some(session),
+        caller,
+        message,
+        method,
+        Era::Stateful,
+        log_level,
+    )
+    .await
 }
 
 async fn post_stateless(
     inputs: Arc<Inputs>,
     scope: Scope,
+    who: &CallerParts,
     headers: &HeaderMap,
     message: Message,
     method: String,
@@ -126,7 +155,7 @@ async fn post_stateless(
         return stateless::method_not_found(&message, &method);
     }
     if method == "subscriptions/listen" {
-        return stateless::listen(&inputs, scope, &message);
+        return stateless::listen(&inputs, scope, &message, &who.principal);
     }
     if method == "server/discover" {
         let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
@@ -135,10 +164,12 @@ async fn post_stateless(
             jsonrpc::result_frame(id, &inputs.hub.discover_result(scope)),
         );
     }
+    let caller = who.caller(crate::mcp::MODERN_VERSIONS[0]);
     run_request(
         inputs,
         scope,
         None,
+        caller,
         message,
         method,
         Era::Stateless,
@@ -154,7 +185,7 @@ enum Era {
     Stateless,
 }
 
-fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
+fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Message) -> Response {
     let id = message.id.as_deref();
     let requested = match requested_version(message.params.as_deref()) {
         Ok(requested) => requested,
@@ -165,11 +196,11 @@ fn initialize(inputs: &Inputs, scope: Scope, message: &Message) -> Response {
         return rpc_error_response(StatusCode::BAD_REQUEST, id, &e);
     };
     let version = negotiate_version(Some(&requested));
-    let session = Session::new(scope, version.to_string());
+    let session = Session::new(scope, version.to_string(), Arc::clone(&who.principal));
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
     inputs.hub.sessions.insert(session);
-    info!(session = %short(&session_id), version, "session opened");
+    info!(session = %short(&session_id), version, principal = %who.principal, "session opened");
     let frame = jsonrpc::result_frame(id.unwrap_or(jsonrpc::null_ref()), &result);
     let mut response = json_response(StatusCode::OK, frame);
     if let Ok(value) = HeaderValue::from_str(&session_id) {
@@ -185,6 +216,7 @@ async fn run_request(
     inputs: Arc<Inputs>,
     scope: Scope,
     session: Option<Arc<Session>>,
+    caller: Caller,
     message: Message,
     method: String,
     era: Era,
@@ -201,6 +233,7 @@ async fn run_request(
             id,
             method: &method,
             params: message.params.as_deref(),
+            caller: &caller,
         };
         let mut outcome = hub.handle(&req, &outbox).await;
         if era == Era::Stateless {
@@ -234,7 +267,7 @@ async fn run_request(
     }
 }
 
-fn open_stream(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
+fn open_stream(inputs: &Inputs, scope: Scope, who: &CallerParts, headers: &HeaderMap) -> Response {
     let accepts_sse = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -249,7 +282,7 @@ fn open_stream(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
     if !headers.contains_key(SESSION_HEADER) {
         return no_session_method();
     }
-    match find_session(inputs, scope, headers) {
+    match find_session(inputs, scope, who, headers) {
         Ok(session) => sse::session_stream(session.open_stream()),
         Err(response) => response,
     }
@@ -268,11 +301,11 @@ fn no_session_method() -> Response {
     response
 }
 
-fn end_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
+fn end_session(inputs: &Inputs, scope: Scope, who: &CallerParts, headers: &HeaderMap) -> Response {
     if !headers.contains_key(SESSION_HEADER) {
         return no_session_method();
     }
-    match find_session(inputs, scope, headers) {
+    match find_session(inputs, scope, who, headers) {
         Ok(session) => {
             inputs.hub.sessions.remove(&session.id);
             session.close_stream();
@@ -283,8 +316,14 @@ fn end_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Response {
     }
 }
 
-/// The session a request names, checked against the endpoint and protocol version it uses.
-fn find_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
+/// The session a request names, checked against the endpoint, the caller and the protocol
+/// version it uses.
+fn find_session(
+    inputs: &Inputs,
+    scope: Scope,
+    who: &CallerParts,
+    headers: &HeaderMap,
+) -> Result<Arc<Session>, Response> {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
         let e = RpcError::new(
             INVALID_REQUEST,
@@ -292,16 +331,27 @@ fn find_session(inputs: &Inputs, scope: Scope, headers: &HeaderMap) -> Result<Ar
         );
         return Err(rpc_error_response(StatusCode::BAD_REQUEST, None, &e));
     };
-    // A session opened on another endpoint is unknown here.
+    // A session opened on another endpoint, or by another caller, is unknown here.
+    let unknown = || {
+        let e = RpcError::new(INVALID_REQUEST, "unknown or expired session: send `initialize` again");
+        rpc_error_response(StatusCode::NOT_FOUND, None, &e)
+    };
     let session = inputs
         .hub
         .sessions
         .get(id)
         .filter(|s| s.scope == scope)
-        .ok_or_else(|| {
-            let e = RpcError::new(INVALID_REQUEST, "unknown or expired session: send `initialize` again");
-            rpc_error_response(StatusCode::NOT_FOUND, None, &e)
-        })?;
+        .ok_or_else(unknown)?;
+    if !session.principal.same_caller(&who.principal) {
+        warn!(
+            session = %short(id),
+            owner = %session.principal,
+            presented_by = %who.principal,
+            client = ?who.client,
+            "session id presented by another caller; treated as unknown"
+        );
+        return Err(unknown());
+    }
     if let Some(version) = headers.get(VERSION_HEADER) {
         let version = version.to_str().unwrap_or("");
         if !SUPPORTED_VERSIONS.contains(&version) {

@@ -1,5 +1,6 @@
 //! Inbound HTTP: one listener for the MCP endpoints and operations routes.
 
+mod caller;
 mod guard;
 mod health;
 mod legacy_sse;

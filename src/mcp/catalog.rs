@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::gate::ToolHints;
 use super::names;
 use crate::config::{McpSettings, NameFilter, PrefixMode, UpstreamSpec};
 use crate::jsonrpc::{Raw, RawObject};
@@ -204,6 +205,8 @@ pub struct Entry {
     pub exposed: String,
     /// The item's JSON with the exposed name or URI.
     pub raw: Raw,
+    /// Tool annotation hints (defaults for other kinds), for policies.
+    pub hints: ToolHints,
 }
 
 /// One list of a view: entries in order, and an index by exposed name/URI.
@@ -239,6 +242,8 @@ pub struct Views {
     pub federated: View,
     /// Indexed like the upstreams.
     pub single: Vec<View>,
+    /// Distinct for every build, so what is cached about a view can tell it is stale.
+    pub generation: u64,
 }
 
 impl Views {
@@ -251,7 +256,13 @@ impl Views {
         let single = (0..upstreams.len())
             .map(|i| build_view(upstreams, catalogs, settings, Some(i)))
             .collect();
-        Self { federated, single }
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let generation = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            federated,
+            single,
+            generation,
+        }
     }
 }
 
@@ -330,11 +341,38 @@ fn build_view(
                 original: item.key.clone(),
                 exposed,
                 raw: fields.to_raw(),
+                hints: if kind == ListKind::Tools {
+                    tool_hints(&item.fields)
+                } else {
+                    ToolHints::default()
+                },
             });
         }
         view.lists.insert(kind, listing);
     }
     view
+}
+
+/// A tool's `annotations` hints; a hint that is absent or not a boolean keeps MCP's default.
+fn tool_hints(fields: &RawObject) -> ToolHints {
+    let mut hints = ToolHints::default();
+    let Some(annotations) = fields.get("annotations") else {
+        return hints;
+    };
+    let Ok(annotations) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(annotations.get()) else {
+        return hints;
+    };
+    let flag = |key: &str, default: bool| {
+        annotations
+            .get(key)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(default)
+    };
+    hints.read_only = flag("readOnlyHint", hints.read_only);
+    hints.destructive = flag("destructiveHint", hints.destructive);
+    hints.idempotent = flag("idempotentHint", hints.idempotent);
+    hints.open_world = flag("openWorldHint", hints.open_world);
+    hints
 }
 
 /// The raw JSON of a view's list items from `offset`, at most `limit` of them.
@@ -343,6 +381,14 @@ pub fn page(listing: &Listing, offset: usize, limit: usize) -> (&[Entry], Option
     let start = offset.min(end);
     let next = (end < listing.entries.len()).then_some(end);
     (&listing.entries[start..end], next)
+}
+
+/// A page of positions (a caller's filtered view of a listing), like [`page`].
+pub fn page_of(positions: &[u32], offset: usize, limit: usize) -> (&[u32], Option<usize>) {
+    let end = offset.saturating_add(limit).min(positions.len());
+    let start = offset.min(end);
+    let next = (end < positions.len()).then_some(end);
+    (&positions[start..end], next)
 }
 
 /// Finds the upstream for a URI no list names, by the literal start of a resource template.

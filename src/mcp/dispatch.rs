@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::catalog::{self, ListKind, View};
+use super::gate::{Action, Caller, Target, ToolHints};
 use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
 use super::{Outbox, cursor, names};
@@ -45,6 +46,7 @@ pub struct Request<'a> {
     pub id: &'a RawValue,
     pub method: &'a str,
     pub params: Option<&'a RawValue>,
+    pub caller: &'a Caller,
 }
 
 impl Hub {
@@ -160,7 +162,18 @@ impl Hub {
         let views = self.views();
         let empty = catalog::Listing::default();
         let listing = views.view(req.scope).listing(kind).unwrap_or(&empty);
-        let (entries, next) = catalog::page(listing, offset, self.settings.page_size.unwrap_or(usize::MAX));
+        let limit = self.settings.page_size.unwrap_or(usize::MAX);
+        let visible = self.visible(req, kind, listing, views.generation);
+        let (entries, next): (Vec<&catalog::Entry>, Option<usize>) = match &visible {
+            None => {
+                let (entries, next) = catalog::page(listing, offset, limit);
+                (entries.iter().collect(), next)
+            }
+            Some(positions) => {
+                let (positions, next) = catalog::page_of(positions, offset, limit);
+                (positions.iter().map(|&i| &listing.entries[i as usize]).collect(), next)
+            }
+        };
         let mut out = String::with_capacity(16 + entries.iter().map(|e| e.raw.get().len() + 1).sum::<usize>());
         out.push_str("{\"");
         out.push_str(kind.field());
@@ -193,17 +206,51 @@ impl Hub {
         let exposed = params
             .str("name")?
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `name`"))?;
-        let (upstream, original) = {
+        let (upstream, original, hints) = {
             let views = self.views();
             let entry = views
                 .view(req.scope)
                 .listing(kind)
                 .and_then(|l| l.resolve(&exposed))
                 .ok_or_else(|| self.unknown_name(req.scope, what, &exposed))?;
-            (entry.upstream, entry.original.clone())
+            (entry.upstream, entry.original.clone(), entry.hints)
         };
+        // The policy sees exactly what the upstream will receive: the original name and the
+        // arguments as sent (duplicate keys were refused when the message was parsed).
         params.set_str("name", &original);
-        let result = self.forward(upstream, req, params, outbox).await?;
+        let verdict = self.authorize(
+            req,
+            kind.action(),
+            upstream,
+            &original,
+            hints,
+            params.get("arguments"),
+            || RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`")),
+        )?;
+        // Kept for the audit line only when there is one to write.
+        let arguments = verdict
+            .as_ref()
+            .and_then(|_| params.get("arguments"))
+            .map(ToOwned::to_owned);
+        let started = std::time::Instant::now();
+        let outcome = self.forward(upstream, req, params, outbox).await;
+        if let Some(verdict) = &verdict {
+            let target = Target {
+                action: kind.action(),
+                upstream: self.upstreams[upstream].name(),
+                name: &original,
+                hints,
+            };
+            let status = outcome.as_ref().map(|_| ()).map_err(|e| e.code);
+            self.audit_event(
+                req,
+                &target,
+                verdict,
+                arguments.as_deref(),
+                Some((started.elapsed(), status)),
+            );
+        }
+        let result = outcome?;
         Ok(match (req.scope, kind) {
             (Scope::Federated, ListKind::Tools) => self.rewrite_resource_links(upstream, result),
             _ => result,
@@ -235,6 +282,7 @@ impl Hub {
             .str("uri")?
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
+        self.authorize_uri(req, upstream, &original, &uri)?;
         params.set_str("uri", &original);
         let result = self.forward(upstream, req, params, outbox).await?;
         Ok(match req.scope {
@@ -249,6 +297,7 @@ impl Hub {
             .str("uri")?
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
+        self.authorize_uri(req, upstream, &original, &uri)?;
         params.set_str("uri", &original);
         let stateless = self.upstreams[upstream].link().is_ok_and(|l| l.is_stateless());
         // A stateless upstream has no `resources/subscribe` (it streams updates through
@@ -268,6 +317,20 @@ impl Hub {
         Ok(result)
     }
 
+    /// `read_resource` on a resolved URI; denied reads look like unknown resources.
+    fn authorize_uri(&self, req: &Request<'_>, upstream: usize, original: &str, exposed: &str) -> Result<(), RpcError> {
+        self.authorize(
+            req,
+            Action::ReadResource,
+            upstream,
+            original,
+            ToolHints::default(),
+            None,
+            || unknown_resource(exposed),
+        )
+        .map(drop)
+    }
+
     /// Which upstream serves `uri`, and the URI it knows.
     fn resolve_uri(&self, scope: Scope, uri: &str) -> Result<(usize, String), RpcError> {
         let views = self.views();
@@ -278,7 +341,7 @@ impl Hub {
         if let Some(found) = self.resolve_unlisted(view, scope, uri) {
             return Ok(found);
         }
-        Err(RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`")).with_data(json!({ "uri": uri })))
+        Err(unknown_resource(uri))
     }
 
     /// URIs that no list names (from templates, or generated by tools). The upstream's
@@ -311,6 +374,15 @@ impl Hub {
                     .listing(ListKind::Prompts)
                     .and_then(|l| l.resolve(&name))
                     .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")))?;
+                self.authorize(
+                    req,
+                    Action::GetPrompt,
+                    entry.upstream,
+                    &entry.original,
+                    entry.hints,
+                    None,
+                    || RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")),
+                )?;
                 reference.set_str("name", &entry.original);
                 entry.upstream
             }
@@ -325,6 +397,7 @@ impl Hub {
                     Some(entry) => (entry.upstream, entry.original.clone()),
                     None => self.resolve_uri(req.scope, &uri)?,
                 };
+                self.authorize_uri(req, upstream, &original, &uri)?;
                 reference.set_str("uri", &original);
                 upstream
             }
@@ -374,6 +447,10 @@ fn stateless_capabilities(mut capabilities: Value) -> Value {
         }
     }
     capabilities
+}
+
+fn unknown_resource(uri: &str) -> RpcError {
+    RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`")).with_data(json!({ "uri": uri }))
 }
 
 fn required_params(req: &Request<'_>) -> Result<RawObject, RpcError> {

@@ -1,14 +1,17 @@
 //! The hub's shared state: upstreams, their catalogs, the merged views and the client sessions.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use super::catalog::{UpstreamCatalog, View, Views};
+use super::gate::Gate;
 use super::progress::ProgressRoutes;
 use super::session::{Scope, Sessions};
-use crate::config::{Config, McpSettings};
+use crate::audit::Audit;
+use crate::config::{Config, Denied, McpSettings};
 use crate::upstream::{Upstream, UpstreamEvent};
 
 /// Events queued from upstreams to the hub before their readers wait.
@@ -27,6 +30,17 @@ pub struct Hub {
     pub sessions: Sessions,
     pub(super) progress: Arc<ProgressRoutes>,
     pub(super) events: mpsc::Sender<UpstreamEvent>,
+    /// Authorization and audit, set once at start; unset = no gate, no audit.
+    pub(super) security: OnceLock<Security>,
+    /// List filtering per caller, by (caller, view, kind, policy generation).
+    pub(super) visibility: moka::sync::Cache<u64, Arc<Vec<u32>>>,
+}
+
+/// What decides and records calls.
+pub struct Security {
+    pub gate: Option<Arc<dyn Gate>>,
+    pub audit: Arc<Audit>,
+    pub denied: Denied,
 }
 
 impl Hub {
@@ -48,8 +62,27 @@ impl Hub {
             progress: Arc::default(),
             upstreams,
             events,
+            security: OnceLock::new(),
+            // Short-lived: time-of-day policies must not be outlived by a cached answer.
+            visibility: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(10))
+                .build(),
         });
         (hub, inbox)
+    }
+
+    /// Installs authorization and audit. Only the first call counts.
+    pub fn secure(&self, security: Security) {
+        let _ = self.security.set(security);
+    }
+
+    pub(super) fn gate(&self) -> Option<&Arc<dyn Gate>> {
+        self.security.get().and_then(|s| s.gate.as_ref())
+    }
+
+    pub(super) fn audit(&self) -> Option<&Audit> {
+        self.security.get().map(|s| &*s.audit).filter(|a| a.enabled())
     }
 
     pub fn upstreams(&self) -> &[Arc<Upstream>] {
@@ -60,9 +93,39 @@ impl Hub {
         self.upstreams.iter().position(|u| u.name() == name)
     }
 
-    /// Whether every required upstream has been tried at least once (`/readyz`).
+    /// Whether every required upstream has been tried at least once and, with policies, a
+    /// policy set is in force (`/readyz`).
     pub fn ready(&self) -> bool {
+        self.upstreams_tried() && self.gate().is_none_or(|g| g.loaded())
+    }
+
+    pub fn upstreams_tried(&self) -> bool {
         self.upstreams.iter().filter(|u| u.spec.required).all(|u| u.tried())
+    }
+
+    /// What is missing for readiness, for `/readyz`.
+    pub fn waiting_for(&self) -> Vec<String> {
+        let mut waiting: Vec<String> = self
+            .upstreams
+            .iter()
+            .filter(|u| u.spec.required && !u.tried())
+            .map(|u| u.name().to_string())
+            .collect();
+        if self.gate().is_some_and(|g| !g.loaded()) {
+            waiting.push("policies (not loaded yet, or refused: see the log)".into());
+        }
+        waiting
+    }
+
+    /// Every tool's `inputSchema`, for the policy schema's argument types.
+    pub fn tool_input_schemas(&self) -> Vec<serde_json::Value> {
+        let catalogs = self.lock_catalogs().clone();
+        catalogs
+            .iter()
+            .flatten()
+            .flat_map(|c| c.lists.get(&super::ListKind::Tools).into_iter().flatten())
+            .filter_map(|item| serde_json::from_str(item.fields.get("inputSchema")?.get()).ok())
+            .collect()
     }
 
     pub fn views(&self) -> arc_swap::Guard<Arc<Views>> {

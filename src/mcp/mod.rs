@@ -5,10 +5,12 @@
 //! catalog [`View`](catalog::View), forwards to the owning upstream with names, ids and progress
 //! tokens rewritten, and hands back the upstream's raw result.
 
+mod authorize;
 mod catalog;
 mod cursor;
 mod dispatch;
 mod forward;
+pub mod gate;
 mod hub;
 mod lifecycle;
 mod names;
@@ -19,9 +21,11 @@ mod session;
 
 use tokio::sync::mpsc;
 
+pub use authorize::FORBIDDEN;
 pub use catalog::{ListKind, Views};
 pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
-pub use hub::Hub;
+pub use gate::{Action, Ask, Caller, Gate, Target, ToolHints, Verdict, static_era};
+pub use hub::{Hub, Security};
 pub use session::{Listen, Scope, Session, Sessions, log_level_rank};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never

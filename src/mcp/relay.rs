@@ -16,6 +16,7 @@ pub async fn answer(
     hub: Arc<Hub>,
     scope: Scope,
     session: Option<Arc<Session>>,
+    caller: super::Caller,
     message: Message,
     out: mpsc::Sender<Vec<u8>>,
 ) {
@@ -37,6 +38,7 @@ pub async fn answer(
         id,
         method,
         params: message.params.as_deref(),
+        caller: &caller,
     };
     let frame = match hub.handle(&req, &outbox).await {
         Ok(result) => jsonrpc::result_frame(id, &result),

@@ -7,6 +7,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use crate::identity::Principal;
+
 /// What a client addresses: every upstream (`/mcp`) or one (`/mcp/{upstream}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -45,6 +47,8 @@ pub struct Session {
     pub id: String,
     pub scope: Scope,
     pub protocol_version: String,
+    /// Who opened it; a request from anyone else does not find it.
+    pub principal: Arc<Principal>,
     /// Sender side of the client's GET stream, while one is open.
     stream: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     /// Client request id (raw JSON text) → where it is being served.
@@ -81,20 +85,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Session {
-    pub fn new(scope: Scope, protocol_version: String) -> Arc<Self> {
-        Self::build(scope, protocol_version, None)
+    pub fn new(scope: Scope, protocol_version: String, principal: Arc<Principal>) -> Arc<Self> {
+        Self::build(scope, protocol_version, principal, None)
     }
 
     /// The state behind one `subscriptions/listen` stream (it lives as long as the stream).
-    pub fn listener(scope: Scope, listen: Listen) -> Arc<Self> {
-        Self::build(scope, "2026-07-28".to_string(), Some(listen))
+    pub fn listener(scope: Scope, listen: Listen, principal: Arc<Principal>) -> Arc<Self> {
+        Self::build(scope, "2026-07-28".to_string(), principal, Some(listen))
     }
 
-    fn build(scope: Scope, protocol_version: String, listen: Option<Listen>) -> Arc<Self> {
+    fn build(scope: Scope, protocol_version: String, principal: Arc<Principal>, listen: Option<Listen>) -> Arc<Self> {
         Arc::new(Self {
             id: new_session_id(),
             scope,
             protocol_version,
+            principal,
             stream: Mutex::new(None),
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),

@@ -1,0 +1,205 @@
+//! Authorization: Cedar policies from `policies/*.cedar` decide every tool call, prompt and
+//! resource read, and which items a caller's lists show. Default deny: without a permitting
+//! policy nothing is allowed. The policy set is swapped atomically on reload; a set that fails
+//! to parse or validate is refused and the previous one keeps running.
+
+mod policies;
+mod request;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use cedar_policy::{Authorizer, Decision, Effect, Entity, PolicySet, Request, Response};
+use tracing::{error, info};
+
+pub use policies::{Loaded, PolicyError, SCHEMA_FILE, load, scan};
+pub use request::principal_from_case;
+pub use schema::{Arguments, cedar_schema};
+
+use crate::mcp::{Ask, Caller, Gate, Target, Verdict};
+
+pub struct Authz {
+    dir: PathBuf,
+    claims: Vec<String>,
+    /// `None` until the first set loads: until then every decision is a denial.
+    loaded: ArcSwapOption<Loaded>,
+    /// The catalog's argument types, for reading numbers as the schema declares them.
+    arguments: ArcSwap<Arguments>,
+    generation: AtomicU64,
+    authorizer: Authorizer,
+}
+
+impl Authz {
+    /// An engine with no policy set yet (everything denied until [`Authz::reload`] succeeds).
+    pub fn new(dir: &Path, claims: Vec<String>) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            claims,
+            loaded: ArcSwapOption::empty(),
+            arguments: ArcSwap::from_pointee(Arguments::default()),
+            generation: AtomicU64::new(1),
+            authorizer: Authorizer::new(),
+        }
+    }
+
+    /// Loads `dir` now; an error is returned, not installed.
+    pub fn load_now(dir: &Path, claims: Vec<String>, arguments: Arguments) -> Result<Self, PolicyError> {
+        let authz = Self::new(dir, claims);
+        authz.reload(arguments)?;
+        Ok(authz)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn loaded(&self) -> Option<Arc<Loaded>> {
+        self.loaded.load_full()
+    }
+
+    /// Reads and validates the policy directory; on success swaps the new set in. On failure the
+    /// running set stays, and the error says why (logged and counted here too).
+    pub fn reload(&self, arguments: Arguments) -> Result<(), PolicyError> {
+        let outcome = load(&self.dir, &arguments, &self.claims);
+        self.arguments.store(Arc::new(arguments));
+        match outcome {
+            Ok(loaded) => {
+                info!(dir = %self.dir.display(), policies = loaded.ids.len(), files = loaded.files.len(), "policies loaded");
+                self.loaded.store(Some(Arc::new(loaded)));
+                self.generation.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::metrics().policy_load(true);
+                Ok(())
+            }
+            Err(e) => {
+                let keeping = if self.loaded.load().is_some() {
+                    "the previous policy set stays in force"
+                } else {
+                    "no policy set is loaded: every call is denied"
+                };
+                error!(dir = %self.dir.display(), problems = %e, "policies refused; {keeping}");
+                crate::metrics::metrics().policy_load(false);
+                Err(e)
+            }
+        }
+    }
+
+    /// Updates the argument types only (the catalog changed; the policies did not).
+    pub fn set_arguments(&self, arguments: Arguments) {
+        self.arguments.store(Arc::new(arguments));
+    }
+
+    /// Whether the policy files changed since the running set was read.
+    pub fn changed_on_disk(&self) -> bool {
+        let current = self.loaded.load().as_ref().map(|l| l.digest);
+        scan(&self.dir)
+            .map(|(_, _, digest)| Some(digest) != current)
+            .unwrap_or(false)
+    }
+
+    /// The full Cedar answer for one ask, for `decide`, `policy test` and `policy explain`.
+    pub fn evaluate(&self, ask: &Ask<'_>) -> Result<Response, String> {
+        let loaded = self.loaded.load();
+        self.evaluate_with(loaded.as_ref().ok_or("no policy set is loaded")?, ask)
+    }
+
+    fn evaluate_with(&self, loaded: &Loaded, ask: &Ask<'_>) -> Result<Response, String> {
+        let arguments = request::arguments(ask.arguments, &self.arguments.load())?;
+        let context = request::context(ask.caller, Some(arguments))?;
+        let request = cedar_request(ask.caller, &ask.target, context)?;
+        let mut list: Vec<Entity> = Vec::with_capacity(8);
+        request::principal_entities(&ask.caller.principal, &mut list)?;
+        request::target_entities(&ask.target, &mut list)?;
+        let entities = request::entities(list)?;
+        Ok(self.authorizer.is_authorized(&request, &loaded.set, &entities))
+    }
+}
+
+fn cedar_request(caller: &Caller, target: &Target<'_>, context: cedar_policy::Context) -> Result<Request, String> {
+    Request::new(
+        request::principal_uid(&caller.principal),
+        request::action_uid(target.action),
+        request::target_uid(target),
+        context,
+        None,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// What determined a response: the permits that allowed it, or the forbids that denied it.
+pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
+    let allowed = response.decision() == Decision::Allow;
+    let diagnostics = response.diagnostics();
+    let policies = diagnostics
+        .reason()
+        .filter(|id| {
+            set.policy(id)
+                .is_some_and(|p| (p.effect() == Effect::Permit) == allowed)
+        })
+        .map(ToString::to_string)
+        .collect();
+    let errors = diagnostics.errors().map(ToString::to_string).collect();
+    Verdict {
+        allowed,
+        policies,
+        errors,
+    }
+}
+
+impl Gate for Authz {
+    fn decide(&self, ask: &Ask<'_>) -> Verdict {
+        let loaded = self.loaded.load();
+        let outcome = match loaded.as_ref() {
+            Some(loaded) => self.evaluate_with(loaded, ask).map(|r| verdict(&r, &loaded.set)),
+            None => Err("no policy set is loaded".to_string()),
+        };
+        outcome.unwrap_or_else(|reason| Verdict {
+            allowed: false,
+            policies: Vec::new(),
+            errors: vec![reason],
+        })
+    }
+
+    fn visible(&self, caller: &Caller, targets: &[Target<'_>]) -> Vec<bool> {
+        let loaded = self.loaded.load();
+        let Some(loaded) = loaded.as_ref() else {
+            return vec![false; targets.len()];
+        };
+        let Ok(context) = request::context(caller, None) else {
+            return vec![false; targets.len()];
+        };
+        let mut base = Vec::with_capacity(8);
+        if request::principal_entities(&caller.principal, &mut base).is_err() {
+            return vec![false; targets.len()];
+        }
+        targets
+            .iter()
+            .map(|target| {
+                let mut list = base.clone();
+                if request::target_entities(target, &mut list).is_err() {
+                    return false;
+                }
+                let (Ok(entities), Ok(request)) =
+                    (request::entities(list), cedar_request(caller, target, context.clone()))
+                else {
+                    return false;
+                };
+                // Shown unless the policies deny it whatever the arguments are.
+                self.authorizer
+                    .is_authorized_partial(&request, &loaded.set, &entities)
+                    .decision()
+                    != Some(Decision::Deny)
+            })
+            .collect()
+    }
+
+    fn loaded(&self) -> bool {
+        self.loaded.load().is_some()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+}

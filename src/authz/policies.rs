@@ -1,0 +1,157 @@
+//! Reading `policies/*.cedar` into one validated policy set.
+
+use std::path::{Path, PathBuf};
+
+use cedar_policy::{PolicyId, PolicySet, Schema, ValidationMode, Validator};
+
+use super::schema::{Arguments, cedar_schema};
+
+/// The schema file that, when present in the policy directory, replaces the generated one.
+pub const SCHEMA_FILE: &str = "agentmux.cedarschema";
+
+/// A policy set that passed validation, and what it was read from.
+#[derive(Debug)]
+pub struct Loaded {
+    pub set: PolicySet,
+    /// Policy ids in file order, for messages.
+    pub ids: Vec<String>,
+    pub files: Vec<PathBuf>,
+    pub schema: Schema,
+    /// A digest of the files read, to notice changes.
+    pub digest: u64,
+}
+
+/// Why a policy set was refused: every problem, each naming its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct PolicyError {
+    pub problems: Vec<String>,
+}
+
+impl PolicyError {
+    fn one(message: String) -> Self {
+        Self {
+            problems: vec![message],
+        }
+    }
+}
+
+/// The files a load would read, sorted, with a digest of their names and contents.
+pub fn scan(dir: &Path) -> Result<(Vec<PathBuf>, Option<PathBuf>, u64), PolicyError> {
+    use std::hash::{Hash, Hasher};
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| PolicyError::one(format!("{}: cannot read the policy directory: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
+        .collect();
+    files.sort();
+    let schema = dir.join(SCHEMA_FILE);
+    let schema = schema.is_file().then_some(schema);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for f in files.iter().chain(schema.iter()) {
+        f.hash(&mut hasher);
+        std::fs::read(f).unwrap_or_default().hash(&mut hasher);
+    }
+    Ok((files, schema, hasher.finish()))
+}
+
+/// Reads and validates the policies in `dir` against its schema file, or else against the
+/// schema generated from `arguments` and `claims`.
+pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Loaded, PolicyError> {
+    let (files, schema_file, digest) = scan(dir)?;
+    let schema = match &schema_file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| PolicyError::one(format!("{}: {e}", path.display())))?;
+            parse_schema(&text).map_err(|e| PolicyError::one(format!("{}: {e}", path.display())))?
+        }
+        None => parse_schema(&cedar_schema(arguments, claims))
+            .map_err(|e| PolicyError::one(format!("the generated schema is invalid (a bug): {e}")))?,
+    };
+    let mut set = PolicySet::new();
+    let mut ids = Vec::new();
+    let mut problems = Vec::new();
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let parsed: PolicySet = match text.parse() {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("{}: {}", path.display(), render(&e, &text)));
+                continue;
+            }
+        };
+        if parsed.templates().next().is_some() {
+            problems.push(format!(
+                "{}: policy templates are not supported; write policies",
+                path.display()
+            ));
+        }
+        for (n, policy) in parsed.policies().enumerate() {
+            // `@id("…")` names a policy in decisions and audit lines; else its file and position.
+            let id = policy
+                .annotation("id")
+                .map_or_else(|| format!("{name}#{}", n + 1), str::to_string);
+            if ids.contains(&id) {
+                problems.push(format!("{}: policy id `{id}` is used twice", path.display()));
+                continue;
+            }
+            if let Err(e) = set.add(policy.new_id(PolicyId::new(&id))) {
+                problems.push(format!("{}: {e}", path.display()));
+            }
+            ids.push(id);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PolicyError { problems });
+    }
+    let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+    if !result.validation_passed() {
+        let problems = result
+            .validation_errors()
+            .map(|e| format!("policy `{}`: {e}{}", e.policy_id(), help(e)))
+            .collect();
+        return Err(PolicyError { problems });
+    }
+    Ok(Loaded {
+        set,
+        ids,
+        files,
+        schema,
+        digest,
+    })
+}
+
+fn help(e: &dyn miette::Diagnostic) -> String {
+    e.help().map_or_else(String::new, |h| format!(" ({h})"))
+}
+
+fn parse_schema(text: &str) -> Result<Schema, String> {
+    Schema::from_cedarschema_str(text)
+        .map(|(schema, _warnings)| schema)
+        .map_err(|e| format!("{e}{}", help(&e)))
+}
+
+/// A parse error with the line it points to, and Cedar's hint.
+fn render(e: &cedar_policy::ParseErrors, text: &str) -> String {
+    use miette::Diagnostic;
+    let offset = e.labels().and_then(|mut labels| labels.next()).map(|l| l.offset());
+    let help = help(e);
+    match offset {
+        Some(offset) => {
+            let line = text[..offset.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {e}{help}")
+        }
+        None => format!("{e}{help}"),
+    }
+}

@@ -1,0 +1,190 @@
+//! The authorization step of the request path: after a name is resolved to its upstream and
+//! original name, and before anything is forwarded, the gate decides; lists show only what the
+//! caller may use. Decisions and call outcomes go to the audit log.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+
+use super::catalog::{Entry, ListKind, Listing};
+use super::dispatch::Request;
+use super::gate::{Action, Ask, Target, Verdict};
+use super::hub::Hub;
+use crate::config::Denied;
+use crate::jsonrpc::RpcError;
+
+/// JSON-RPC error for a denied call when `authz.denied: forbidden`.
+pub const FORBIDDEN: i64 = -32011;
+
+impl ListKind {
+    /// The action that using an item of this list is.
+    pub fn action(self) -> Action {
+        match self {
+            Self::Tools => Action::CallTool,
+            Self::Prompts => Action::GetPrompt,
+            Self::Resources | Self::Templates => Action::ReadResource,
+        }
+    }
+}
+
+impl Hub {
+    /// Decides one call. `Ok(None)`: no gate configured. A denial is the error the client gets,
+    /// by default indistinguishable from an unknown name (`not_found`).
+    pub(super) fn authorize(
+        &self,
+        req: &Request<'_>,
+        action: Action,
+        upstream: usize,
+        name: &str,
+        hints: super::gate::ToolHints,
+        arguments: Option<&RawValue>,
+        not_found: impl FnOnce() -> RpcError,
+    ) -> Result<Option<Verdict>, RpcError> {
+        let Some(gate) = self.gate() else {
+            return Ok(None);
+        };
+        let target = Target {
+            action,
+            upstream: self.upstreams[upstream].name(),
+            name,
+            hints,
+        };
+        let verdict = gate.decide(&Ask {
+            caller: req.caller,
+            target,
+            arguments,
+        });
+        crate::metrics::metrics().decision(action.id(), verdict.allowed);
+        if verdict.allowed {
+            return Ok(Some(verdict));
+        }
+        self.audit_event(req, &target, &verdict, arguments, None);
+        let denied = self.security.get().map_or(Denied::Hidden, |s| s.denied);
+        Err(match denied {
+            Denied::Hidden => not_found(),
+            Denied::Forbidden => RpcError::new(
+                FORBIDDEN,
+                format!(
+                    "{} may not {} `{}`",
+                    req.caller.principal,
+                    action.id().replace('_', " "),
+                    name
+                ),
+            ),
+        })
+    }
+
+    /// Writes a decision, and for allowed calls their outcome, to the audit log.
+    pub(super) fn audit_event(
+        &self,
+        req: &Request<'_>,
+        target: &Target<'_>,
+        verdict: &Verdict,
+        arguments: Option<&RawValue>,
+        outcome: Option<(Duration, Result<(), i64>)>,
+    ) {
+        let Some(audit) = self.audit() else {
+            return;
+        };
+        let principal = &req.caller.principal;
+        let mut event = Map::new();
+        event.insert(
+            "event".into(),
+            json!(if outcome.is_some() { "call" } else { "decision" }),
+        );
+        event.insert("request_id".into(), json!(req.id.get()));
+        event.insert("session".into(), json!(req.session.map(|s| short(&s.id))));
+        event.insert(
+            "principal".into(),
+            json!({ "type": principal.entity_type(), "id": principal.id, "issuer": principal.issuer }),
+        );
+        event.insert("endpoint".into(), json!(&*req.caller.endpoint));
+        event.insert("client".into(), json!(req.caller.client_ip.map(|ip| ip.to_string())));
+        event.insert("action".into(), json!(target.action.id()));
+        event.insert("resource".into(), json!(format!("{}/{}", target.upstream, target.name)));
+        event.insert("decision".into(), json!(if verdict.allowed { "allow" } else { "deny" }));
+        event.insert("policies".into(), json!(verdict.policies));
+        if !verdict.errors.is_empty() {
+            event.insert("policy_errors".into(), json!(verdict.errors));
+        }
+        if let Some(arguments) = audit.arguments(arguments) {
+            event.insert("arguments".into(), arguments);
+        }
+        if let Some((took, status)) = outcome {
+            event.insert("upstream_ms".into(), json!((took.as_secs_f64() * 1e4).round() / 10.0));
+            event.insert(
+                "status".into(),
+                match status {
+                    Ok(()) => json!("ok"),
+                    Err(code) => json!(code),
+                },
+            );
+        }
+        audit.write(event);
+    }
+
+    /// The positions of `listing`'s entries the caller may see; `None` when there is no gate.
+    pub(super) fn visible(
+        &self,
+        req: &Request<'_>,
+        kind: ListKind,
+        listing: &Listing,
+        view: u64,
+    ) -> Option<Arc<Vec<u32>>> {
+        let gate = self.gate()?;
+        let caller = req.caller;
+        let mut key = std::collections::hash_map::DefaultHasher::new();
+        (
+            view,
+            kind,
+            gate.generation(),
+            &*caller.endpoint,
+            caller.era,
+            caller.client_ip,
+        )
+            .hash(&mut key);
+        let p = &caller.principal;
+        (
+            p.kind,
+            &p.id,
+            &p.issuer,
+            &p.groups,
+            &p.scopes,
+            Value::Object(p.claims.clone()).to_string(),
+        )
+            .hash(&mut key);
+        let key = key.finish();
+        if let Some(hit) = self.visibility.get(&key) {
+            return Some(hit);
+        }
+        let targets: Vec<Target<'_>> = listing
+            .entries
+            .iter()
+            .map(|e: &Entry| Target {
+                action: kind.action(),
+                upstream: self.upstreams[e.upstream].name(),
+                name: &e.original,
+                hints: e.hints,
+            })
+            .collect();
+        let shown = gate.visible(caller, &targets);
+        let positions: Arc<Vec<u32>> = Arc::new(
+            shown
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v)
+                .map(|(i, _)| i as u32)
+                .collect(),
+        );
+        self.visibility.insert(key, Arc::clone(&positions));
+        Some(positions)
+    }
+}
+
+/// Enough of a session id to correlate audit lines, not enough to use it.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
