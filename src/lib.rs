@@ -14,6 +14,7 @@ pub mod identity;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod metrics;
+pub mod policy_cmd;
 pub mod stdio;
 pub mod telemetry;
 pub mod upstream;

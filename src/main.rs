@@ -35,11 +35,56 @@ enum Command {
     Tools(ConfigArg),
     /// Serve the federated MCP endpoint over stdin/stdout.
     Stdio(ConfigArg),
+    /// Write, check and debug authorization policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Internal: parent of one stdio upstream, stopping its process group with agentmux.
     #[command(name = "__reap", hide = true)]
     Reap {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the Cedar schema for the current catalog (connects to the upstreams).
+    Schema(ConfigArg),
+    /// Validate the policies against the schema and warn about names the catalog lacks.
+    Validate(ConfigArg),
+    /// Run a YAML file of cases (principal, action, resource, arguments → allow/deny).
+    Test {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The case file.
+        file: PathBuf,
+    },
+    /// Decide one request and name the policies that determined it.
+    Explain {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// `User::"alice"`, `ApiKey::"ci-bot"` or `Anonymous`.
+        #[arg(long)]
+        principal: String,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long, default_value = "call_tool")]
+        action: String,
+        /// `upstream/tool` (or `upstream/prompt`, `upstream/uri`).
+        #[arg(long)]
+        resource: String,
+        /// The call's arguments as JSON.
+        #[arg(long)]
+        arguments: Option<String>,
+        /// Tool hints (default as MCP: not read-only, destructive).
+        #[arg(long)]
+        read_only: bool,
+        #[arg(long)]
+        not_destructive: bool,
     },
 }
 
@@ -114,8 +159,50 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             core.stop().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy { command } => policy(command).await,
         Command::Reap { .. } => Ok(ExitCode::SUCCESS),
     }
+}
+
+async fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    use agentmux::policy_cmd;
+    let passed = match command {
+        PolicyCommand::Schema(arg) => policy_cmd::schema(&load(&arg.config)?).await?,
+        PolicyCommand::Validate(arg) => policy_cmd::validate(&load(&arg.config)?).await?,
+        PolicyCommand::Test { config, file } => policy_cmd::test(&load(&config.config)?, &file)?,
+        PolicyCommand::Explain {
+            config,
+            principal,
+            groups,
+            scopes,
+            action,
+            resource,
+            arguments,
+            read_only,
+            not_destructive,
+        } => {
+            let (kind, id) = match principal.split_once("::") {
+                Some((kind, id)) => (kind.to_string(), id.trim_matches('"').to_string()),
+                None => (principal.clone(), "anonymous".to_string()),
+            };
+            let (upstream, name) = resource
+                .split_once('/')
+                .ok_or_else(|| anyhow::anyhow!("--resource: write it as upstream/name"))?;
+            let arguments = arguments
+                .map(|a| serde_json::from_str::<serde_json::Value>(&a))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--arguments: not a JSON object: {e}"))?;
+            let case = serde_json::from_value(serde_json::json!({
+                "name": "explain",
+                "principal": { "type": kind, "id": id, "groups": groups, "scopes": scopes },
+                "action": action,
+                "resource": { "upstream": upstream, "name": name, "read_only": read_only, "destructive": !not_destructive },
+                "arguments": arguments,
+            }))?;
+            policy_cmd::explain(&load(&config.config)?, case)?
+        }
+    };
+    Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {

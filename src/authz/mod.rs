@@ -3,6 +3,7 @@
 //! policy nothing is allowed. The policy set is swapped atomically on reload; a set that fails
 //! to parse or validate is refused and the previous one keeps running.
 
+pub mod cases;
 mod policies;
 mod request;
 pub mod schema;
@@ -100,14 +101,15 @@ impl Authz {
     }
 
     /// The full Cedar answer for one ask, for `decide`, `policy test` and `policy explain`.
-    pub fn evaluate(&self, ask: &Ask<'_>) -> Result<Response, String> {
+    /// `now` (RFC 3339) replaces the clock, for test cases.
+    pub fn evaluate(&self, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, String> {
         let loaded = self.loaded.load();
-        self.evaluate_with(loaded.as_ref().ok_or("no policy set is loaded")?, ask)
+        self.evaluate_with(loaded.as_ref().ok_or("no policy set is loaded")?, ask, now)
     }
 
-    fn evaluate_with(&self, loaded: &Loaded, ask: &Ask<'_>) -> Result<Response, String> {
+    fn evaluate_with(&self, loaded: &Loaded, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, String> {
         let arguments = request::arguments(ask.arguments, &self.arguments.load())?;
-        let context = request::context(ask.caller, Some(arguments))?;
+        let context = request::context(ask.caller, Some(arguments), now)?;
         let request = cedar_request(ask.caller, &ask.target, context)?;
         let mut list: Vec<Entity> = Vec::with_capacity(8);
         request::principal_entities(&ask.caller.principal, &mut list)?;
@@ -152,7 +154,7 @@ impl Gate for Authz {
     fn decide(&self, ask: &Ask<'_>) -> Verdict {
         let loaded = self.loaded.load();
         let outcome = match loaded.as_ref() {
-            Some(loaded) => self.evaluate_with(loaded, ask).map(|r| verdict(&r, &loaded.set)),
+            Some(loaded) => self.evaluate_with(loaded, ask, None).map(|r| verdict(&r, &loaded.set)),
             None => Err("no policy set is loaded".to_string()),
         };
         outcome.unwrap_or_else(|reason| Verdict {
@@ -167,7 +169,7 @@ impl Gate for Authz {
         let Some(loaded) = loaded.as_ref() else {
             return vec![false; targets.len()];
         };
-        let Ok(context) = request::context(caller, None) else {
+        let Ok(context) = request::context(caller, None, None) else {
             return vec![false; targets.len()];
         };
         let mut base = Vec::with_capacity(8);

@@ -19,6 +19,10 @@ pub struct Loaded {
     pub schema: Schema,
     /// A digest of the files read, to notice changes.
     pub digest: u64,
+    /// What the validator found suspicious but not wrong (e.g. a `has` test that can never hold).
+    pub warnings: Vec<String>,
+    /// The policy texts, for `policy validate`'s checks against the catalog.
+    pub texts: Vec<String>,
 }
 
 /// Why a policy set was refused: every problem, each naming its file.
@@ -73,6 +77,7 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
     let mut set = PolicySet::new();
     let mut ids = Vec::new();
     let mut problems = Vec::new();
+    let mut texts = Vec::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -81,6 +86,7 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
                 continue;
             }
         };
+        texts.push(text.clone());
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -123,7 +129,13 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
             .collect();
         return Err(PolicyError { problems });
     }
+    let warnings = result
+        .validation_warnings()
+        .map(|w| format!("policy `{}`: {w}{}", w.policy_id(), help(w)))
+        .collect();
     Ok(Loaded {
+        warnings,
+        texts,
         set,
         ids,
         files,

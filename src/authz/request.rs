@@ -119,7 +119,7 @@ pub fn entities(list: Vec<Entity>) -> Result<Entities, String> {
 }
 
 /// The context; `arguments: None` leaves them unknown (partial evaluation, for lists).
-pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>) -> Result<Context, String> {
+pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>, now: Option<&str>) -> Result<Context, String> {
     let mut pairs = Vec::with_capacity(5);
     pairs.push((
         "arguments".to_string(),
@@ -135,7 +135,7 @@ pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>) -> Resu
     }
     pairs.push((
         "now".into(),
-        RestrictedExpression::new_datetime(crate::audit::now_rfc3339()),
+        RestrictedExpression::new_datetime(now.map_or_else(crate::audit::now_rfc3339, str::to_string)),
     ));
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }

@@ -1,0 +1,260 @@
+//! `agentmux policy test` and `policy explain`: requests a security team writes down (who, what,
+//! which tool, which arguments) with the decision they expect, run against the policy set.
+//!
+//! A case file (YAML):
+//! ```yaml
+//! cases:
+//!   - name: payments may refund up to 100
+//!     principal: { type: User, id: alice, groups: [payments] }
+//!     action: call_tool
+//!     resource: { upstream: stripe, name: refund, destructive: true }
+//!     arguments: { amount: 50 }
+//!     context: { endpoint: /mcp, client_ip: 10.1.2.3, now: "2026-11-27T10:00:00Z" }
+//!     expect: allow
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::Authz;
+use super::schema::Arguments;
+use crate::mcp::{Action, Ask, Caller, Target, ToolHints, Verdict};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    pub principal: CasePrincipal,
+    #[serde(default = "call_tool")]
+    pub action: String,
+    pub resource: CaseResource,
+    #[serde(default)]
+    pub arguments: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub context: CaseContext,
+    /// `allow` or `deny`; absent for `explain`.
+    pub expect: Option<Expect>,
+}
+
+fn call_tool() -> String {
+    "call_tool".into()
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CasePrincipal {
+    #[serde(rename = "type", default = "user")]
+    pub kind: String,
+    #[serde(default = "anonymous")]
+    pub id: String,
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+}
+
+fn user() -> String {
+    "User".into()
+}
+
+fn anonymous() -> String {
+    "anonymous".into()
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CaseResource {
+    pub upstream: String,
+    /// Tool or prompt name, or resource URI.
+    #[serde(alias = "uri")]
+    pub name: String,
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CaseContext {
+    pub endpoint: Option<String>,
+    pub era: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    /// RFC 3339; default: now.
+    pub now: Option<String>,
+}
+
+/// What one case came to.
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// Why the case could not be evaluated at all.
+    pub error: Option<String>,
+}
+
+impl Case {
+    pub fn run(&self, authz: &Authz) -> Outcome {
+        match self.evaluate(authz) {
+            Ok(verdict) => Outcome { verdict, error: None },
+            Err(e) => Outcome {
+                verdict: Verdict {
+                    allowed: false,
+                    policies: Vec::new(),
+                    errors: Vec::new(),
+                },
+                error: Some(e),
+            },
+        }
+    }
+
+    fn evaluate(&self, authz: &Authz) -> Result<Verdict, String> {
+        let p = &self.principal;
+        let mut fields = Map::new();
+        fields.insert("groups".into(), p.groups.clone().into());
+        fields.insert("scopes".into(), p.scopes.clone().into());
+        fields.insert("claims".into(), Value::Object(p.claims.clone()));
+        if let Some(issuer) = &p.issuer {
+            fields.insert("issuer".into(), issuer.clone().into());
+        }
+        let principal = super::principal_from_case(&p.kind, &p.id, &fields)?;
+        let action = Action::from_id(&self.action)
+            .ok_or_else(|| format!("action `{}`: use call_tool, get_prompt or read_resource", self.action))?;
+        let d = ToolHints::default();
+        let r = &self.resource;
+        let target = Target {
+            action,
+            upstream: &r.upstream,
+            name: &r.name,
+            hints: ToolHints {
+                read_only: r.read_only.unwrap_or(d.read_only),
+                destructive: r.destructive.unwrap_or(d.destructive),
+                idempotent: r.idempotent.unwrap_or(d.idempotent),
+                open_world: r.open_world.unwrap_or(d.open_world),
+            },
+        };
+        let era = self.context.era.as_deref().unwrap_or("2025-11-25");
+        let caller = Caller {
+            principal: principal.into(),
+            endpoint: self.context.endpoint.as_deref().unwrap_or("/mcp").into(),
+            era: crate::mcp::static_era(era),
+            client_ip: self.context.client_ip,
+        };
+        let arguments = self
+            .arguments
+            .as_ref()
+            .map(|a| serde_json::value::to_raw_value(a).map_err(|e| e.to_string()))
+            .transpose()?;
+        let ask = Ask {
+            caller: &caller,
+            target,
+            arguments: arguments.as_deref(),
+        };
+        let loaded = authz.loaded().ok_or("no policy set is loaded")?;
+        let response = authz.evaluate(&ask, self.context.now.as_deref())?;
+        Ok(super::verdict(&response, &loaded.set))
+    }
+}
+
+/// Argument types inferred from the cases' arguments, for validating policies without a
+/// catalog (no schema file, no upstreams): integers Long, other numbers decimal.
+pub fn inferred_arguments(cases: &[Case]) -> Arguments {
+    let schemas: Vec<Value> = cases
+        .iter()
+        .filter_map(|c| c.arguments.as_ref())
+        .map(|args| {
+            let props: BTreeMap<&String, Value> =
+                args.iter().filter_map(|(k, v)| Some((k, json_schema_of(v)?))).collect();
+            serde_json::json!({ "type": "object", "properties": props })
+        })
+        .collect();
+    Arguments::from_input_schemas(&schemas)
+}
+
+fn json_schema_of(v: &Value) -> Option<Value> {
+    Some(match v {
+        Value::Bool(_) => serde_json::json!({"type": "boolean"}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => serde_json::json!({"type": "integer"}),
+        Value::Number(_) => serde_json::json!({"type": "number"}),
+        Value::String(_) => serde_json::json!({"type": "string"}),
+        Value::Array(items) => serde_json::json!({"type": "array", "items": json_schema_of(items.first()?)?}),
+        Value::Object(fields) => {
+            let props: Map<String, Value> = fields
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), json_schema_of(v)?)))
+                .collect();
+            serde_json::json!({"type": "object", "properties": props})
+        }
+        Value::Null => return None,
+    })
+}
+
+/// One line per case, and whether all passed.
+pub fn report(cases: &[Case], authz: &Authz) -> (String, bool) {
+    let mut out = String::new();
+    let mut failed = 0;
+    for case in cases {
+        let outcome = case.run(authz);
+        let got = if outcome.verdict.allowed {
+            Expect::Allow
+        } else {
+            Expect::Deny
+        };
+        let ok = outcome.error.is_none() && case.expect.is_none_or(|e| e == got);
+        if !ok {
+            failed += 1;
+        }
+        out.push_str(&format!(
+            "{} {} — {}{}\n",
+            if ok { "PASS" } else { "FAIL" },
+            case.name,
+            explain(&outcome),
+            match (ok, case.expect) {
+                (false, Some(e)) => format!(" (expected {})", if e == Expect::Allow { "allow" } else { "deny" }),
+                _ => String::new(),
+            }
+        ));
+    }
+    out.push_str(&format!(
+        "{} cases, {} passed, {failed} failed\n",
+        cases.len(),
+        cases.len() - failed
+    ));
+    (out, failed == 0)
+}
+
+/// A decision in words: what it was and which policies made it.
+pub fn explain(outcome: &Outcome) -> String {
+    if let Some(e) = &outcome.error {
+        return format!("not evaluated: {e}");
+    }
+    let v = &outcome.verdict;
+    let mut text = match (v.allowed, v.policies.is_empty()) {
+        (true, _) => format!("allow, permitted by {}", v.policies.join(", ")),
+        (false, false) => format!("deny, forbidden by {}", v.policies.join(", ")),
+        (false, true) => "deny, no policy permits it (default deny)".to_string(),
+    };
+    if !v.errors.is_empty() {
+        text.push_str(&format!(
+            "; policies not applied because they failed: {}",
+            v.errors.join("; ")
+        ));
+    }
+    text
+}
