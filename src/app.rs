@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::http::{self, Inputs};
 use crate::mcp::Hub;
@@ -110,10 +111,13 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let local_addr = listener.local_addr()?;
+        // Before the upstreams start: a JWKS file that cannot be read stops the gateway here.
+        let auth = Arc::new(Authenticator::new(config.auth.as_ref())?);
         let core = Core::start(config);
         let router = http::router(Arc::new(Inputs {
             hub: Arc::clone(&core.hub),
             config: Arc::clone(&core.config),
+            auth,
         }));
         // Responses are small and latency-bound: do not let Nagle hold them back.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
