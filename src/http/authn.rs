@@ -156,3 +156,23 @@ fn quoted(text: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_parameters_stay_quoted_strings() {
+        assert_eq!(quoted(r#"a "b" \c"#), r#"a \"b\" \\c"#);
+        assert_eq!(quoted("line\r\nbreak"), "linebreak");
+    }
+
+    #[test]
+    fn each_endpoint_names_its_metadata_document() {
+        assert_eq!(resource_path("/mcp"), "/mcp");
+        assert_eq!(resource_path("/mcp/github"), "/mcp/github");
+        assert_eq!(resource_path("/sse"), "");
+        assert_eq!(resource_path("/messages"), "");
+        assert_eq!(resource_path("/mcpx"), "");
+    }
+}
