@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::audit::Audit;
+use crate::auth::Authenticator;
 use crate::authz::Authz;
 use crate::config::Config;
 use crate::http::{self, Inputs};
@@ -130,10 +131,13 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let local_addr = listener.local_addr()?;
+        // Before the upstreams start: a JWKS file that cannot be read stops the gateway here.
+        let auth = Arc::new(Authenticator::new(config.auth.as_ref())?);
         let core = Core::start(config)?;
         let router = http::router(Arc::new(Inputs {
             hub: Arc::clone(&core.hub),
             config: Arc::clone(&core.config),
+            auth,
         }));
         // Responses are small and latency-bound: do not let Nagle hold them back.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -141,7 +145,7 @@ impl Gateway {
         });
         let stop_accepting = CancellationToken::new();
         let server = tokio::spawn(
-            axum::serve(listener, router)
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
                 .into_future(),
         );

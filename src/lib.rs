@@ -1,12 +1,14 @@
 //! agentmux: one gateway between AI clients and everything they call.
 //!
-//! Data flows `http | stdio → mcp → upstream`; `config`, `jsonrpc` and `telemetry` are leaves
-//! that every module may use, and `app` wires it all together. See `docs/architecture.md`.
+//! Data flows `http | stdio → auth → mcp → upstream`; `config`, `identity`, `jsonrpc` and
+//! `telemetry` are leaves that every module may use, and `app` wires it all together. See
+//! `docs/architecture.md`.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod http;

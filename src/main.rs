@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Manage API keys for machine clients.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Internal: parent of one stdio upstream, stopping its process group with agentmux.
     #[command(name = "__reap", hide = true)]
     Reap {
@@ -88,6 +93,20 @@ enum PolicyCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Generate an API key: prints the key (once) and the config entry holding its hash.
+    New {
+        /// The key's name: `ApiKey::"<name>"` in policies, and in logs. Default: `key-` and the
+        /// first 8 hex digits of its hash.
+        #[arg(long)]
+        name: Option<String>,
+        /// A group the key's holder belongs to (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+}
+
 #[derive(clap::Args)]
 struct ConfigArg {
     /// Config file.
@@ -125,6 +144,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Validate(arg) => match config::load(&arg.config) {
             Ok(cfg) => {
+                // Reads JWKS files and inline keys, as `serve` will.
+                if let Err(e) = agentmux::auth::Authenticator::new(cfg.auth.as_ref()) {
+                    eprintln!("{}: {e}", arg.config.display());
+                    return Ok(ExitCode::FAILURE);
+                }
                 println!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
                 Ok(ExitCode::SUCCESS)
             }
@@ -160,6 +184,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy { command } => policy(command).await,
+        Command::Key {
+            command: KeyCommand::New { name, groups },
+        } => {
+            new_key(name, &groups)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reap { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -203,6 +233,22 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
         }
     };
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn new_key(name: Option<String>, groups: &[String]) -> anyhow::Result<()> {
+    let key = agentmux::auth::generate_api_key().map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
+    let hash = agentmux::auth::hash_api_key(&key);
+    let name = name.unwrap_or_else(|| format!("key-{}", &hash[7..15]));
+    // JSON strings are YAML scalars, so any name or group pastes safely.
+    let quote = |s: &str| serde_json::Value::from(s).to_string();
+    let groups: Vec<String> = groups.iter().map(|g| quote(g)).collect();
+    println!("API key (shown once; agentmux keeps only its hash):\n\n  {key}\n");
+    println!("Clients send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`.");
+    println!("Add under `auth.api_keys:` in the config:\n");
+    println!("  - name: {}", quote(&name));
+    println!("    hash: \"{hash}\"");
+    println!("    groups: [{}]", groups.join(", "));
+    Ok(())
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {

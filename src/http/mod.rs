@@ -1,5 +1,6 @@
 //! Inbound HTTP: one listener for the MCP endpoints and operations routes.
 
+mod authn;
 mod caller;
 mod guard;
 mod health;
@@ -14,6 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::mcp::Hub;
 
@@ -21,6 +23,8 @@ use crate::mcp::Hub;
 pub struct Inputs {
     pub hub: Arc<Hub>,
     pub config: Arc<Config>,
+    /// Who is calling; its middleware puts an `Arc<Principal>` on every MCP request.
+    pub auth: Arc<Authenticator>,
 }
 
 pub fn router(inputs: Arc<Inputs>) -> Router {
@@ -40,6 +44,21 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
         )
         .route("/sse", get(legacy_sse::open))
         .route("/messages", axum::routing::post(legacy_sse::message))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&inputs),
+            authn::authenticate,
+        ))
+        // Added after the authentication layer, so not behind it: clients read these to learn
+        // how to authenticate.
+        .route("/.well-known/oauth-protected-resource", get(authn::metadata_root))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(authn::metadata_federated),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{upstream}",
+            get(authn::metadata_single),
+        )
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&inputs),
             guard::check_host_and_origin,
