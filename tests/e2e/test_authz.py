@@ -1,0 +1,269 @@
+"""Per-tool authorization with Cedar policies, end to end: real tokens (signed by a key the test
+makes), the Rust fixture upstream counting the calls it receives, and every bypass attempt the
+issue lists. Nothing denied may reach the upstream; lists show only what the caller may use.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import harness
+import httpx
+import pytest
+from raw_mcp import ACCEPT, VERSION, RawSession, RpcError
+from test_auth import AUD, ISS, AuthSession, Keys, bearer, post
+
+POLICIES = {
+    "readers.cedar": """
+@id("read-only-for-eng")
+permit (principal in Group::"eng", action == Action::"call_tool", resource) when { resource.read_only };
+
+@id("eng-echo")
+permit (principal in Group::"eng", action == Action::"call_tool", resource == Tool::"fixture/echo");
+""",
+    "payments.cedar": """
+@id("refunds-up-to-100")
+permit (principal in Group::"payments", action == Action::"call_tool", resource == Tool::"fixture/refund")
+when { context.arguments has amount && context.arguments.amount <= 100 };
+
+@id("payments-count")
+permit (principal in Group::"payments", action == Action::"call_tool", resource == Tool::"fixture/count_calls");
+""",
+    "other.cedar": """
+@id("never-other")
+forbid (principal, action, resource in Upstream::"other");
+
+@id("eng-other-echo")
+permit (principal in Group::"eng", action == Action::"call_tool", resource == Tool::"other/echo");
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.FixtureServer]:
+    server = harness.start_fixture_http(tmp_path_factory.mktemp("authz-fixture"), name="authz-fixture")
+    yield server
+    server.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, keys: Keys, upstream: harness.FixtureServer) -> Iterator[harness.Hub]:
+    dir = tmp_path_factory.mktemp("authz-hub")
+    (dir / "jwks.json").write_text(json.dumps(keys.jwks()))
+    policies = dir / "policies"
+    policies.mkdir()
+    for name, text in POLICIES.items():
+        (policies / name).write_text(text)
+    settings = {
+        "auth": {"issuers": [{"issuer": ISS, "audiences": [AUD], "jwks": "jwks.json"}]},
+        "policies": "policies/",
+        "audit": {"sink": "audit.jsonl", "arguments": "log"},
+    }
+    upstreams = {"fixture": harness.http_spec(upstream.url), "other": harness.fixture_stdio_spec()}
+    hub = harness.start_hub(dir, upstreams, name="agentmux-authz", settings=settings)
+    yield hub
+    hub.stop()
+
+
+def session(hub: harness.Hub, keys: Keys, sub: str, groups: list[str], path: str = "/mcp") -> AuthSession:
+    return AuthSession(hub.url(path), bearer(keys.token(sub=sub, groups=groups)))
+
+
+def tool_names(s: RawSession) -> set[str]:
+    return {t["name"] for t in s.list_all("tools/list", "tools")}
+
+
+def count(s: RawSession) -> int:
+    """Calls the upstream has received, this one included (as a payments user may ask)."""
+    return s.request("tools/call", {"name": "fixture__count_calls", "arguments": {}})["structuredContent"]["count"]
+
+
+def call_error(s: RawSession, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+    with pytest.raises(RpcError) as e:
+        s.request("tools/call", {"name": name, "arguments": arguments or {}})
+    return e.value.error
+
+
+# === lists ===
+
+
+def test_lists_show_only_what_the_caller_may_use(hub: harness.Hub, keys: Keys) -> None:
+    with session(hub, keys, "bob", ["eng"]) as eng:
+        names = tool_names(eng)
+        assert {"fixture__count_calls", "fixture__echo"} <= names
+        assert "fixture__refund" not in names and "fixture__slow" not in names
+        # A forbid wins over a permit: nothing of `other` is listed.
+        assert not any(n.startswith("other__") for n in names), names
+    with session(hub, keys, "alice", ["payments"]) as pay:
+        names = tool_names(pay)
+        # Listed: a permit that depends on the arguments may allow some call.
+        assert names == {"fixture__refund", "fixture__count_calls"}, names
+    with session(hub, keys, "eve", []) as nobody:
+        assert tool_names(nobody) == set()
+
+
+# === calls ===
+
+
+def test_argument_limits_and_default_deny(hub: harness.Hub, keys: Keys) -> None:
+    with session(hub, keys, "alice", ["payments"]) as pay:
+        before = count(pay)
+        ok = pay.request("tools/call", {"name": "fixture__refund", "arguments": {"amount": 50, "currency": "EUR"}})
+        assert ok["structuredContent"] == {"amount": 50, "currency": "EUR"}
+        denied = call_error(pay, "fixture__refund", {"amount": 150})
+        unknown = call_error(pay, "fixture__no_such_tool")
+        # A denial does not reveal that the tool exists.
+        assert denied["code"] == unknown["code"] and "unknown tool" in denied["message"]
+        call_error(pay, "fixture__refund", {})
+        call_error(pay, "fixture__echo", {"text": "hi"})
+        assert count(pay) == before + 2  # the allowed refund and the second count
+
+
+def test_bypass_attempts_never_reach_the_upstream(hub: harness.Hub, keys: Keys) -> None:
+    with session(hub, keys, "alice", ["payments"]) as pay, session(hub, keys, "bob", ["eng"]) as eng:
+        before = count(pay)
+        for name in (
+            "FIXTURE__refund",
+            "fixture__Refund",
+            "fixture__r\u0435fund",  # Cyrillic е
+            "fixture____refund",
+            "fixture__refund_",
+            "fixture__refund ",
+            "fixture__",
+            "__refund",
+            "refund",
+        ):
+            call_error(pay, name, {"amount": 500})
+        # Another upstream's tool of the same name: forbidden whatever permits it.
+        call_error(eng, "other__echo", {"text": "x"})
+        # The single-upstream endpoint is authorized exactly like /mcp.
+        with session(hub, keys, "bob", ["eng"], path="/mcp/fixture") as single:
+            call_error(single, "refund", {"amount": 1})
+            assert single.request("tools/call", {"name": "echo", "arguments": {"text": "ok"}})["content"][0]["text"] == "ok"
+        # Duplicate keys: the policy must decide on what the upstream would receive, so refuse.
+        for body in (
+            '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"fixture__count_calls","name":"fixture__refund","arguments":{"amount":1}}}',
+            '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"fixture__refund","arguments":{"amount":50,"amount":5000}}}',
+        ):
+            r = httpx.post(pay.url, content=body, headers=pay.headers(), timeout=10)
+            assert "error" in r.text and '"result"' not in r.text, r.text
+        # JSON-RPC batches are not MCP (2025-06-18 removed them).
+        batch = [{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "fixture__refund", "arguments": {"amount": 1}}}]
+        r = httpx.post(pay.url, json=batch, headers=pay.headers(), timeout=10)
+        assert r.status_code == 400 and '"result"' not in r.text
+        # Deeply nested and huge arguments.
+        nested: Any = 1
+        for _ in range(200):
+            nested = {"a": nested}
+        call_error(pay, "fixture__refund", {"amount": 1, "deep": nested})
+        r = httpx.post(
+            pay.url,
+            json={"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "fixture__refund", "arguments": {"amount": 1, "pad": "x" * 5_000_000}}},
+            headers=pay.headers(),
+            timeout=30,
+        )
+        assert r.status_code == 413
+        # Stateless (2026-07-28): an Mcp-Name header that disagrees with the body.
+        meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+        body = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "fixture__refund", "arguments": {"amount": 1}, "_meta": meta}}
+        headers = {**bearer(keys.token(sub="bob", groups=["eng"])), "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "fixture__echo"}
+        r = post(hub.url("/mcp"), body, headers)
+        assert r.status_code == 400 and r.json()["error"]["code"] == -32020, r.text
+        # Stateless, headers consistent: decided like any call.
+        headers["Mcp-Name"] = "fixture__refund"
+        r = post(hub.url("/mcp"), body, headers)
+        assert "error" in r.json(), r.text
+        # Only the allowed echo on /mcp/fixture and this count reached it.
+        assert count(pay) == before + 2, "a denied call reached the upstream"
+
+
+def test_a_session_id_presented_by_another_identity_is_unknown(hub: harness.Hub, keys: Keys) -> None:
+    with session(hub, keys, "alice", ["payments"]) as alice:
+        alice.request("tools/list")
+        stolen = {**bearer(keys.token(sub="mallory", groups=["payments"])), "Mcp-Session-Id": alice.session_id or ""}
+        body = {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}
+        r = post(hub.url("/mcp"), body, stolen)
+        assert r.status_code == 404, r.text
+        # The owner still has it.
+        assert alice.request("tools/list")["tools"]
+    assert "session id presented by another caller" in hub.proc.stderr_path.read_text()
+
+
+def test_audit_log_records_decisions_and_outcomes(hub: harness.Hub, keys: Keys) -> None:
+    token = keys.token(sub="alice", groups=["payments"])
+    with AuthSession(hub.url("/mcp"), bearer(token)) as pay:
+        pay.request("tools/call", {"name": "fixture__refund", "arguments": {"amount": 42}})
+        call_error(pay, "fixture__refund", {"amount": 4200})
+    path = hub.config_path.parent / "audit.jsonl"
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if any(e.get("arguments") == {"amount": 4200} for e in lines):
+            break
+        time.sleep(0.1)
+    allowed = [e for e in lines if e.get("arguments") == {"amount": 42}]
+    denied = [e for e in lines if e.get("arguments") == {"amount": 4200}]
+    assert allowed and denied, lines
+    a, d = allowed[-1], denied[-1]
+    assert a["event"] == "call" and a["decision"] == "allow" and a["policies"] == ["refunds-up-to-100"]
+    assert a["status"] == "ok" and a["upstream_ms"] >= 0 and a["resource"] == "fixture/refund"
+    assert a["principal"] == {"type": "User", "id": "alice", "issuer": ISS}
+    assert d["event"] == "decision" and d["decision"] == "deny" and d["policies"] == []
+    assert token not in path.read_text()
+
+
+def test_policy_reload_is_atomic_and_an_invalid_set_keeps_the_old_one(hub: harness.Hub, keys: Keys) -> None:
+    policies = hub.config_path.parent / "policies"
+    with session(hub, keys, "carol", ["ops"]) as ops:
+        assert tool_names(ops) == set()
+        # A broken policy file: refused, the running set stays (carol still sees nothing, bob still works).
+        (policies / "ops.cedar").write_text('permit (principal in Group::"ops", action, resource) when { resource.nope };')
+        time.sleep(3)
+        assert tool_names(ops) == set()
+        with session(hub, keys, "bob", ["eng"]) as eng:
+            assert "fixture__echo" in tool_names(eng)
+        metrics = httpx.get(hub.url("/metrics"), timeout=10).text
+        assert 'agentmux_policy_loads_total{outcome="rejected"}' in metrics
+        # Fixed: the new set takes over.
+        (policies / "ops.cedar").write_text('permit (principal in Group::"ops", action == Action::"call_tool", resource == Tool::"fixture/slow");')
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and tool_names(ops) != {"fixture__slow"}:
+            time.sleep(0.3)
+        assert tool_names(ops) == {"fixture__slow"}
+    (policies / "ops.cedar").unlink()
+
+
+def test_policy_cli_runs_the_documented_examples() -> None:
+    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
+    example = harness.REPO / "examples" / "secure"
+    import subprocess
+
+    out = subprocess.run(
+        [binary, "policy", "test", "--config", example / "agentmux.yaml", example / "policies" / "tests.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=harness.REPO,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 failed" in out.stdout
+    explained = subprocess.run(
+        [
+            binary, "policy", "explain", "--config", example / "agentmux.yaml",
+            "--principal", 'User::"alice"', "--group", "payments",
+            "--resource", "stripe/refund", "--arguments", '{"amount": 500}',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=harness.REPO,
+    )
+    assert explained.returncode == 0 and "forbidden by refunds-up-to-100" in explained.stdout, explained.stdout + explained.stderr
