@@ -195,7 +195,7 @@ async def test_max_name_length_shortens_and_stays_callable(shaped_hub: harness.H
         async with client(shaped_hub.url(f"/mcp/{LONG_UPSTREAM}"), mode) as direct:
             originals = {t.name: t.description for t in await all_tools(direct)}
         long_ones = {t.description: t.name for t in tools if not t.name.startswith("fx__")}
-        assert len(long_ones) == len(originals) == 18 + 12, sorted(long_ones.values())
+        assert len(long_ones) == len(originals) == 19 + 12, sorted(long_ones.values())
         shortened = re.compile(rf"^{re.escape(LONG_UPSTREAM[: MAX_LEN - 9])}_[0-9a-f]{{8}}$")
         exposed: dict[str, str] = {}  # original name → federated name
         for original, description in originals.items():
@@ -261,7 +261,7 @@ async def test_pagination_with_sdk_client(shaped_hub: harness.Hub, mode: str) ->
         first = await c.list_tools()
         assert len(first.tools) == 5 and first.next_cursor, first
         names = [t.name for t in await all_tools(c)]
-    assert len(names) == len(set(names)) == 8 + 30, names
+    assert len(names) == len(set(names)) == 9 + 30, names
 
 
 @pytest.mark.parametrize("cursor", ["not-a-cursor!", "AAAA"])
