@@ -3,6 +3,7 @@
 //! `agentmux-bench run` starts everything itself (the fast upstream, agentmux from
 //! `target/release`), runs each scenario, and prints a Markdown report with its method.
 
+mod authz;
 mod load;
 mod process;
 mod upstream;
@@ -39,6 +40,13 @@ enum Cmd {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Measure authorization decisions in-process.
+    Authz {
+        #[arg(long, default_value_t = 50)]
+        policies: usize,
+        #[arg(long, default_value_t = 5000)]
+        tools: usize,
     },
     /// Run every scenario and print the report.
     Run {
@@ -90,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Authz { policies, tools } => authz::run(policies, tools),
         Cmd::Run {
             agentmux,
             seconds,
