@@ -13,12 +13,12 @@ mod registry;
 mod snapshot;
 
 pub use auth::{
-    ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged, OnNew,
-    PinningSettings,
+    ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged,
+    OnNew, PinningSettings,
 };
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
 pub use snapshot::{
-    Config, McpSettings, NameFilter, PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec, UpstreamProtocol,
-    UpstreamSpec, load,
+    ClientAuth, Config, McpSettings, NameFilter, OAuthClient, PrefixMode, Secret, ServerSettings, Timeouts,
+    TransportSpec, UpstreamProtocol, UpstreamSpec, load,
 };
