@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
-use super::raw::{RawTransport, RawUpstream, UpstreamProtocol};
-use super::snapshot::{NameFilter, Secret, Timeouts, TransportSpec, UpstreamSpec};
+use super::raw::{RawClientAuth, RawOAuth, RawTransport, RawUpstream, UpstreamProtocol};
+use super::snapshot::{ClientAuth, NameFilter, OAuthClient, Secret, Timeouts, TransportSpec, UpstreamSpec};
 
 /// Reads every registry path; problems are collected, good entries are kept.
 pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> Vec<UpstreamSpec> {
@@ -91,6 +91,14 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
     }
     let m = raw.mcp;
     let transport = match (m.command, m.url) {
+        (Some(_), None) if m.oauth.is_some() => {
+            problems.push(Problem::new(
+                file,
+                nested_key_line(text, "oauth"),
+                "mcp.oauth: gets a token for an HTTP upstream (`url`); a stdio server (`command`) takes none",
+            ));
+            return None;
+        }
         (Some(command), None) => {
             if m.transport.is_some_and(|t| t != RawTransport::Stdio) || !m.headers.is_empty() || m.protocol.is_some() {
                 problems.push(Problem::new(
@@ -116,8 +124,15 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
                 ));
                 return None;
             }
-            let headers = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
-            match http_transport(m.transport, url.0, headers, m.protocol.unwrap_or_default()) {
+            let headers: BTreeMap<String, Secret> = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
+            let oauth = match m.oauth.map(|o| oauth_client(o, &headers)).transpose() {
+                Ok(oauth) => oauth,
+                Err(msg) => {
+                    problems.push(Problem::new(file, nested_key_line(text, "oauth"), msg));
+                    return None;
+                }
+            };
+            match http_transport(m.transport, url.0, headers, m.protocol.unwrap_or_default(), oauth) {
                 Ok(t) => t,
                 Err(msg) => {
                     problems.push(Problem::new(file, None, msg));
@@ -165,18 +180,71 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// The 1-based line of the first `key:` at any depth, for problems found after parsing.
+fn nested_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Validates `mcp.oauth` against the rest of the entry.
+fn oauth_client(raw: RawOAuth, headers: &BTreeMap<String, Secret>) -> Result<OAuthClient, String> {
+    // Two sources for one header would leave it to chance which credential the upstream sees.
+    if headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+        return Err(
+            "mcp.oauth: the token it gets is sent as `Authorization`; remove the static `Authorization` header".into(),
+        );
+    }
+    let token_url = raw.token_url.0;
+    let scheme_ok = ["http://", "https://"].iter().any(|s| token_url.starts_with(s));
+    if !scheme_ok || reqwest::Url::parse(&token_url).is_err() {
+        return Err(format!("mcp.oauth.token_url: `{token_url}` is not an http(s) URL"));
+    }
+    if raw.client_id.0.is_empty() {
+        return Err("mcp.oauth.client_id: must not be empty".into());
+    }
+    let scopes: Vec<String> = raw.scopes.into_iter().map(|s| s.0).collect();
+    // Scopes travel space-separated in one `scope` parameter (RFC 6749 §3.3).
+    if let Some(bad) = scopes.iter().find(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+        return Err(format!("mcp.oauth.scopes: `{bad}` must be one non-empty word"));
+    }
+    Ok(OAuthClient {
+        token_url,
+        client_id: raw.client_id.0,
+        client_secret: Secret(raw.client_secret.0),
+        scopes,
+        audience: raw.audience.map(|a| a.0),
+        resource: raw.resource.map(|r| r.0),
+        auth_method: match raw.auth_method {
+            None | Some(RawClientAuth::Basic) => ClientAuth::Basic,
+            Some(RawClientAuth::Post) => ClientAuth::Post,
+        },
+    })
+}
+
 fn http_transport(
     kind: Option<RawTransport>,
     url: String,
     headers: BTreeMap<String, Secret>,
     protocol: UpstreamProtocol,
+    oauth: Option<OAuthClient>,
 ) -> Result<TransportSpec, String> {
     let scheme_ok = |schemes: &[&str]| schemes.iter().any(|s| url.starts_with(s));
     match kind.unwrap_or(RawTransport::StreamableHttp) {
-        RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => {
-            Ok(TransportSpec::StreamableHttp { url, headers, protocol })
+        RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::StreamableHttp {
+            url,
+            headers,
+            protocol,
+            oauth,
+        }),
+        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers, oauth }),
+        RawTransport::Websocket if oauth.is_some() => {
+            Err("mcp.oauth: applies to the streamable-http and sse transports, not websocket".into())
         }
-        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers }),
         RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => Ok(TransportSpec::WebSocket { url, headers }),
         RawTransport::Stdio => Err("mcp: transport `stdio` needs `command`, not `url`".into()),
         _ => Err(format!(
@@ -299,7 +367,7 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
         Some("ws" | "websocket") => RawTransport::Websocket,
         Some(other) => return Err(format!("type: unknown transport `{other}`")),
     };
-    http_transport(Some(transport), url, map("headers")?, UpstreamProtocol::Auto)
+    http_transport(Some(transport), url, map("headers")?, UpstreamProtocol::Auto, None)
 }
 
 fn valid_name(name: &str) -> bool {

@@ -95,10 +95,13 @@ pub enum TransportSpec {
         url: String,
         headers: BTreeMap<String, Secret>,
         protocol: UpstreamProtocol,
+        /// agentmux's own credentials toward the upstream; never a client's token.
+        oauth: Option<OAuthClient>,
     },
     Sse {
         url: String,
         headers: BTreeMap<String, Secret>,
+        oauth: Option<OAuthClient>,
     },
     WebSocket {
         url: String,
@@ -115,6 +118,33 @@ impl TransportSpec {
             Self::WebSocket { .. } => "websocket",
         }
     }
+}
+
+/// An OAuth 2.0 client (client credentials grant) that gets agentmux an access token for one
+/// upstream, sent as `Authorization: Bearer …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    /// An http(s) URL.
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Sent space-separated as `scope`; none: the server's default.
+    pub scopes: Vec<String>,
+    /// Sent as `audience` (Auth0, Okta and others).
+    pub audience: Option<String>,
+    /// Sent as `resource` (RFC 8707): the upstream the token is meant for.
+    pub resource: Option<String>,
+    pub auth_method: ClientAuth,
+}
+
+/// How agentmux proves its identity to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-encoded client id and secret.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
 }
 
 /// A value that must never reach a log line or a dump.

@@ -13,6 +13,10 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("closed the connection before answering")]
     Closed,
+    /// agentmux could not get its own credentials for the upstream; the text names the upstream,
+    /// the token endpoint and its OAuth error, never a secret.
+    #[error("{0}")]
+    Credentials(String),
     /// The upstream answered with a JSON-RPC error; it is passed on as it is.
     #[error("answered with error {}: {}", .0.code, .0.message)]
     Rpc(RpcError),

@@ -1,13 +1,20 @@
-//! What HTTP upstream links share: the client, agentmux's own headers for an upstream, and
-//! error text that keeps reqwest's causes.
+//! What HTTP upstream links share: the client, agentmux's own headers for an upstream, bounded
+//! response bodies, and error text that keeps reqwest's causes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::UpstreamError;
+use super::correlate::response_outcome;
 use crate::config::{Secret, Timeouts};
+use crate::jsonrpc::Message;
+
+/// Largest response body or SSE stream agentmux reads for one request.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
 /// A client for one upstream: its connect timeout, idle connections kept a minute.
 pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, UpstreamError> {
@@ -47,4 +54,77 @@ pub fn describe(e: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+pub fn is_event_stream(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"))
+}
+
+/// A byte stream cut off (with an error) past [`MAX_RESPONSE`].
+pub fn bounded(
+    stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
+) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
+    let mut seen = 0usize;
+    stream.map(move |chunk| {
+        let chunk = chunk.map_err(|e| UpstreamError::Transport(describe(&e)))?;
+        seen += chunk.len();
+        if seen > MAX_RESPONSE {
+            return Err(UpstreamError::Protocol(format!(
+                "response larger than {MAX_RESPONSE} bytes"
+            )));
+        }
+        Ok(chunk)
+    })
+}
+
+/// The GET stream lives for hours; only single events are bounded (by the parser's buffer).
+pub fn bounded_unlimited(
+    stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
+) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
+    stream.map(|chunk| chunk.map_err(|e| UpstreamError::Transport(describe(&e))))
+}
+
+pub async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| UpstreamError::Transport(describe(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Err(UpstreamError::Protocol(format!(
+                "response larger than {MAX_RESPONSE} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A refused request: the server's JSON-RPC error when the body holds one (stateless servers
+/// answer 4xx with a JSON-RPC error), otherwise the status and a short, safe excerpt.
+pub async fn error_status(response: reqwest::Response) -> UpstreamError {
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap_or_default();
+    let bytes = &bytes[..bytes.len().min(64 * 1024)];
+    if let Ok(message) = Message::parse(bytes)
+        && message.error.is_some()
+        && let Err(rpc @ UpstreamError::Rpc(_)) = response_outcome(message)
+    {
+        return rpc;
+    }
+    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let detail = if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    };
+    UpstreamError::Transport(format!("HTTP {status}{detail}"))
 }

@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, header};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::correlate::Correlator;
+use super::credentials::{self, Credentials};
 use super::handshake::{initialize_params, parse_initialize};
 use super::http_client::{self, describe};
 use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
@@ -28,6 +30,7 @@ pub struct SseLink {
     name: Arc<str>,
     client: reqwest::Client,
     headers: HeaderMap,
+    credentials: Option<Arc<Credentials>>,
     /// Where messages are POSTed, from the stream's `endpoint` event.
     post_url: reqwest::Url,
     correlator: Arc<Correlator>,
@@ -40,6 +43,7 @@ pub struct SseTarget<'a> {
     pub index: usize,
     pub url: &'a str,
     pub headers: &'a BTreeMap<String, Secret>,
+    pub credentials: Option<Arc<Credentials>>,
     pub timeouts: Timeouts,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
@@ -50,18 +54,24 @@ impl SseLink {
         let url = http_client::url(target.url)?;
         let client = http_client::client(&target.timeouts)?;
         let headers = http_client::header_map(target.headers)?;
-        let opened = client
-            .get(url.clone())
-            .headers(headers.clone())
-            .header(header::ACCEPT, "text/event-stream")
-            .send();
-        let response = tokio::time::timeout(target.timeouts.first_byte, opened)
-            .await
-            .map_err(|_| UpstreamError::Timeout {
-                phase: "the event stream",
-                after_ms: target.timeouts.first_byte.as_millis(),
-            })?
-            .map_err(|e| UpstreamError::Transport(describe(&e)))?;
+        let credentials = target.credentials;
+        let response = credentials::send(credentials.as_deref(), |auth| {
+            let opened = client
+                .get(url.clone())
+                .headers(with_auth(&headers, auth))
+                .header(header::ACCEPT, "text/event-stream")
+                .send();
+            async move {
+                tokio::time::timeout(target.timeouts.first_byte, opened)
+                    .await
+                    .map_err(|_| UpstreamError::Timeout {
+                        phase: "the event stream",
+                        after_ms: target.timeouts.first_byte.as_millis(),
+                    })?
+                    .map_err(|e| UpstreamError::Transport(describe(&e)))
+            }
+        })
+        .await?;
         if !response.status().is_success() {
             return Err(UpstreamError::Transport(format!(
                 "GET {url}: HTTP {}",
@@ -81,6 +91,7 @@ impl SseLink {
             closed: closed.clone(),
             client: client.clone(),
             headers: headers.clone(),
+            credentials: credentials.clone(),
         };
         tokio::spawn(reader.run(response, endpoint_tx));
         let post_url = tokio::time::timeout(target.timeouts.first_byte, endpoint_rx)
@@ -92,6 +103,7 @@ impl SseLink {
             name: target.name.into(),
             client,
             headers,
+            credentials,
             post_url,
             correlator,
             timeouts: target.timeouts,
@@ -121,14 +133,13 @@ impl SseLink {
     }
 
     async fn post(&self, frame: Vec<u8>) -> Result<(), UpstreamError> {
-        post(
-            &self.client,
-            &self.post_url,
-            &self.headers,
-            frame,
-            self.timeouts.first_byte,
-        )
-        .await
+        let to = Destination {
+            client: &self.client,
+            url: &self.post_url,
+            headers: &self.headers,
+            credentials: self.credentials.as_deref(),
+        };
+        post(to, frame, self.timeouts.first_byte).await
     }
 
     pub async fn shutdown(&self) {
@@ -137,26 +148,50 @@ impl SseLink {
     }
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &reqwest::Url,
-    headers: &HeaderMap,
-    frame: Vec<u8>,
-    limit: Duration,
-) -> Result<(), UpstreamError> {
-    let sent = client
-        .post(url.clone())
-        .headers(headers.clone())
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(frame)
-        .send();
-    let response = tokio::time::timeout(limit, sent)
-        .await
-        .map_err(|_| UpstreamError::Timeout {
-            phase: "the POST",
-            after_ms: limit.as_millis(),
-        })?
-        .map_err(|e| UpstreamError::Transport(describe(&e)))?;
+/// Where a link's messages go, and with what credentials.
+#[derive(Clone, Copy)]
+struct Destination<'a> {
+    client: &'a reqwest::Client,
+    url: &'a reqwest::Url,
+    headers: &'a HeaderMap,
+    credentials: Option<&'a Credentials>,
+}
+
+/// The configured headers and agentmux's token, when it has one.
+fn with_auth(headers: &HeaderMap, auth: Option<HeaderValue>) -> HeaderMap {
+    let mut headers = headers.clone();
+    if let Some(auth) = auth {
+        headers.insert(header::AUTHORIZATION, auth);
+    }
+    headers
+}
+
+async fn post(to: Destination<'_>, frame: Vec<u8>, limit: Duration) -> Result<(), UpstreamError> {
+    let Destination {
+        client,
+        url,
+        headers,
+        credentials,
+    } = to;
+    let frame = Bytes::from(frame);
+    let response = credentials::send(credentials, |auth| {
+        let sent = client
+            .post(url.clone())
+            .headers(with_auth(headers, auth))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(frame.clone())
+            .send();
+        async move {
+            tokio::time::timeout(limit, sent)
+                .await
+                .map_err(|_| UpstreamError::Timeout {
+                    phase: "the POST",
+                    after_ms: limit.as_millis(),
+                })?
+                .map_err(|e| UpstreamError::Transport(describe(&e)))
+        }
+    })
+    .await?;
     if response.status().is_success() {
         Ok(())
     } else {
@@ -176,6 +211,7 @@ struct Reader {
     closed: CancellationToken,
     client: reqwest::Client,
     headers: HeaderMap,
+    credentials: Option<Arc<Credentials>>,
 }
 
 impl Reader {
@@ -219,7 +255,13 @@ impl Reader {
             {
                 Ok(Some(answer)) => {
                     if let Some(url) = &post_url {
-                        let _ = post(&self.client, url, &self.headers, answer, Duration::from_secs(10)).await;
+                        let to = Destination {
+                            client: &self.client,
+                            url,
+                            headers: &self.headers,
+                            credentials: self.credentials.as_deref(),
+                        };
+                        let _ = post(to, answer, Duration::from_secs(10)).await;
                     }
                 }
                 Ok(None) => {}

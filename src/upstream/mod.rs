@@ -6,6 +6,7 @@
 //! JSON-RPC and the MCP handshake, not what tools or prompts are: that is `mcp`'s business.
 
 mod correlate;
+mod credentials;
 mod error;
 mod handshake;
 mod http_client;

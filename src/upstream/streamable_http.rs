@@ -19,16 +19,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::correlate::response_outcome;
+use super::credentials::{self, Credentials};
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
-use super::http_client::{self, describe};
+use super::http_client::{self, bounded, bounded_unlimited, describe, error_status, is_event_stream, read_bounded};
 use super::link::NotificationSink;
 use super::stateless;
 use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts, UpstreamProtocol};
 use crate::jsonrpc::{self, Kind, Message, Raw};
 
-/// Largest response body or SSE stream agentmux reads for one request.
-const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -38,6 +37,8 @@ pub struct HttpLink {
     url: reqwest::Url,
     client: reqwest::Client,
     headers: HeaderMap,
+    /// agentmux's own token for the upstream, when it has `oauth`.
+    credentials: Option<Arc<Credentials>>,
     session: ArcSwapOption<HeaderValue>,
     /// Set when the server answered `server/discover`: requests are stateless (2026-07-28).
     stateless: AtomicBool,
@@ -54,6 +55,7 @@ pub struct Target<'a> {
     pub url: &'a str,
     pub headers: &'a std::collections::BTreeMap<String, Secret>,
     pub protocol: UpstreamProtocol,
+    pub credentials: Option<Arc<Credentials>>,
     pub timeouts: Timeouts,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
@@ -69,6 +71,7 @@ impl HttpLink {
             url: http_client::url(target.url)?,
             client,
             headers,
+            credentials: target.credentials,
             session: ArcSwapOption::empty(),
             protocol_version: ArcSwapOption::empty(),
             stateless: AtomicBool::new(false),
@@ -202,9 +205,13 @@ impl HttpLink {
         Ok(())
     }
 
-    fn request_headers(&self, accept: &'static str) -> HeaderMap {
+    /// The configured headers, the session's, and agentmux's token when it has one.
+    fn request_headers(&self, accept: &'static str, auth: Option<HeaderValue>) -> HeaderMap {
         let mut headers = self.headers.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        if let Some(auth) = auth {
+            headers.insert(header::AUTHORIZATION, auth);
+        }
         if let Some(session) = self.session.load_full() {
             headers.insert(SESSION_HEADER, (*session).clone());
         }
@@ -214,17 +221,32 @@ impl HttpLink {
         headers
     }
 
-    async fn post(&self, body: impl Into<reqwest::Body>) -> Result<reqwest::Response, UpstreamError> {
+    async fn post(&self, body: impl Into<Bytes>) -> Result<reqwest::Response, UpstreamError> {
         self.post_with(body, &[]).await
     }
 
-    /// POSTs one frame with `extra` headers; waits at most `first_byte` for the response headers.
+    /// POSTs one frame with `extra` headers and agentmux's token (sent again with a new token
+    /// after a 401).
     async fn post_with(
         &self,
-        body: impl Into<reqwest::Body>,
+        body: impl Into<Bytes>,
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<reqwest::Response, UpstreamError> {
-        let mut headers = self.request_headers("application/json, text/event-stream");
+        let body = &body.into();
+        credentials::send(self.credentials.as_deref(), |auth| {
+            self.post_once(body.clone(), extra, auth)
+        })
+        .await
+    }
+
+    /// One POST; waits at most `first_byte` for the response headers.
+    async fn post_once(
+        &self,
+        body: Bytes,
+        extra: &[(HeaderName, HeaderValue)],
+        auth: Option<HeaderValue>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut headers = self.request_headers("application/json, text/event-stream", auth);
         for (name, value) in extra {
             headers.insert(name.clone(), value.clone());
         }
@@ -361,7 +383,10 @@ impl HttpLink {
     async fn listen(self: Arc<Self>) {
         let mut backoff = Duration::from_millis(500);
         while !self.closed.is_cancelled() {
-            let request = self.open_listen_request().send();
+            let request = credentials::send(self.credentials.as_deref(), |auth| async {
+                let sent = self.open_listen_request(auth).send().await;
+                sent.map_err(|e| UpstreamError::Transport(describe(&e)))
+            });
             let response = tokio::select! {
                 r = request => r,
                 () = self.closed.cancelled() => return,
@@ -384,7 +409,7 @@ impl HttpLink {
                     }
                 }
                 Ok(r) => debug!(upstream = %self.name, status = %r.status(), "GET stream refused"),
-                Err(e) => debug!(upstream = %self.name, error = %describe(&e), "GET stream failed"),
+                Err(e) => debug!(upstream = %self.name, error = %e, "GET stream failed"),
             }
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -396,14 +421,12 @@ impl HttpLink {
 
     /// The request that opens the stream of unasked notifications: GET in the stateful era,
     /// `subscriptions/listen` (a POST answered with a long-lived SSE stream) in the stateless one.
-    fn open_listen_request(&self) -> reqwest::RequestBuilder {
+    fn open_listen_request(&self, auth: Option<HeaderValue>) -> reqwest::RequestBuilder {
         if !self.is_stateless() {
-            return self
-                .client
-                .get(self.url.clone())
-                .headers(self.request_headers("text/event-stream"));
+            let headers = self.request_headers("text/event-stream", auth);
+            return self.client.get(self.url.clone()).headers(headers);
         }
-        let mut headers = self.request_headers("application/json, text/event-stream");
+        let mut headers = self.request_headers("application/json, text/event-stream", auth);
         for (name, value) in stateless::headers("subscriptions/listen", None) {
             headers.insert(name, value);
         }
@@ -427,85 +450,12 @@ impl HttpLink {
     pub async fn shutdown(&self) {
         self.closed.cancel();
         if self.session.load().is_some() {
-            let delete = self
-                .client
-                .delete(self.url.clone())
-                .headers(self.request_headers("application/json"))
-                .send();
+            let delete = credentials::send(self.credentials.as_deref(), |auth| async {
+                let headers = self.request_headers("application/json", auth);
+                let sent = self.client.delete(self.url.clone()).headers(headers).send().await;
+                sent.map_err(|e| UpstreamError::Transport(describe(&e)))
+            });
             let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
         }
     }
-}
-
-fn is_event_stream(response: &reqwest::Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/event-stream"))
-}
-
-/// A byte stream cut off (with an error) past [`MAX_RESPONSE`].
-fn bounded(
-    stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
-) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
-    let mut seen = 0usize;
-    stream.map(move |chunk| {
-        let chunk = chunk.map_err(|e| UpstreamError::Transport(describe(&e)))?;
-        seen += chunk.len();
-        if seen > MAX_RESPONSE {
-            return Err(UpstreamError::Protocol(format!(
-                "response larger than {MAX_RESPONSE} bytes"
-            )));
-        }
-        Ok(chunk)
-    })
-}
-
-/// The GET stream lives for hours; only single events are bounded (by the parser's buffer).
-fn bounded_unlimited(
-    stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
-) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
-    stream.map(|chunk| chunk.map_err(|e| UpstreamError::Transport(describe(&e))))
-}
-
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| UpstreamError::Transport(describe(&e)))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE {
-            return Err(UpstreamError::Protocol(format!(
-                "response larger than {MAX_RESPONSE} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A refused request: the server's JSON-RPC error when the body holds one (stateless servers
-/// answer 4xx with a JSON-RPC error), otherwise the status and a short, safe excerpt.
-async fn error_status(response: reqwest::Response) -> UpstreamError {
-    let status = response.status();
-    let bytes = response.bytes().await.unwrap_or_default();
-    let bytes = &bytes[..bytes.len().min(64 * 1024)];
-    if let Ok(message) = Message::parse(bytes)
-        && message.error.is_some()
-        && let Err(rpc @ UpstreamError::Rpc(_)) = response_outcome(message)
-    {
-        return rpc;
-    }
-    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    let detail = if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {text}")
-    };
-    UpstreamError::Transport(format!("HTTP {status}{detail}"))
 }

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::credentials::Credentials;
 use super::handshake::{initialize_params, parse_initialize};
 use super::legacy_sse::{SseLink, SseTarget};
 use super::stdio::{Launch, StdioLink};
@@ -22,11 +23,13 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 /// Runs until `shutdown`; then stops the upstream (child processes included) and returns.
 pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, shutdown: CancellationToken) {
     let mut backoff = FIRST_BACKOFF;
+    // Made once, so a token outlives reconnects.
+    let credentials = Credentials::for_upstream(&up.spec);
     loop {
         up.set_status(Status::Connecting);
         let startup = up.spec.timeouts.startup;
         let attempt = tokio::select! {
-            a = tokio::time::timeout(startup, connect(&up, events.clone())) => a,
+            a = tokio::time::timeout(startup, connect(&up, credentials.clone(), events.clone())) => a,
             () = shutdown.cancelled() => return,
         };
         let outcome = match attempt {
@@ -86,8 +89,10 @@ pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, s
 
 async fn connect(
     up: &Upstream,
+    credentials: Result<Option<Arc<Credentials>>, UpstreamError>,
     events: mpsc::Sender<UpstreamEvent>,
 ) -> Result<(Link, Arc<InitializeResult>), UpstreamError> {
+    let credentials = credentials?;
     let spec = &up.spec;
     match &spec.transport {
         TransportSpec::Stdio {
@@ -113,25 +118,29 @@ async fn connect(
             link.notify("notifications/initialized", None).await?;
             Ok((Link::Stdio(link), init))
         }
-        TransportSpec::StreamableHttp { url, headers, protocol } => {
+        TransportSpec::StreamableHttp {
+            url, headers, protocol, ..
+        } => {
             let target = Target {
                 name: &spec.name,
                 index: up.index,
                 protocol: *protocol,
                 url,
                 headers,
+                credentials,
                 timeouts: spec.timeouts,
                 events,
             };
             let (link, init) = HttpLink::connect(target).await?;
             Ok((Link::Http(link), init))
         }
-        TransportSpec::Sse { url, headers } => {
+        TransportSpec::Sse { url, headers, .. } => {
             let target = SseTarget {
                 name: &spec.name,
                 index: up.index,
                 url,
                 headers,
+                credentials,
                 timeouts: spec.timeouts,
                 events,
             };

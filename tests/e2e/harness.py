@@ -231,16 +231,23 @@ class PyServer:
 
 
 def start_py_server(
-    log_dir: Path, name: str = "py-server", port: int | None = None, *, legacy_only: bool = False, sse: bool = False
+    log_dir: Path,
+    name: str = "py-server",
+    port: int | None = None,
+    *,
+    legacy_only: bool = False,
+    sse: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> PyServer:
     """Run servers/py_server.py (Streamable HTTP) on a loopback port and wait until it accepts.
 
     Pass the `port` of a stopped server to restart "the same" server: its sessions are gone.
     `legacy_only` refuses the 2026-07-28 era (HTTP 400), so clients fall back to `initialize`.
-    `sse` serves the legacy HTTP+SSE transport instead (its stream at `/sse`).
+    `sse` serves the legacy HTTP+SSE transport instead (its stream at `/sse`). `extra_args` go to
+    py_server.py as they are (e.g. `--require-bearer URL`).
     """
     port = port or free_port()
-    argv = [sys.executable, PY_SERVER, "--port", str(port), *(["--legacy-only"] if legacy_only else []), *(["--sse"] if sse else [])]
+    argv = [sys.executable, PY_SERVER, "--port", str(port), *(["--legacy-only"] if legacy_only else []), *(["--sse"] if sse else []), *extra_args]
     proc = spawn(name, argv, log_dir)
     deadline = time.monotonic() + PY_SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:

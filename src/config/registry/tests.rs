@@ -89,3 +89,89 @@ fn normalizes_ide_names() {
     assert_eq!(normalize_name("_x.y"), "x-y");
     assert_eq!(normalize_name("a_b"), "a-b");
 }
+
+/// Loads one registry file (next to `secret.txt`); the upstream, or the problems' text.
+fn load_one(text: &str) -> Result<UpstreamSpec, Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "up.yaml", text);
+    write(dir.path(), "secret.txt", "s3cret\n");
+    let mut problems = Vec::new();
+    let mut ups = load(std::slice::from_ref(&f), true, &mut problems);
+    if problems.is_empty() {
+        Ok(ups.remove(0))
+    } else {
+        Err(problems.iter().map(ToString::to_string).collect())
+    }
+}
+
+#[test]
+fn oauth_block_with_defaults_and_secret_from_a_file() {
+    let up = load_one(
+        "mcp:\n  url: https://api.example.com/mcp\n  oauth:\n    token_url: https://idp.example.com/token\n    client_id: agentmux\n    client_secret: ${file:secret.txt}\n",
+    )
+    .unwrap();
+    let TransportSpec::StreamableHttp { oauth: Some(o), .. } = &up.transport else {
+        panic!("{:?}", up.transport)
+    };
+    assert_eq!(o.client_secret, Secret("s3cret".into()));
+    assert_eq!(o.auth_method, ClientAuth::Basic);
+    assert!(o.scopes.is_empty() && o.audience.is_none() && o.resource.is_none());
+    assert!(!format!("{up:?}").contains("s3cret"));
+
+    let up = load_one(
+        "mcp:\n  url: http://127.0.0.1:9/sse\n  transport: sse\n  oauth:\n    token_url: http://127.0.0.1:8/token\n    client_id: a\n    client_secret: b\n    scopes: [read, write]\n    audience: api\n    resource: http://127.0.0.1:9/\n    auth_method: post\n",
+    )
+    .unwrap();
+    let TransportSpec::Sse { oauth: Some(o), .. } = &up.transport else {
+        panic!("{:?}", up.transport)
+    };
+    assert_eq!(o.auth_method, ClientAuth::Post);
+    assert_eq!(o.scopes, ["read", "write"]);
+    assert_eq!(o.audience.as_deref(), Some("api"));
+    assert_eq!(o.resource.as_deref(), Some("http://127.0.0.1:9/"));
+}
+
+#[test]
+fn oauth_misuse_is_reported_with_the_file() {
+    let oauth = "  oauth:\n    token_url: https://idp/token\n    client_id: a\n    client_secret: b\n";
+    let cases = [
+        (format!("mcp:\n  command: x\n{oauth}"), ":3: mcp.oauth: gets a token for an HTTP upstream"),
+        (
+            format!("mcp:\n  url: http://x/mcp\n  headers: {{ authorization: Bearer y }}\n{oauth}"),
+            "remove the static `Authorization` header",
+        ),
+        (
+            format!("mcp:\n  url: ws://x/mcp\n  transport: websocket\n{oauth}"),
+            "not websocket",
+        ),
+        (
+            "mcp:\n  url: http://x/mcp\n  oauth:\n    token_url: ftp://idp/token\n    client_id: a\n    client_secret: b\n"
+                .into(),
+            "mcp.oauth.token_url: `ftp://idp/token` is not an http(s) URL",
+        ),
+        (
+            format!("mcp:\n  url: http://x/mcp\n{oauth}    scopes: [\"a b\"]\n"),
+            "mcp.oauth.scopes: `a b`",
+        ),
+        (
+            format!("mcp:\n  url: http://x/mcp\n{oauth}    grant: password\n"),
+            "unknown field `grant`",
+        ),
+        (
+            format!("mcp:\n  url: http://x/mcp\n{oauth}    auth_method: jwt\n"),
+            "unknown variant `jwt`",
+        ),
+        (
+            "mcp:\n  url: http://x/mcp\n  oauth:\n    token_url: https://idp/token\n    client_id: a\n".into(),
+            "missing field `client_secret`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let problems = load_one(&text).unwrap_err();
+        assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
+        assert!(
+            problems[0].contains("up.yaml") && problems[0].contains(expected),
+            "{text}: {problems:#?}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ fn upstream(index: usize, name: &str, tools: NameFilter) -> Arc<Upstream> {
                 url: "http://127.0.0.1:1/mcp".into(),
                 headers: BTreeMap::new(),
                 protocol: UpstreamProtocol::Auto,
+                oauth: None,
             },
             tools,
             prompts: NameFilter::default(),

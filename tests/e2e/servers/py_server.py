@@ -3,11 +3,18 @@ over Streamable HTTP on a loopback port, for tests/e2e/test_python_upstream.py a
 test_notifications.py.
 
     .venv/bin/python tests/e2e/servers/py_server.py --port PORT [--host 127.0.0.1] [--legacy-only]
+        [--sse] [--require-bearer INTROSPECTION_URL --auth-log PATH]
 
 The SDK serves both MCP eras on /mcp. `--legacy-only` makes it a server of the stateful era
 alone (2025-11-25 and older): 2026-07-28 requests (`server/discover`, or any request with
 `MCP-Protocol-Version: 2026-07-28` or an `Mcp-Method` header) get HTTP 400, as a server that
 predates 2026-07-28 would answer them, so a client that probes falls back to `initialize`.
+
+`--require-bearer URL` makes it an OAuth resource server: every HTTP request needs
+`Authorization: Bearer TOKEN` with a token that the introspection endpoint at URL (RFC 7662:
+POST `token=…`, answers `{"active": …}`) calls active, else HTTP 401. `--auth-log PATH` appends
+one JSON line per request: the method, path, Authorization header seen, and whether it passed
+(tests/e2e/test_upstream_oauth.py).
 
 It offers one of each thing a proxy must carry without loss:
   forecast       structured output: `outputSchema` (from the return type) and `structuredContent`
@@ -182,16 +189,66 @@ class LegacyOnly:
         await self.app(scope, receive, send)
 
 
+class RequireBearer:
+    """ASGI wrapper: a resource server that accepts only tokens its introspection endpoint calls
+    active, and writes down every Authorization header it sees."""
+
+    def __init__(self, app: Any, introspection_url: str, log_path: str | None) -> None:
+        self.app = app
+        self.introspection_url = introspection_url
+        self.log_path = log_path
+
+    async def active(self, token: str) -> bool:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=5) as http:
+            r = await http.post(self.introspection_url, data={"token": token})
+            return r.status_code == 200 and r.json().get("active") is True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = authorization.partition(" ")
+        accepted = scheme.lower() == "bearer" and bool(token) and await self.active(token)
+        if self.log_path:
+            entry = {"method": scope["method"], "path": scope["path"], "authorization": authorization, "accepted": accepted}
+            with open(self.log_path, "a") as log:
+                log.write(json.dumps(entry) + "\n")
+        if accepted:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error": "invalid_token"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer error="invalid_token"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--legacy-only", action="store_true")
     parser.add_argument("--sse", action="store_true", help="the legacy HTTP+SSE transport (GET /sse, POST /messages/)")
+    parser.add_argument("--require-bearer", metavar="INTROSPECTION_URL", help="accept only tokens this endpoint calls active")
+    parser.add_argument("--auth-log", metavar="PATH", help="append the Authorization header of every request here")
     args = parser.parse_args()
     app: Any = server.sse_app(host=args.host) if args.sse else server.streamable_http_app(host=args.host)
     if args.legacy_only:
         app = LegacyOnly(app)
+    if args.require_bearer:
+        app = RequireBearer(app, args.require_bearer, args.auth_log)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
