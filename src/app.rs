@@ -28,17 +28,19 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn start(config: Config) -> Self {
-        let (hub, inbox) = Hub::new(&config);
+    /// Builds the hub and starts connecting upstreams; fails when the pinning lock file cannot
+    /// be read.
+    pub fn start(config: Config) -> anyhow::Result<Self> {
+        let (hub, inbox) = Hub::new(&config)?;
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         hub.start(inbox, &tasks, &shutdown);
-        Self {
+        Ok(Self {
             hub,
             config: Arc::new(config),
             tasks,
             shutdown,
-        }
+        })
     }
 
     /// Waits until every required upstream has been tried, at most `limit`.
@@ -110,7 +112,7 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let local_addr = listener.local_addr()?;
-        let core = Core::start(config);
+        let core = Core::start(config)?;
         let router = http::router(Arc::new(Inputs {
             hub: Arc::clone(&core.hub),
             config: Arc::clone(&core.config),

@@ -13,8 +13,8 @@ mod registry;
 mod snapshot;
 
 pub use auth::{
-    ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged, OnNew,
-    PinningSettings,
+    ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged,
+    OnNew, PinningSettings,
 };
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};

@@ -12,6 +12,7 @@ mod forward;
 mod hub;
 mod lifecycle;
 mod names;
+pub mod pinning;
 mod progress;
 pub mod relay;
 mod rewrite;
