@@ -210,6 +210,9 @@ impl Lock {
             .map_or_else(|| "agentmux.lock".into(), |n| n.to_string_lossy());
         let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
             let mut out = std::fs::File::create(&temp)?;
             out.write_all(text.as_bytes())?;
             out.sync_all()?;
@@ -369,7 +372,7 @@ impl Pins {
                     tool = %f.tool,
                     verdict = f.verdict.as_str(),
                     action = if f.treatment == Treatment::Hide { "hidden" } else { "flagged" },
-                    approved = f.approved.as_deref().unwrap_or("none"),
+                    approved = %f.approved.as_deref().unwrap_or("none"),
                     served = %f.served,
                     "tool definition differs from the approved one"
                 );
