@@ -31,10 +31,10 @@ pub struct Core {
 }
 
 impl Core {
-    /// Starts the upstreams, the audit sink and (with `policies:`) the policy engine, whose
+    /// Starts the upstreams (failing when the pinning lock file cannot be read), the audit sink and (with `policies:`) the policy engine, whose
     /// first set loads once the upstreams' catalogs are in: until then every call is denied.
     pub fn start(config: Config) -> anyhow::Result<Self> {
-        let (hub, inbox) = Hub::new(&config);
+        let (hub, inbox) = Hub::new(&config)?;
         let audit = match &config.audit.sink {
             crate::config::AuditSink::File(path) => {
                 Audit::open(&config.audit).with_context(|| format!("audit sink {}", path.display()))?

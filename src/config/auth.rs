@@ -206,6 +206,15 @@ pub struct PinningSettings {
     pub new: OnNew,
 }
 
+impl PinningSettings {
+    /// The defaults for the config file at `config`: the lock `agentmux.lock` beside it. What
+    /// `agentmux tools approve`/`diff` use when the config has no `pinning:`.
+    pub fn defaults_for(config: &Path) -> Self {
+        let base = config.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        pinning_settings(RawPinning::default(), &base)
+    }
+}
+
 /// Algorithms an issuer may pin. `none` and HMAC are refused: a verifier that holds only a
 /// public key must never accept a token signed with it as a shared secret.
 const ASYMMETRIC: [&str; 9] = [

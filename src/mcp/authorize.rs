@@ -184,6 +184,33 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// A tool definition that differs from the approved one (tool pinning), for the audit log.
+    pub(super) fn audit_pin(&self, finding: &super::pinning::Finding) {
+        let Some(audit) = self.audit() else {
+            return;
+        };
+        let mut event = Map::new();
+        event.insert("event".into(), json!("tool_pin"));
+        event.insert(
+            "resource".into(),
+            json!(format!("{}/{}", finding.upstream, finding.tool)),
+        );
+        event.insert("verdict".into(), json!(finding.verdict.as_str()));
+        event.insert(
+            "action".into(),
+            json!(if finding.treatment == super::pinning::Treatment::Hide {
+                "hidden"
+            } else {
+                "flagged"
+            }),
+        );
+        event.insert("approved".into(), json!(finding.approved));
+        event.insert("served".into(), json!(finding.served));
+        audit.write(event);
+    }
+}
+
 /// Enough of a session id to correlate audit lines, not enough to use it.
 fn short(id: &str) -> &str {
     &id[..id.len().min(8)]

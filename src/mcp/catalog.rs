@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::gate::ToolHints;
 use super::names;
+use super::pinning::{Finding, Pins, Treatment};
 use crate::config::{McpSettings, NameFilter, PrefixMode, UpstreamSpec};
 use crate::jsonrpc::{Raw, RawObject};
 use crate::upstream::{InitializeResult, Upstream, UpstreamError};
@@ -244,17 +245,43 @@ pub struct Views {
     pub single: Vec<View>,
     /// Distinct for every build, so what is cached about a view can tell it is stale.
     pub generation: u64,
+    /// Tools whose definition is not the approved one (tool pinning), with what every view does
+    /// with them; empty without pinning.
+    pub pinned: Vec<Finding>,
 }
 
+/// Pinning treatments other than "serve", by (upstream index, the upstream's tool name).
+type Held<'a> = HashMap<(usize, &'a str), Treatment>;
+
 impl Views {
+    /// Builds every view from the catalogs. With `pins`, each tool's definition is judged here,
+    /// once per rebuild: requests then find a hidden tool absent and a flagged one marked.
     pub fn build(
         upstreams: &[Arc<Upstream>],
         catalogs: &[Option<Arc<UpstreamCatalog>>],
         settings: &McpSettings,
+        pins: Option<&Pins>,
     ) -> Self {
-        let federated = build_view(upstreams, catalogs, settings, None);
+        let mut pinned = Vec::new();
+        let mut held = Held::new();
+        if let Some(pins) = pins {
+            for (i, catalog) in catalogs.iter().enumerate() {
+                let Some(catalog) = catalog else { continue };
+                let up = &upstreams[i];
+                let tools = catalog.lists.get(&ListKind::Tools).into_iter().flatten();
+                for item in tools.filter(|item| up.spec.tools.admits(&item.key)) {
+                    if let Some(finding) = pins.judge(up.name(), &item.key, &item.fields) {
+                        if finding.treatment != Treatment::Serve {
+                            held.insert((i, item.key.as_str()), finding.treatment);
+                        }
+                        pinned.push(finding);
+                    }
+                }
+            }
+        }
+        let federated = build_view(upstreams, catalogs, settings, &held, None);
         let single = (0..upstreams.len())
-            .map(|i| build_view(upstreams, catalogs, settings, Some(i)))
+            .map(|i| build_view(upstreams, catalogs, settings, &held, Some(i)))
             .collect();
         static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -262,6 +289,7 @@ impl Views {
             federated,
             single,
             generation,
+            pinned,
         }
     }
 }
@@ -271,6 +299,7 @@ fn build_view(
     upstreams: &[Arc<Upstream>],
     catalogs: &[Option<Arc<UpstreamCatalog>>],
     settings: &McpSettings,
+    held: &Held<'_>,
     only: Option<usize>,
 ) -> View {
     let mut view = View::default();
@@ -286,7 +315,9 @@ fn build_view(
             };
             let filter = kind.filter(spec);
             for item in catalog.lists.get(&kind).into_iter().flatten() {
-                if filter.admits(&item.key) {
+                // A hidden tool takes no part in prefixing or conflicts: for clients it does not exist.
+                let hidden = kind == ListKind::Tools && held.get(&(i, item.key.as_str())) == Some(&Treatment::Hide);
+                if filter.admits(&item.key) && !hidden {
                     candidates.push((i, item, filter.exposed(&item.key).to_string()));
                 }
             }
@@ -327,6 +358,9 @@ fn build_view(
             };
             let mut fields = item.fields.clone();
             fields.set_str(kind.key(), &exposed);
+            if kind == ListKind::Tools && held.get(&(*i, item.key.as_str())) == Some(&Treatment::Flag) {
+                Pins::flag(&mut fields);
+            }
             // Two entries could still meet (a rename onto another item's name): first one wins.
             if listing.index.contains_key(&exposed) {
                 view.conflicts.push(format!(

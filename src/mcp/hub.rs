@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use super::catalog::{UpstreamCatalog, View, Views};
 use super::gate::Gate;
+use super::pinning::{LockError, Pins};
 use super::progress::ProgressRoutes;
 use super::session::{Scope, Sessions};
 use crate::audit::Audit;
@@ -27,6 +28,8 @@ pub struct Hub {
     /// Serializes catalog refreshes per upstream so an older fetch never overwrites a newer one.
     pub(super) refreshing: Vec<tokio::sync::Mutex<()>>,
     pub(super) views: ArcSwap<Views>,
+    /// Tool pinning (`pinning:` in the config): the approved definitions, applied to every view.
+    pub(super) pins: Option<Arc<Pins>>,
     pub sessions: Sessions,
     pub(super) progress: Arc<ProgressRoutes>,
     pub(super) events: mpsc::Sender<UpstreamEvent>,
@@ -44,7 +47,10 @@ pub struct Security {
 }
 
 impl Hub {
-    pub fn new(config: &Config) -> (Arc<Self>, mpsc::Receiver<UpstreamEvent>) {
+    /// Builds the hub; fails only when pinning is on and its lock file cannot be read: serving
+    /// tools nobody can check against their approval would defeat the point of pinning.
+    pub fn new(config: &Config) -> Result<(Arc<Self>, mpsc::Receiver<UpstreamEvent>), LockError> {
+        let pins = config.pinning.as_ref().map(Pins::load).transpose()?.map(Arc::new);
         let upstreams: Vec<_> = config
             .upstreams
             .iter()
@@ -57,7 +63,13 @@ impl Hub {
             catalogs: Mutex::new(vec![None; upstreams.len()]),
             catalog_errors: Mutex::new(vec![None; upstreams.len()]),
             refreshing: upstreams.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
-            views: ArcSwap::from_pointee(Views::build(&upstreams, &vec![None; upstreams.len()], &config.mcp)),
+            views: ArcSwap::from_pointee(Views::build(
+                &upstreams,
+                &vec![None; upstreams.len()],
+                &config.mcp,
+                pins.as_deref(),
+            )),
+            pins,
             sessions: Sessions::new(config.mcp.session_idle_timeout, config.mcp.max_sessions),
             progress: Arc::default(),
             upstreams,
@@ -69,7 +81,7 @@ impl Hub {
                 .time_to_live(Duration::from_secs(10))
                 .build(),
         });
-        (hub, inbox)
+        Ok((hub, inbox))
     }
 
     /// Installs authorization and audit. Only the first call counts.
@@ -169,7 +181,7 @@ impl Hub {
     pub(super) fn set_catalog(&self, upstream: usize, catalog: Option<Arc<UpstreamCatalog>>) {
         let mut catalogs = self.lock_catalogs();
         catalogs[upstream] = catalog;
-        let views = Views::build(&self.upstreams, &catalogs, &self.settings);
+        let views = Views::build(&self.upstreams, &catalogs, &self.settings, self.pins.as_deref());
         for (i, up) in self.upstreams.iter().enumerate() {
             let tools = views.single[i]
                 .listing(super::ListKind::Tools)
@@ -178,6 +190,11 @@ impl Hub {
         }
         for conflict in &views.federated.conflicts {
             tracing::warn!(%conflict, "served by more than one upstream; not served with `mcp.prefix: never`");
+        }
+        if let Some(pins) = &self.pins {
+            for finding in pins.report(&views.pinned) {
+                self.audit_pin(finding);
+            }
         }
         self.views.store(Arc::new(views));
     }

@@ -14,6 +14,7 @@ pub mod gate;
 mod hub;
 mod lifecycle;
 mod names;
+pub mod pinning;
 mod progress;
 pub mod relay;
 mod rewrite;

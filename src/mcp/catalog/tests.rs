@@ -1,8 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::config::{NameFilter, Timeouts, TransportSpec, UpstreamProtocol};
+use crate::config::{NameFilter, OnChanged, OnNew, PinningSettings, Timeouts, TransportSpec, UpstreamProtocol};
 use crate::jsonrpc::raw;
+use crate::mcp::pinning::{Lock, Pin, Verdict};
 
 fn upstream(index: usize, name: &str, tools: NameFilter) -> Arc<Upstream> {
     Upstream::new(
@@ -90,14 +91,14 @@ fn prefix_modes() {
         (PrefixMode::Never, vec!["only_a", "only_b"]),
     ];
     for (mode, expected) in cases {
-        let views = Views::build(&ups, &cats, &settings(mode, 128));
+        let views = Views::build(&ups, &cats, &settings(mode, 128), None);
         assert_eq!(names(&views.federated, ListKind::Tools), expected, "{mode:?}");
         // One upstream's own endpoint is never prefixed.
         assert_eq!(names(&views.single[1], ListKind::Tools), ["shared", "only_b"]);
     }
-    let never = Views::build(&ups, &cats, &settings(PrefixMode::Never, 128));
+    let never = Views::build(&ups, &cats, &settings(PrefixMode::Never, 128), None);
     assert_eq!(never.federated.conflicts.len(), 4, "{:?}", never.federated.conflicts);
-    let always = Views::build(&ups, &cats, &settings(PrefixMode::Always, 128));
+    let always = Views::build(&ups, &cats, &settings(PrefixMode::Always, 128), None);
     assert_eq!(
         names(&always.federated, ListKind::Resources),
         ["agentmux://a/file:///x", "agentmux://b/file:///x"]
@@ -107,7 +108,7 @@ fn prefix_modes() {
 #[test]
 fn items_keep_every_field_and_resolve_to_their_owner() {
     let ups = [upstream(0, "a", NameFilter::default())];
-    let views = Views::build(&ups, &[catalog(&["t"], &[])], &settings(PrefixMode::Always, 128));
+    let views = Views::build(&ups, &[catalog(&["t"], &[])], &settings(PrefixMode::Always, 128), None);
     let entry = views
         .federated
         .listing(ListKind::Tools)
@@ -131,7 +132,7 @@ fn filters_renames_and_length_caps() {
     let ups = [upstream(0, "github", filter)];
     let long = "a_very_long_tool_name_that_no_llm_api_accepts_at_all";
     let cats = [catalog(&["get_issue", "get_secret", "delete_repo", long], &[])];
-    let views = Views::build(&ups, &cats, &settings(PrefixMode::Always, 32));
+    let views = Views::build(&ups, &cats, &settings(PrefixMode::Always, 32), None);
     let exposed = names(&views.federated, ListKind::Tools);
     assert_eq!(exposed[0], "github__issue");
     assert_eq!(exposed.len(), 2, "{exposed:?}");
@@ -155,6 +156,7 @@ fn pages() {
         &ups,
         &[catalog(&["t1", "t2", "t3"], &[])],
         &settings(PrefixMode::Always, 128),
+        None,
     );
     let listing = views.federated.listing(ListKind::Tools).unwrap();
     let (first, next) = page(listing, 0, 2);
@@ -163,4 +165,104 @@ fn pages() {
     assert_eq!((rest.len(), next), (1, None));
     let (beyond, next) = page(listing, 10, 2);
     assert_eq!((beyond.len(), next), (0, None));
+}
+
+// === tool pinning ===
+
+/// Upstream `a` serves `kept` as approved, `changed` with other annotations than approved, and
+/// `fresh`, which the lock does not know.
+fn pinned_views(changed: OnChanged, new: OnNew, prefix: PrefixMode) -> Views {
+    let ups = [upstream(0, "a", NameFilter::default())];
+    let cats = [catalog(&["kept", "changed", "fresh"], &[])];
+    let served = |name: &str| {
+        &cats[0].as_ref().unwrap().lists[&ListKind::Tools]
+            .iter()
+            .find(|i| i.key == name)
+            .unwrap()
+            .fields
+    };
+    let approved_before =
+        RawObject::parse(&raw(r#"{"name":"changed","annotations":{"readOnlyHint":false}}"#.into())).unwrap();
+    let lock = Lock {
+        tools: [
+            ("a/kept".to_string(), Pin::of(served("kept"))),
+            ("a/changed".to_string(), Pin::of(&approved_before)),
+        ]
+        .into(),
+    };
+    let settings_ = PinningSettings {
+        lock: "unused.lock".into(),
+        changed,
+        new,
+    };
+    let pins = Pins::new(settings_, lock);
+    Views::build(&ups, &cats, &settings(prefix, 128), Some(&pins))
+}
+
+#[test]
+fn pinning_hides_changed_tools_in_every_view() {
+    let views = pinned_views(OnChanged::Hide, OnNew::Allow, PrefixMode::Always);
+    assert_eq!(names(&views.federated, ListKind::Tools), ["a__kept", "a__fresh"]);
+    assert_eq!(names(&views.single[0], ListKind::Tools), ["kept", "fresh"]);
+    assert!(
+        views
+            .federated
+            .listing(ListKind::Tools)
+            .unwrap()
+            .resolve("a__changed")
+            .is_none()
+    );
+    assert!(
+        views.single[0]
+            .listing(ListKind::Tools)
+            .unwrap()
+            .resolve("changed")
+            .is_none()
+    );
+    let found: Vec<_> = views
+        .pinned
+        .iter()
+        .map(|f| (f.tool.as_str(), f.verdict, f.treatment))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("changed", Verdict::Changed, Treatment::Hide),
+            ("fresh", Verdict::New, Treatment::Serve)
+        ]
+    );
+}
+
+#[test]
+fn pinning_flags_changed_tools() {
+    let views = pinned_views(OnChanged::Flag, OnNew::Allow, PrefixMode::Always);
+    let listing = views.federated.listing(ListKind::Tools).unwrap();
+    assert_eq!(
+        names(&views.federated, ListKind::Tools),
+        ["a__kept", "a__changed", "a__fresh"]
+    );
+    let flagged: serde_json::Value = serde_json::from_str(listing.resolve("a__changed").unwrap().raw.get()).unwrap();
+    assert_eq!(flagged["_meta"]["agentmux/pin"], "changed");
+    assert_eq!(flagged["description"], "[agentmux: definition changed since approval]");
+    assert_eq!(flagged["name"], "a__changed");
+    let kept: serde_json::Value = serde_json::from_str(listing.resolve("a__kept").unwrap().raw.get()).unwrap();
+    assert!(kept.get("_meta").is_none() && kept.get("description").is_none());
+}
+
+#[test]
+fn pinning_hides_new_tools_when_told() {
+    let views = pinned_views(OnChanged::Flag, OnNew::Hide, PrefixMode::Always);
+    assert_eq!(names(&views.federated, ListKind::Tools), ["a__kept", "a__changed"]);
+    // With `never`, names are unprefixed; hidden ones are simply absent.
+    let views = pinned_views(OnChanged::Hide, OnNew::Hide, PrefixMode::Never);
+    assert_eq!(names(&views.federated, ListKind::Tools), ["kept"]);
+    assert!(views.federated.conflicts.is_empty());
+}
+
+#[test]
+fn pinning_off_serves_everything() {
+    let ups = [upstream(0, "a", NameFilter::default())];
+    let views = Views::build(&ups, &[catalog(&["x"], &[])], &settings(PrefixMode::Always, 128), None);
+    assert_eq!(names(&views.federated, ListKind::Tools), ["a__x"]);
+    assert!(views.pinned.is_empty());
 }
