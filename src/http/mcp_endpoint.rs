@@ -121,17 +121,7 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: Hea
     }
     let log_level = Some(session.log_level());
     let caller = who.caller(&session.protocol_version);
-    run_request(
-        inputs,
-        scope,
-        Some(session),
-        caller,
-        message,
-        method,
-        Era::Stateful,
-        log_level,
-    )
-    .await
+    run_request(inputs, scope, Some(session), caller, message, method, log_level).await
 }
 
 async fn post_stateless(
@@ -165,17 +155,7 @@ async fn post_stateless(
         );
     }
     let caller = who.caller(crate::mcp::MODERN_VERSIONS[0]);
-    run_request(
-        inputs,
-        scope,
-        None,
-        caller,
-        message,
-        method,
-        Era::Stateless,
-        validated.log_level,
-    )
-    .await
+    run_request(inputs, scope, None, caller, message, method, validated.log_level).await
 }
 
 /// Which protocol era a request is served in.
@@ -219,9 +199,13 @@ async fn run_request(
     caller: Caller,
     message: Message,
     method: String,
-    era: Era,
     log_level: Option<u8>,
 ) -> Response {
+    let era = if crate::mcp::MODERN_VERSIONS.contains(&caller.era) {
+        Era::Stateless
+    } else {
+        Era::Stateful
+    };
     let started = Instant::now();
     let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX, log_level);
     let hub = Arc::clone(&inputs.hub);

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::catalog::{Entry, ListKind, Listing};
 use super::dispatch::Request;
-use super::gate::{Action, Ask, Target, Verdict};
+use super::gate::{Action, Ask, Target, ToolHints, Verdict};
 use super::hub::Hub;
 use crate::config::Denied;
 use crate::jsonrpc::RpcError;
@@ -31,27 +31,30 @@ impl ListKind {
 }
 
 impl Hub {
+    /// The target of a resolved item, by its upstream's own name.
+    pub(super) fn target<'a>(&'a self, action: Action, upstream: usize, name: &'a str, hints: ToolHints) -> Target<'a> {
+        Target {
+            action,
+            upstream: self.upstreams[upstream].name(),
+            name,
+            hints,
+        }
+    }
+
     /// Decides one call. `Ok(None)`: no gate configured. A denial is the error the client gets,
     /// by default indistinguishable from an unknown name (`not_found`).
     pub(super) fn authorize(
         &self,
         req: &Request<'_>,
-        action: Action,
-        upstream: usize,
-        name: &str,
-        hints: super::gate::ToolHints,
+        target: Target<'_>,
         arguments: Option<&RawValue>,
         not_found: impl FnOnce() -> RpcError,
     ) -> Result<Option<Verdict>, RpcError> {
         let Some(gate) = self.gate() else {
             return Ok(None);
         };
-        let target = Target {
-            action,
-            upstream: self.upstreams[upstream].name(),
-            name,
-            hints,
-        };
+        let action = target.action;
+        let name = target.name;
         let verdict = gate.decide(&Ask {
             caller: req.caller,
             target,

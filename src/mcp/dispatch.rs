@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::catalog::{self, ListKind, View};
-use super::gate::{Action, Caller, Target, ToolHints};
+use super::gate::{Action, Caller, ToolHints};
 use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
 use super::{Outbox, cursor, names};
@@ -220,10 +220,7 @@ impl Hub {
         params.set_str("name", &original);
         let verdict = self.authorize(
             req,
-            kind.action(),
-            upstream,
-            &original,
-            hints,
+            self.target(kind.action(), upstream, &original, hints),
             params.get("arguments"),
             || RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`")),
         )?;
@@ -235,12 +232,7 @@ impl Hub {
         let started = std::time::Instant::now();
         let outcome = self.forward(upstream, req, params, outbox).await;
         if let Some(verdict) = &verdict {
-            let target = Target {
-                action: kind.action(),
-                upstream: self.upstreams[upstream].name(),
-                name: &original,
-                hints,
-            };
+            let target = self.target(kind.action(), upstream, &original, hints);
             let status = outcome.as_ref().map(|_| ()).map_err(|e| e.code);
             self.audit_event(
                 req,
@@ -321,10 +313,7 @@ impl Hub {
     fn authorize_uri(&self, req: &Request<'_>, upstream: usize, original: &str, exposed: &str) -> Result<(), RpcError> {
         self.authorize(
             req,
-            Action::ReadResource,
-            upstream,
-            original,
-            ToolHints::default(),
+            self.target(Action::ReadResource, upstream, original, ToolHints::default()),
             None,
             || unknown_resource(exposed),
         )
@@ -376,10 +365,7 @@ impl Hub {
                     .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")))?;
                 self.authorize(
                     req,
-                    Action::GetPrompt,
-                    entry.upstream,
-                    &entry.original,
-                    entry.hints,
+                    self.target(Action::GetPrompt, entry.upstream, &entry.original, entry.hints),
                     None,
                     || RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")),
                 )?;
