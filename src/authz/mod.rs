@@ -7,6 +7,7 @@ pub mod cases;
 mod policies;
 mod request;
 pub mod schema;
+mod slice;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +21,9 @@ pub use policies::{Loaded, PolicyError, SCHEMA_FILE, load, scan};
 pub use request::principal_from_case;
 pub use schema::{Arguments, cedar_schema};
 
-use crate::mcp::{Ask, Caller, Gate, Target, Verdict};
+use std::collections::HashMap;
+
+use crate::mcp::{Action, Ask, Caller, Gate, Target, ToolHints, Verdict};
 
 pub struct Authz {
     dir: PathBuf,
@@ -108,15 +111,89 @@ impl Authz {
     }
 
     fn evaluate_with(&self, loaded: &Loaded, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, String> {
+        let mut list: Vec<Entity> = Vec::with_capacity(8);
+        let groups = request::principal_entities(&ask.caller.principal, &mut list)?;
+        let policies = slice_for(loaded, ask.caller, &groups, &ask.target);
         let arguments = request::arguments(ask.arguments, &self.arguments.load())?;
         let context = request::context(ask.caller, Some(arguments), now)?;
         let request = cedar_request(ask.caller, &ask.target, context)?;
-        let mut list: Vec<Entity> = Vec::with_capacity(8);
-        request::principal_entities(&ask.caller.principal, &mut list)?;
-        request::target_entities(&ask.target, &mut list)?;
+        request::target_entities(&ask.target, true, &mut list)?;
         let entities = request::entities(list)?;
-        Ok(self.authorizer.is_authorized(&request, &loaded.set, &entities))
+        Ok(self.authorizer.is_authorized(&request, &policies.set, &entities))
     }
+}
+
+impl Authz {
+    /// One entity store for the whole list (the caller, every target, their upstreams), then
+    /// per target only its slice of the policies, partially evaluated with the arguments
+    /// unknown. A target no policy can apply to is hidden without evaluating anything.
+    fn visible_with(&self, loaded: &Loaded, caller: &Caller, targets: &[Target<'_>]) -> Result<Vec<bool>, String> {
+        let mut list = Vec::with_capacity(targets.len() + 8);
+        let groups = request::principal_entities(&caller.principal, &mut list)?;
+        let slices: Vec<Arc<slice::Slice>> = targets.iter().map(|t| slice_for(loaded, caller, &groups, t)).collect();
+        // Which target decides for which: tools alike in upstream and hints share a decision
+        // when their slice never looks at the tool itself.
+        let mut class_of: HashMap<Class<'_>, usize> = HashMap::new();
+        let representative: Vec<Option<usize>> = targets
+            .iter()
+            .zip(&slices)
+            .enumerate()
+            .map(|(i, (t, s))| {
+                if s.set.is_empty() {
+                    return None;
+                }
+                if !s.by_hints {
+                    return Some(i);
+                }
+                let class = (Arc::as_ptr(s), t.action, t.upstream, t.hints);
+                Some(*class_of.entry(class).or_insert(i))
+            })
+            .collect();
+        let evaluated: Vec<usize> = (0..targets.len()).filter(|&i| representative[i] == Some(i)).collect();
+        if evaluated.is_empty() {
+            return Ok(vec![false; targets.len()]);
+        }
+        let mut upstreams = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        for &i in &evaluated {
+            let t = &targets[i];
+            if seen.insert((t.action, t.upstream, t.name)) {
+                request::target_entities(t, upstreams.insert(t.upstream), &mut list)?;
+            }
+        }
+        let entities = request::entities(list)?;
+        let context = request::context(caller, None, None)?;
+        let mut decided = vec![false; targets.len()];
+        for &i in &evaluated {
+            let request = cedar_request(caller, &targets[i], context.clone())?;
+            // Shown unless the policies deny it whatever the arguments are.
+            decided[i] = self
+                .authorizer
+                .is_authorized_partial(&request, &slices[i].set, &entities)
+                .decision()
+                != Some(Decision::Deny);
+        }
+        Ok(representative.iter().map(|r| r.is_some_and(|i| decided[i])).collect())
+    }
+}
+
+/// Targets that get the same decision: one slice, action, upstream and hints.
+type Class<'a> = (*const slice::Slice, Action, &'a str, ToolHints);
+
+/// The policies that can apply to `target` for this caller.
+fn slice_for(
+    loaded: &Loaded,
+    caller: &Caller,
+    groups: &[cedar_policy::EntityUid],
+    target: &Target<'_>,
+) -> Arc<slice::Slice> {
+    loaded.index.slice(&slice::Scope {
+        principal: &request::principal_uid(&caller.principal),
+        groups,
+        action: &request::action_uid(target.action),
+        resource: &request::target_uid(target),
+        upstream: &request::uid("Upstream", target.upstream),
+    })
 }
 
 fn cedar_request(caller: &Caller, target: &Target<'_>, context: cedar_policy::Context) -> Result<Request, String> {
@@ -134,7 +211,7 @@ fn cedar_request(caller: &Caller, target: &Target<'_>, context: cedar_policy::Co
 pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
     let allowed = response.decision() == Decision::Allow;
     let diagnostics = response.diagnostics();
-    let policies = diagnostics
+    let mut policies: Vec<String> = diagnostics
         .reason()
         .filter(|id| {
             set.policy(id)
@@ -142,6 +219,7 @@ pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
         })
         .map(ToString::to_string)
         .collect();
+    policies.sort();
     let errors = diagnostics.errors().map(ToString::to_string).collect();
     Verdict {
         allowed,
@@ -169,32 +247,10 @@ impl Gate for Authz {
         let Some(loaded) = loaded.as_ref() else {
             return vec![false; targets.len()];
         };
-        let Ok(context) = request::context(caller, None, None) else {
-            return vec![false; targets.len()];
-        };
-        let mut base = Vec::with_capacity(8);
-        if request::principal_entities(&caller.principal, &mut base).is_err() {
-            return vec![false; targets.len()];
-        }
-        targets
-            .iter()
-            .map(|target| {
-                let mut list = base.clone();
-                if request::target_entities(target, &mut list).is_err() {
-                    return false;
-                }
-                let (Ok(entities), Ok(request)) =
-                    (request::entities(list), cedar_request(caller, target, context.clone()))
-                else {
-                    return false;
-                };
-                // Shown unless the policies deny it whatever the arguments are.
-                self.authorizer
-                    .is_authorized_partial(&request, &loaded.set, &entities)
-                    .decision()
-                    != Some(Decision::Deny)
-            })
-            .collect()
+        self.visible_with(loaded, caller, targets).unwrap_or_else(|e| {
+            error!(error = %e, "cannot filter a list for {}; showing nothing", caller.principal);
+            vec![false; targets.len()]
+        })
     }
 
     fn loaded(&self) -> bool {
@@ -205,3 +261,6 @@ impl Gate for Authz {
         self.generation.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests;

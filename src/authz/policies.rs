@@ -10,9 +10,10 @@ use super::schema::{Arguments, cedar_schema};
 pub const SCHEMA_FILE: &str = "agentmux.cedarschema";
 
 /// A policy set that passed validation, and what it was read from.
-#[derive(Debug)]
 pub struct Loaded {
     pub set: PolicySet,
+    /// The set's scopes, to evaluate only the policies that can apply.
+    pub index: super::slice::Index,
     /// Policy ids in file order, for messages.
     pub ids: Vec<String>,
     pub files: Vec<PathBuf>,
@@ -134,6 +135,7 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
         .map(|w| format!("policy `{}`: {w}{}", w.policy_id(), help(w)))
         .collect();
     Ok(Loaded {
+        index: super::slice::Index::new(&set),
         warnings,
         texts,
         set,

@@ -2,7 +2,9 @@
 //! upstream, and the context (arguments, endpoint, era, client address, time).
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
 
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -16,16 +18,32 @@ use crate::mcp::{Action, Caller, Target};
 /// Deepest argument nesting a policy decides on; deeper calls are refused, not half-read.
 const MAX_DEPTH: usize = 32;
 
-pub fn uid(kind: &str, id: &str) -> EntityUid {
-    // Entity type names here are agentmux's own identifiers, always valid.
-    let kind = EntityTypeName::from_str(kind).unwrap_or_else(|_| unreachable_type());
-    EntityUid::from_type_name_and_id(kind, EntityId::new(id))
+/// The entity types agentmux builds, parsed once: Cedar parses a type name with its full
+/// grammar, which cost more than evaluating a policy.
+const TYPES: [&str; 9] = [
+    "User",
+    "ApiKey",
+    "Anonymous",
+    "Group",
+    "Upstream",
+    "Tool",
+    "Prompt",
+    "Resource",
+    "Action",
+];
+
+fn type_name(kind: &str) -> EntityTypeName {
+    static PARSED: OnceLock<Vec<EntityTypeName>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| TYPES.iter().filter_map(|t| EntityTypeName::from_str(t).ok()).collect());
+    match TYPES.iter().position(|t| *t == kind).and_then(|i| parsed.get(i)) {
+        Some(name) => name.clone(),
+        // Not one of agentmux's types (a policy-test file may name any): parse it.
+        None => EntityTypeName::from_str(kind).unwrap_or_else(|_| type_name("Anonymous")),
+    }
 }
 
-#[cold]
-fn unreachable_type() -> EntityTypeName {
-    // `Unknown` parses; only reached if a constant above were misspelt.
-    EntityTypeName::from_str("Unknown").unwrap_or_else(|_| unreachable_type())
+pub fn uid(kind: &str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name(kind), EntityId::new(id))
 }
 
 pub fn principal_uid(p: &Principal) -> EntityUid {
@@ -52,8 +70,8 @@ fn strings(values: &[String]) -> RestrictedExpression {
     RestrictedExpression::new_set(values.iter().map(|v| RestrictedExpression::new_string(v.clone())))
 }
 
-/// The principal and its groups.
-pub fn principal_entities(p: &Principal, out: &mut Vec<Entity>) -> Result<(), String> {
+/// The principal and its groups; returns the groups' uids.
+pub fn principal_entities(p: &Principal, out: &mut Vec<Entity>) -> Result<Vec<EntityUid>, String> {
     let groups: HashSet<EntityUid> = p.groups.iter().map(|g| uid("Group", g)).collect();
     let mut attrs = HashMap::new();
     match p.kind {
@@ -80,12 +98,13 @@ pub fn principal_entities(p: &Principal, out: &mut Vec<Entity>) -> Result<(), St
         PrincipalKind::Anonymous => {}
     }
     out.extend(groups.iter().map(|g| Entity::new_no_attrs(g.clone(), HashSet::new())));
+    let uids = groups.iter().cloned().collect();
     out.push(Entity::new(principal_uid(p), attrs, groups).map_err(|e| e.to_string())?);
-    Ok(())
+    Ok(uids)
 }
 
-/// The target and its upstream.
-pub fn target_entities(t: &Target<'_>, out: &mut Vec<Entity>) -> Result<(), String> {
+/// The target, and its upstream unless `with_upstream` is false (it is already there).
+pub fn target_entities(t: &Target<'_>, with_upstream: bool, out: &mut Vec<Entity>) -> Result<(), String> {
     let upstream = uid("Upstream", t.upstream);
     let mut attrs = HashMap::with_capacity(6);
     attrs.insert(
@@ -110,7 +129,9 @@ pub fn target_entities(t: &Target<'_>, out: &mut Vec<Entity>) -> Result<(), Stri
         }
     }
     out.push(Entity::new(target_uid(t), attrs, HashSet::from([upstream.clone()])).map_err(|e| e.to_string())?);
-    out.push(Entity::new_no_attrs(upstream, HashSet::new()));
+    if with_upstream {
+        out.push(Entity::new_no_attrs(upstream, HashSet::new()));
+    }
     Ok(())
 }
 
@@ -131,13 +152,37 @@ pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>, now: Op
     ));
     pairs.push(("era".into(), RestrictedExpression::new_string(caller.era.to_string())));
     if let Some(ip) = caller.client_ip {
-        pairs.push(("client_ip".into(), RestrictedExpression::new_ip(ip.to_string())));
+        pairs.push(("client_ip".into(), ip_expression(ip)));
     }
     pairs.push((
         "now".into(),
-        RestrictedExpression::new_datetime(now.map_or_else(crate::audit::now_rfc3339, str::to_string)),
+        now.map_or_else(now_expression, |n| RestrictedExpression::new_datetime(n)),
     ));
     Context::from_pairs(pairs).map_err(|e| e.to_string())
+}
+
+/// Building an extension value (`datetime`, `ip`) parses the extension's name each time; the
+/// current second and recent client addresses are built once.
+fn now_expression() -> RestrictedExpression {
+    static NOW: Mutex<Option<(u64, RestrictedExpression)>> = Mutex::new(None);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut now = NOW.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*now {
+        Some((at, expr)) if *at == secs => expr.clone(),
+        _ => {
+            let expr = RestrictedExpression::new_datetime(crate::audit::rfc3339(secs as i64, 0));
+            *now = Some((secs, expr.clone()));
+            expr
+        }
+    }
+}
+
+fn ip_expression(ip: IpAddr) -> RestrictedExpression {
+    static IPS: OnceLock<moka::sync::Cache<IpAddr, RestrictedExpression>> = OnceLock::new();
+    IPS.get_or_init(|| moka::sync::Cache::new(10_000))
+        .get_with(ip, || RestrictedExpression::new_ip(ip.to_string()))
 }
 
 /// Reads a call's arguments (a JSON object, or absent) into a Cedar record in one pass: integers

@@ -68,7 +68,7 @@ impl Action {
 }
 
 /// MCP tool annotation hints, with the spec's defaults where the server gives none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ToolHints {
     pub read_only: bool,
     pub destructive: bool,

@@ -1,0 +1,190 @@
+//! Decisions against the example policies, and slicing checked against Cedar over the whole set.
+
+use std::sync::Arc;
+
+use cedar_policy::{Authorizer, Entity};
+use serde_json::json;
+
+use super::*;
+use crate::identity::{Principal, PrincipalKind};
+use crate::mcp::ToolHints;
+
+fn example() -> Authz {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/secure/policies");
+    let schema = json!({"type":"object","properties":{"amount":{"type":"integer"},"currency":{"type":"string"}}});
+    Authz::load_now(
+        &dir,
+        vec!["department".into()],
+        Arguments::from_input_schemas([&schema]),
+    )
+    .unwrap()
+}
+
+fn caller(kind: PrincipalKind, id: &str, groups: &[&str], ip: &str) -> Caller {
+    Caller {
+        principal: Arc::new(Principal {
+            kind,
+            id: id.into(),
+            issuer: (kind == PrincipalKind::User).then(|| "https://idp.example.com".into()),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            scopes: Vec::new(),
+            claims: serde_json::Map::new(),
+        }),
+        endpoint: "/mcp".into(),
+        era: "2025-11-25",
+        client_ip: Some(ip.parse().unwrap()),
+    }
+}
+
+#[test]
+fn sliced_decisions_equal_cedar_over_the_whole_set() {
+    let authz = example();
+    let loaded = authz.loaded().unwrap();
+    let callers = [
+        caller(PrincipalKind::User, "alice", &["payments"], "10.1.1.1"),
+        caller(PrincipalKind::User, "bob", &["eng"], "10.1.1.1"),
+        caller(PrincipalKind::User, "bob", &["eng"], "192.0.2.1"),
+        caller(PrincipalKind::ApiKey, "ci-bot", &["ci", "eng"], "10.1.1.1"),
+        caller(PrincipalKind::User, "carol", &["oncall-breakglass"], "10.1.1.1"),
+        caller(PrincipalKind::Anonymous, "anonymous", &[], "127.0.0.1"),
+    ];
+    let tools = [
+        ("stripe", "refund"),
+        ("stripe", "list_charges"),
+        ("github", "get_issue"),
+        ("github", "delete_repo"),
+    ];
+    let hints = [
+        ToolHints::default(),
+        ToolHints {
+            read_only: true,
+            destructive: false,
+            ..ToolHints::default()
+        },
+    ];
+    let arguments = [
+        None,
+        Some(r#"{"amount":50}"#),
+        Some(r#"{"amount":500,"currency":"EUR"}"#),
+    ];
+    let mut checked = 0;
+    for c in &callers {
+        for (upstream, name) in tools {
+            for h in hints {
+                for args in arguments {
+                    let raw = args.map(|a| serde_json::value::RawValue::from_string(a.into()).unwrap());
+                    let target = Target {
+                        action: Action::CallTool,
+                        upstream,
+                        name,
+                        hints: h,
+                    };
+                    let ask = Ask {
+                        caller: c,
+                        target,
+                        arguments: raw.as_deref(),
+                    };
+                    let now = Some("2026-11-27T10:00:00Z");
+                    let sliced = authz.evaluate(&ask, now).unwrap();
+                    // The same request over the whole set, as Cedar alone decides it.
+                    let cedar_args = request::arguments(ask.arguments, &authz.arguments.load()).unwrap();
+                    let context = request::context(c, Some(cedar_args), now).unwrap();
+                    let req = cedar_request(c, &target, context).unwrap();
+                    let mut list: Vec<Entity> = Vec::new();
+                    request::principal_entities(&c.principal, &mut list).unwrap();
+                    request::target_entities(&target, true, &mut list).unwrap();
+                    let whole = Authorizer::new().is_authorized(&req, &loaded.set, &request::entities(list).unwrap());
+                    assert_eq!(
+                        sliced.decision(),
+                        whole.decision(),
+                        "{} {upstream}/{name} {h:?} {args:?}",
+                        c.principal
+                    );
+                    let reasons = |r: &Response| {
+                        r.diagnostics()
+                            .reason()
+                            .map(ToString::to_string)
+                            .collect::<std::collections::BTreeSet<_>>()
+                    };
+                    assert_eq!(reasons(&sliced), reasons(&whole));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 4 * 2 * 3);
+}
+
+#[test]
+fn lists_show_what_some_arguments_allow_and_match_single_decisions() {
+    let authz = example();
+    let alice = caller(PrincipalKind::User, "alice", &["payments"], "10.1.1.1");
+    let ci = caller(PrincipalKind::ApiKey, "ci-bot", &["ci"], "10.1.1.1");
+    let read_only = ToolHints {
+        read_only: true,
+        destructive: false,
+        ..ToolHints::default()
+    };
+    let targets: Vec<Target<'_>> = [
+        ("stripe", "refund", ToolHints::default()),
+        ("stripe", "list_charges", read_only),
+        ("github", "delete_repo", ToolHints::default()),
+        ("github", "get_issue", read_only),
+        ("github", "list_issues", read_only),
+    ]
+    .into_iter()
+    .map(|(upstream, name, hints)| Target {
+        action: Action::CallTool,
+        upstream,
+        name,
+        hints,
+    })
+    .collect();
+    // Refund depends on the amount: listed. Everything read-only: listed (read-only-for-all).
+    assert_eq!(authz.visible(&alice, &targets), vec![true, true, false, true, true]);
+    // CI may read; delete_repo is destructive (forbidden whatever the arguments).
+    assert_eq!(authz.visible(&ci, &targets), vec![false, true, false, true, true]);
+}
+
+#[test]
+fn duplicate_keys_and_deep_nesting_in_arguments_are_refused() {
+    let authz = example();
+    let alice = caller(PrincipalKind::User, "alice", &["payments"], "10.1.1.1");
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(40), "}".repeat(40));
+    for args in [r#"{"amount":50,"amount":500}"#, deep.as_str(), "[1]"] {
+        let raw = serde_json::value::RawValue::from_string(args.into()).unwrap();
+        let ask = Ask {
+            caller: &alice,
+            target: Target {
+                action: Action::CallTool,
+                upstream: "stripe",
+                name: "refund",
+                hints: ToolHints::default(),
+            },
+            arguments: Some(&raw),
+        };
+        let verdict = authz.decide(&ask);
+        assert!(!verdict.allowed && !verdict.errors.is_empty(), "{args}: {verdict:?}");
+    }
+}
+
+#[test]
+fn an_invalid_reload_keeps_the_running_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.cedar"), r#"permit (principal, action, resource);"#).unwrap();
+    let authz = Authz::load_now(dir.path(), Vec::new(), Arguments::default()).unwrap();
+    let generation = authz.generation();
+    std::fs::write(
+        dir.path().join("b.cedar"),
+        r#"permit (principal, action, resource) when { resource.nope };"#,
+    )
+    .unwrap();
+    assert!(authz.changed_on_disk());
+    let error = authz.reload(Arguments::default()).unwrap_err();
+    assert!(
+        error.to_string().contains("b.cedar") || error.to_string().contains("nope"),
+        "{error}"
+    );
+    assert_eq!(authz.generation(), generation);
+    assert_eq!(authz.loaded().unwrap().ids, vec!["a.cedar#1"]);
+}
