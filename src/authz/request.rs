@@ -156,7 +156,7 @@ pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>, now: Op
     }
     pairs.push((
         "now".into(),
-        now.map_or_else(now_expression, |n| RestrictedExpression::new_datetime(n)),
+        now.map_or_else(now_expression, RestrictedExpression::new_datetime),
     ));
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
