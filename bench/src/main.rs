@@ -115,12 +115,24 @@ struct Gateway {
 
 /// Starts agentmux with one registry file per `(name, url)`.
 async fn start_agentmux(binary: &PathBuf, upstreams: &[(String, String)]) -> anyhow::Result<Gateway> {
+    start_agentmux_with(binary, upstreams, None).await
+}
+
+/// With `policies`, agentmux runs with that Cedar text as its policy set (audit off).
+async fn start_agentmux_with(
+    binary: &PathBuf,
+    upstreams: &[(String, String)],
+    policies: Option<&str>,
+) -> anyhow::Result<Gateway> {
     let dir = TempDir::new()?;
     std::fs::create_dir_all(dir.0.join("registry"))?;
-    std::fs::write(
-        dir.0.join("agentmux.yaml"),
-        "listen: 127.0.0.1:0\nregistry: registry/\n",
-    )?;
+    let mut config = "listen: 127.0.0.1:0\nregistry: registry/\n".to_string();
+    if let Some(text) = policies {
+        std::fs::create_dir_all(dir.0.join("policies"))?;
+        std::fs::write(dir.0.join("policies/bench.cedar"), text)?;
+        config.push_str("policies: policies/\naudit:\n  sink: \"off\"\n");
+    }
+    std::fs::write(dir.0.join("agentmux.yaml"), config)?;
     for (name, url) in upstreams {
         std::fs::write(
             dir.0.join(format!("registry/{name}.yaml")),
@@ -208,6 +220,32 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
         );
     }
     println!("\nagentmux RSS after the call runs: {} KiB\n", process::rss_kib(pid)?);
+
+    println!("## tools/call with authorization off and on (50 Cedar policies), side by side\n");
+    let mut policies = authz::policies(49);
+    policies.push_str("permit (principal is Anonymous, action == Action::\"call_tool\", resource in Upstream::\"fast\");\n");
+    let secured = start_agentmux_with(&binary, &[("fast".to_string(), direct_url.clone())], Some(&policies)).await?;
+    let secured_url = format!("http://{}/mcp", secured.addr);
+    let secured_pid = secured.child.id().context("agentmux pid")?;
+    println!("| concurrency | authorization | calls/s | p50 ms | p99 ms | agentmux CPU µs/call |");
+    println!("|---|---|---|---|---|---|");
+    for concurrency in [1usize, 64] {
+        for (label, url, pid) in [("off", &via_url, pid), ("on", &secured_url, secured_pid)] {
+            let cpu_before = process::cpu_time(pid)?;
+            let r = load::closed_loop(url, CALL_VIA, concurrency, Duration::from_secs(1), seconds).await?;
+            let cpu = process::cpu_time(pid)? - cpu_before;
+            let calls = r.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
+            println!(
+                "| {concurrency} | {label} | {:.0} | {:.3} | {:.3} | {:.1} |",
+                r.throughput(),
+                r.percentile_ms(0.5),
+                r.percentile_ms(0.99),
+                cpu.as_secs_f64() * 1e6 / calls
+            );
+        }
+    }
+    drop(secured);
+    println!();
 
     println!("## {sessions} idle sessions\n");
     let client = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;

@@ -115,7 +115,7 @@ impl Authz {
         let groups = request::principal_entities(&ask.caller.principal, &mut list)?;
         let policies = slice_for(loaded, ask.caller, &groups, &ask.target);
         let arguments = request::arguments(ask.arguments, &self.arguments.load())?;
-        let context = request::context(ask.caller, Some(arguments), now)?;
+        let context = request::context(ask.caller, Some(arguments), now, loaded.needs)?;
         let request = cedar_request(ask.caller, &ask.target, context)?;
         request::target_entities(&ask.target, true, &mut list)?;
         let entities = request::entities(list)?;
@@ -162,7 +162,7 @@ impl Authz {
             }
         }
         let entities = request::entities(list)?;
-        let context = request::context(caller, None, None)?;
+        let context = request::context(caller, None, None, loaded.needs)?;
         let mut decided = vec![false; targets.len()];
         for &i in &evaluated {
             let request = cedar_request(caller, &targets[i], context.clone())?;

@@ -14,6 +14,8 @@ pub struct Loaded {
     pub set: PolicySet,
     /// The set's scopes, to evaluate only the policies that can apply.
     pub index: super::slice::Index,
+    /// The context values the policies read.
+    pub needs: super::request::Needs,
     /// Policy ids in file order, for messages.
     pub ids: Vec<String>,
     pub files: Vec<PathBuf>,
@@ -134,7 +136,15 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
         .validation_warnings()
         .map(|w| format!("policy `{}`: {w}{}", w.policy_id(), help(w)))
         .collect();
+    // Cedar's JSON form of every policy: a `context.now` or `context.client_ip` anywhere (read
+    // or tested with `has`) shows as that attribute name.
+    let json: String = set.policies().filter_map(|p| p.to_json().ok()).map(|j| j.to_string()).collect();
+    let needs = super::request::Needs {
+        now: json.contains(r#""attr":"now""#),
+        client_ip: json.contains(r#""attr":"client_ip""#),
+    };
     Ok(Loaded {
+        needs,
         index: super::slice::Index::new(&set),
         warnings,
         texts,

@@ -140,7 +140,24 @@ pub fn entities(list: Vec<Entity>) -> Result<Entities, String> {
 }
 
 /// The context; `arguments: None` leaves them unknown (partial evaluation, for lists).
-pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>, now: Option<&str>) -> Result<Context, String> {
+/// Which costly context values any policy reads; the others are left out of requests (a value
+/// no policy reads cannot change a decision).
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub now: bool,
+    pub client_ip: bool,
+}
+
+impl Needs {
+    pub const ALL: Self = Self { now: true, client_ip: true };
+}
+
+pub fn context(
+    caller: &Caller,
+    arguments: Option<RestrictedExpression>,
+    now: Option<&str>,
+    needs: Needs,
+) -> Result<Context, String> {
     let mut pairs = Vec::with_capacity(5);
     pairs.push((
         "arguments".to_string(),
@@ -151,13 +168,15 @@ pub fn context(caller: &Caller, arguments: Option<RestrictedExpression>, now: Op
         RestrictedExpression::new_string(caller.endpoint.to_string()),
     ));
     pairs.push(("era".into(), RestrictedExpression::new_string(caller.era.to_string())));
-    if let Some(ip) = caller.client_ip {
+    if let Some(ip) = caller.client_ip.filter(|_| needs.client_ip) {
         pairs.push(("client_ip".into(), ip_expression(ip)));
     }
-    pairs.push((
-        "now".into(),
-        now.map_or_else(now_expression, RestrictedExpression::new_datetime),
-    ));
+    if needs.now {
+        pairs.push((
+            "now".into(),
+            now.map_or_else(now_expression, RestrictedExpression::new_datetime),
+        ));
+    }
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
 

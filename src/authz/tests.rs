@@ -88,7 +88,7 @@ fn sliced_decisions_equal_cedar_over_the_whole_set() {
                     let sliced = authz.evaluate(&ask, now).unwrap();
                     // The same request over the whole set, as Cedar alone decides it.
                     let cedar_args = request::arguments(ask.arguments, &authz.arguments.load()).unwrap();
-                    let context = request::context(c, Some(cedar_args), now).unwrap();
+                    let context = request::context(c, Some(cedar_args), now, request::Needs::ALL).unwrap();
                     let req = cedar_request(c, &target, context).unwrap();
                     let mut list: Vec<Entity> = Vec::new();
                     request::principal_entities(&c.principal, &mut list).unwrap();
