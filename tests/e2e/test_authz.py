@@ -15,7 +15,8 @@ import harness
 import httpx
 import pytest
 from raw_mcp import ACCEPT, VERSION, RawSession, RpcError
-from test_auth import AUD, ISS, AuthSession, Keys, bearer, post
+# The signing keys and the counting fixture upstream, one of each per test module.
+from test_auth import AUD, ISS, AuthSession, Keys, bearer, keys, post, upstream  # noqa: F401
 
 POLICIES = {
     "readers.cedar": """
@@ -41,18 +42,6 @@ forbid (principal, action, resource in Upstream::"other");
 permit (principal in Group::"eng", action == Action::"call_tool", resource == Tool::"other/echo");
 """,
 }
-
-
-@pytest.fixture(scope="module")
-def keys() -> Keys:
-    return Keys()
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.FixtureServer]:
-    server = harness.start_fixture_http(tmp_path_factory.mktemp("authz-fixture"), name="authz-fixture")
-    yield server
-    server.proc.stop()
 
 
 @pytest.fixture(scope="module")
