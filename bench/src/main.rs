@@ -223,7 +223,9 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
 
     println!("## tools/call with authorization off and on (50 Cedar policies), side by side\n");
     let mut policies = authz::policies(49);
-    policies.push_str("permit (principal is Anonymous, action == Action::\"call_tool\", resource in Upstream::\"fast\");\n");
+    policies.push_str(
+        "permit (principal is Anonymous, action == Action::\"call_tool\", resource in Upstream::\"fast\");\n",
+    );
     let secured = start_agentmux_with(&binary, &[("fast".to_string(), direct_url.clone())], Some(&policies)).await?;
     let secured_url = format!("http://{}/mcp", secured.addr);
     let secured_pid = secured.child.id().context("agentmux pid")?;

@@ -149,7 +149,10 @@ pub struct Needs {
 }
 
 impl Needs {
-    pub const ALL: Self = Self { now: true, client_ip: true };
+    pub const ALL: Self = Self {
+        now: true,
+        client_ip: true,
+    };
 }
 
 pub fn context(
