@@ -177,25 +177,41 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         upstream::reaper::enable(exe);
     }
     match command {
-        Command::Validate(arg) => match config::load(&arg.config) {
-            Ok(cfg) => {
-                // Reads JWKS files and inline keys, as `serve` will.
-                if let Err(e) = agentmux::auth::Authenticator::new(cfg.auth.as_ref()) {
-                    eprintln!("{}: {e}", arg.config.display());
-                    return Ok(ExitCode::FAILURE);
+        Command::Validate(arg) => {
+            match config::load(&arg.config) {
+                Ok(cfg) => {
+                    // Reads JWKS files and inline keys, as `serve` will.
+                    if let Err(e) = agentmux::auth::Authenticator::new(cfg.auth.as_ref()) {
+                        eprintln!("{}: {e}", arg.config.display());
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    if let Some(Err(e)) = cfg.pinning.as_ref().map(|p| Lock::load(&p.lock)) {
+                        eprintln!("{e}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    let mut summary = format!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
+                    if let Some(dir) = &cfg.policies {
+                        match agentmux::authz::check(dir) {
+                        Ok((n, true)) => summary.push_str(&format!(", {n} policies valid against {}", agentmux::authz::SCHEMA_FILE)),
+                        // The schema depends on the catalog: only `policy validate` can connect.
+                        Ok((n, false)) => summary.push_str(&format!(
+                            ", {n} policies parse (run `agentmux policy validate` to check them against the catalog)"
+                        )),
+                        Err(e) => {
+                            eprintln!("{}: policies are invalid:\n{e}", dir.display());
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                    }
+                    println!("{summary}");
+                    Ok(ExitCode::SUCCESS)
                 }
-                if let Some(Err(e)) = cfg.pinning.as_ref().map(|p| Lock::load(&p.lock)) {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::FAILURE);
+                Err(e) => {
+                    eprint!("{e}");
+                    Ok(ExitCode::FAILURE)
                 }
-                println!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
-                Ok(ExitCode::SUCCESS)
             }
-            Err(e) => {
-                eprint!("{e}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
+        }
         Command::Serve(arg) => {
             let cfg = load(&arg.config)?;
             let gateway = Gateway::start(cfg).await?;

@@ -17,7 +17,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Authorizer, Decision, Effect, Entity, PolicySet, Request, Response};
 use tracing::{error, info};
 
-pub use policies::{Loaded, PolicyError, SCHEMA_FILE, load, scan};
+pub use policies::{Loaded, PolicyError, SCHEMA_FILE, check, load, scan};
 pub use request::principal_from_case;
 pub use schema::{Arguments, cedar_schema};
 

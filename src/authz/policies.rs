@@ -64,19 +64,18 @@ pub fn scan(dir: &Path) -> Result<(Vec<PathBuf>, Option<PathBuf>, u64), PolicyEr
     Ok((files, schema, hasher.finish()))
 }
 
-/// Reads and validates the policies in `dir` against its schema file, or else against the
-/// schema generated from `arguments` and `claims`.
-pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Loaded, PolicyError> {
+/// The policy files of a directory, parsed and named, not yet validated.
+struct Read {
+    set: PolicySet,
+    ids: Vec<String>,
+    texts: Vec<String>,
+    files: Vec<PathBuf>,
+    schema_file: Option<PathBuf>,
+    digest: u64,
+}
+
+fn read(dir: &Path) -> Result<Read, PolicyError> {
     let (files, schema_file, digest) = scan(dir)?;
-    let schema = match &schema_file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| PolicyError::one(format!("{}: {e}", path.display())))?;
-            parse_schema(&text).map_err(|e| PolicyError::one(format!("{}: {e}", path.display())))?
-        }
-        None => parse_schema(&cedar_schema(arguments, claims))
-            .map_err(|e| PolicyError::one(format!("the generated schema is invalid (a bug): {e}")))?,
-    };
     let mut set = PolicySet::new();
     let mut ids = Vec::new();
     let mut problems = Vec::new();
@@ -124,14 +123,62 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
     if !problems.is_empty() {
         return Err(PolicyError { problems });
     }
-    let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
-    if !result.validation_passed() {
-        let problems = result
-            .validation_errors()
-            .map(|e| format!("policy `{}`: {e}{}", e.policy_id(), help(e)))
-            .collect();
-        return Err(PolicyError { problems });
+    Ok(Read {
+        set,
+        ids,
+        texts,
+        files,
+        schema_file,
+        digest,
+    })
+}
+
+fn read_schema(path: &Path) -> Result<Schema, PolicyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PolicyError::one(format!("{}: {e}", path.display())))?;
+    parse_schema(&text).map_err(|e| PolicyError::one(format!("{}: {e}", path.display())))
+}
+
+/// What `agentmux validate` can check without connecting to upstreams: every file parses, ids
+/// are unique, and, when the directory pins a schema file, the set validates against it.
+/// Returns the number of policies and whether they were validated against a schema.
+pub fn check(dir: &Path) -> Result<(usize, bool), PolicyError> {
+    let read = read(dir)?;
+    let Some(path) = &read.schema_file else {
+        return Ok((read.ids.len(), false));
+    };
+    validate(&read.set, &read_schema(path)?)?;
+    Ok((read.ids.len(), true))
+}
+
+fn validate(set: &PolicySet, schema: &Schema) -> Result<cedar_policy::ValidationResult, PolicyError> {
+    let result = Validator::new(schema.clone()).validate(set, ValidationMode::Strict);
+    if result.validation_passed() {
+        return Ok(result);
     }
+    let problems = result
+        .validation_errors()
+        .map(|e| format!("policy `{}`: {e}{}", e.policy_id(), help(e)))
+        .collect();
+    Err(PolicyError { problems })
+}
+
+/// Reads and validates the policies in `dir` against its schema file, or else against the
+/// schema generated from `arguments` and `claims`.
+pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Loaded, PolicyError> {
+    let Read {
+        set,
+        ids,
+        texts,
+        files,
+        schema_file,
+        digest,
+    } = read(dir)?;
+    let schema = match &schema_file {
+        Some(path) => read_schema(path)?,
+        None => parse_schema(&cedar_schema(arguments, claims))
+            .map_err(|e| PolicyError::one(format!("the generated schema is invalid (a bug): {e}")))?,
+    };
+    let result = validate(&set, &schema)?;
     let warnings = result
         .validation_warnings()
         .map(|w| format!("policy `{}`: {w}{}", w.policy_id(), help(w)))

@@ -256,3 +256,19 @@ def test_policy_cli_runs_the_documented_examples() -> None:
         cwd=harness.REPO,
     )
     assert explained.returncode == 0 and "forbidden by refunds-up-to-100" in explained.stdout, explained.stdout + explained.stderr
+
+
+def test_validate_names_the_file_and_line_of_a_broken_policy(tmp_path: Path) -> None:
+    import subprocess
+
+    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "ok.cedar").write_text('permit (principal, action, resource);\n')
+    (tmp_path / "policies" / "broken.cedar").write_text('\n\npermit (principal, action resource);\n')
+    (tmp_path / "agentmux.yaml").write_text("policies: policies/\nregistry: []\n")
+    out = subprocess.run([binary, "validate", "--config", tmp_path / "agentmux.yaml"], capture_output=True, text=True)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "broken.cedar: line 3:" in out.stderr, out.stderr
+    (tmp_path / "policies" / "broken.cedar").unlink()
+    out = subprocess.run([binary, "validate", "--config", tmp_path / "agentmux.yaml"], capture_output=True, text=True)
+    assert out.returncode == 0 and "1 policies parse" in out.stdout, out.stdout + out.stderr
