@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod identity;
