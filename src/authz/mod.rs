@@ -4,6 +4,7 @@
 //! to parse or validate is refused and the previous one keeps running.
 
 pub mod cases;
+mod memo;
 mod policies;
 mod request;
 pub mod schema;
@@ -107,14 +108,25 @@ impl Authz {
     /// `now` (RFC 3339) replaces the clock, for test cases.
     pub fn evaluate(&self, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, String> {
         let loaded = self.loaded.load();
-        self.evaluate_with(loaded.as_ref().ok_or("no policy set is loaded")?, ask, now)
+        self.evaluate_with(
+            loaded.as_ref().ok_or("no policy set is loaded")?,
+            ask,
+            now,
+            &self.arguments.load(),
+        )
     }
 
-    fn evaluate_with(&self, loaded: &Loaded, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, String> {
+    fn evaluate_with(
+        &self,
+        loaded: &Loaded,
+        ask: &Ask<'_>,
+        now: Option<&str>,
+        types: &Arguments,
+    ) -> Result<Response, String> {
         let mut list: Vec<Entity> = Vec::with_capacity(8);
         let groups = request::principal_entities(&ask.caller.principal, &mut list)?;
         let policies = slice_for(loaded, ask.caller, &groups, &ask.target);
-        let arguments = request::arguments(ask.arguments, &self.arguments.load())?;
+        let arguments = request::arguments(ask.arguments, types)?;
         let context = request::context(ask.caller, Some(arguments), now, loaded.needs)?;
         let request = cedar_request(ask.caller, &ask.target, context)?;
         request::target_entities(&ask.target, true, &mut list)?;
@@ -207,6 +219,14 @@ fn cedar_request(caller: &Caller, target: &Target<'_>, context: cedar_policy::Co
     .map_err(|e| e.to_string())
 }
 
+fn denial(reason: String) -> Verdict {
+    Verdict {
+        allowed: false,
+        policies: Vec::new(),
+        errors: vec![reason],
+    }
+}
+
 /// What determined a response: the permits that allowed it, or the forbids that denied it.
 pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
     let allowed = response.decision() == Decision::Allow;
@@ -231,15 +251,23 @@ pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
 impl Gate for Authz {
     fn decide(&self, ask: &Ask<'_>) -> Verdict {
         let loaded = self.loaded.load();
-        let outcome = match loaded.as_ref() {
-            Some(loaded) => self.evaluate_with(loaded, ask, None).map(|r| verdict(&r, &loaded.set)),
-            None => Err("no policy set is loaded".to_string()),
+        let Some(loaded) = loaded.as_ref() else {
+            return denial("no policy set is loaded".into());
         };
-        outcome.unwrap_or_else(|reason| Verdict {
-            allowed: false,
-            policies: Vec::new(),
-            errors: vec![reason],
-        })
+        let types = self.arguments.load();
+        let key = memo::Memo::key(ask, loaded.needs, &types);
+        if let Some(verdict) = key.as_ref().and_then(|k| loaded.memo.get(k)) {
+            return verdict;
+        }
+        let verdict = match self.evaluate_with(loaded, ask, None, &types) {
+            Ok(response) => verdict(&response, &loaded.set),
+            // Not remembered: arguments that cannot be read are refused every time.
+            Err(reason) => return denial(reason),
+        };
+        if let Some(key) = key {
+            loaded.memo.insert(key, verdict.clone());
+        }
+        verdict
     }
 
     fn visible(&self, caller: &Caller, targets: &[Target<'_>]) -> Vec<bool> {

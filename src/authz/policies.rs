@@ -16,6 +16,8 @@ pub struct Loaded {
     pub index: super::slice::Index,
     /// The context values the policies read.
     pub needs: super::request::Needs,
+    /// Decisions of this set, remembered.
+    pub memo: super::memo::Memo,
     /// Policy ids in file order, for messages.
     pub ids: Vec<String>,
     pub files: Vec<PathBuf>,
@@ -193,8 +195,10 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
     let needs = super::request::Needs {
         now: json.contains(r#""attr":"now""#),
         client_ip: json.contains(r#""attr":"client_ip""#),
+        arguments: json.contains(r#""attr":"arguments""#),
     };
     Ok(Loaded {
+        memo: super::memo::Memo::new(),
         needs,
         index: super::slice::Index::new(&set),
         warnings,

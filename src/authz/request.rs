@@ -146,12 +146,14 @@ pub fn entities(list: Vec<Entity>) -> Result<Entities, String> {
 pub struct Needs {
     pub now: bool,
     pub client_ip: bool,
+    pub arguments: bool,
 }
 
 impl Needs {
     pub const ALL: Self = Self {
         now: true,
         client_ip: true,
+        arguments: true,
     };
 }
 

@@ -105,11 +105,17 @@ pub struct Arguments {
     pub fields: BTreeMap<String, ArgType>,
     /// Names dropped because tools disagree on their type (kept, so a name is dropped for good).
     conflicting: std::collections::BTreeSet<String>,
+    /// Distinct for every set of types built, so remembered decisions can name the types used.
+    pub id: u64,
 }
 
 impl Arguments {
     pub fn from_input_schemas<'a>(schemas: impl IntoIterator<Item = &'a Value>) -> Self {
-        let mut out = Self::default();
+        static BUILT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let mut out = Self {
+            id: BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..Self::default()
+        };
         for schema in schemas {
             let theirs = properties(schema, 0);
             for name in theirs.keys() {

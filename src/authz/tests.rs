@@ -188,3 +188,41 @@ fn an_invalid_reload_keeps_the_running_set() {
     assert_eq!(authz.generation(), generation);
     assert_eq!(authz.loaded().unwrap().ids, vec!["a.cedar#1"]);
 }
+
+#[test]
+fn remembered_decisions_follow_arguments_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |limit: u32| {
+        format!(
+            r#"@id("limit") permit (principal, action, resource) when {{ context.arguments has amount && context.arguments.amount <= {limit} }};"#
+        )
+    };
+    std::fs::write(dir.path().join("a.cedar"), policy(100)).unwrap();
+    let schema = json!({"type":"object","properties":{"amount":{"type":"integer"}}});
+    let types = || Arguments::from_input_schemas([&schema]);
+    let authz = Authz::load_now(dir.path(), Vec::new(), types()).unwrap();
+    let alice = caller(PrincipalKind::User, "alice", &["payments"], "10.1.1.1");
+    let decide = |amount: u32| {
+        let raw = serde_json::value::RawValue::from_string(format!(r#"{{"amount":{amount}}}"#)).unwrap();
+        let target = Target {
+            action: Action::CallTool,
+            upstream: "stripe",
+            name: "refund",
+            hints: ToolHints::default(),
+        };
+        authz
+            .decide(&Ask {
+                caller: &alice,
+                target,
+                arguments: Some(&raw),
+            })
+            .allowed
+    };
+    for _ in 0..2 {
+        assert!(decide(50));
+        assert!(!decide(500));
+    }
+    std::fs::write(dir.path().join("a.cedar"), policy(1000)).unwrap();
+    authz.reload(types()).unwrap();
+    assert!(decide(500), "a reloaded set must not answer from the old set's memo");
+}

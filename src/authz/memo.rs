@@ -1,0 +1,93 @@
+//! Remembered decisions. A decision is a pure function of what the policies can see: the
+//! principal's attributes, the action, the tool (upstream, name, hints), the endpoint and era,
+//! and the arguments, client address and time *if some policy reads them*. Keyed by a SHA-256
+//! of exactly those inputs, a repeated call is decided by one lookup. Sets that read
+//! `context.now` are never remembered. Each loaded policy set has its own memo, and the key
+//! names the argument types used, so a reload or a catalog change never serves an old decision.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::request::Needs;
+use super::schema::Arguments;
+use crate::mcp::{Ask, Verdict};
+
+/// Decisions remembered, at most; old ones go first.
+const CAPACITY: u64 = 100_000;
+
+pub struct Memo {
+    cache: moka::sync::Cache<[u8; 32], Verdict>,
+}
+
+impl Memo {
+    pub fn new() -> Self {
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                // A bound on how long a decision lives, not needed for correctness.
+                .time_to_live(Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    /// The key of an ask under `needs`; `None` when its decision must not be remembered.
+    pub fn key(ask: &Ask<'_>, needs: Needs, types: &Arguments) -> Option<[u8; 32]> {
+        if needs.now {
+            return None;
+        }
+        let mut h = Sha256::new();
+        // Every field length-prefixed, so no two different asks write the same bytes.
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(&types.id.to_le_bytes());
+        let p = &ask.caller.principal;
+        field(p.entity_type().as_bytes());
+        field(p.id.as_bytes());
+        field(p.issuer.as_deref().unwrap_or("").as_bytes());
+        field(&(p.groups.len() as u64).to_le_bytes());
+        p.groups.iter().for_each(|g| field(g.as_bytes()));
+        field(&(p.scopes.len() as u64).to_le_bytes());
+        p.scopes.iter().for_each(|s| field(s.as_bytes()));
+        if !p.claims.is_empty() {
+            field(serde_json::Value::Object(p.claims.clone()).to_string().as_bytes());
+        }
+        let t = &ask.target;
+        field(t.action.id().as_bytes());
+        field(t.upstream.as_bytes());
+        field(t.name.as_bytes());
+        let hints = t.hints;
+        field(&[
+            u8::from(hints.read_only),
+            u8::from(hints.destructive),
+            u8::from(hints.idempotent),
+            u8::from(hints.open_world),
+        ]);
+        field(ask.caller.endpoint.as_bytes());
+        field(ask.caller.era.as_bytes());
+        if needs.client_ip {
+            field(
+                ask.caller
+                    .client_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+        }
+        if needs.arguments {
+            // As sent: the same arguments written differently are only a miss.
+            field(ask.arguments.map_or("", |a| a.get()).as_bytes());
+        }
+        Some(h.finalize().into())
+    }
+
+    pub fn get(&self, key: &[u8; 32]) -> Option<Verdict> {
+        self.cache.get(key)
+    }
+
+    pub fn insert(&self, key: [u8; 32], verdict: Verdict) {
+        self.cache.insert(key, verdict);
+    }
+}
