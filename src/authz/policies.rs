@@ -185,18 +185,7 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
         .validation_warnings()
         .map(|w| format!("policy `{}`: {w}{}", w.policy_id(), help(w)))
         .collect();
-    // Cedar's JSON form of every policy: a `context.now` or `context.client_ip` anywhere (read
-    // or tested with `has`) shows as that attribute name.
-    let json: String = set
-        .policies()
-        .filter_map(|p| p.to_json().ok())
-        .map(|j| j.to_string())
-        .collect();
-    let needs = super::request::Needs {
-        now: json.contains(r#""attr":"now""#),
-        client_ip: json.contains(r#""attr":"client_ip""#),
-        arguments: json.contains(r#""attr":"arguments""#),
-    };
+    let needs = super::request::Needs::of(&set);
     Ok(Loaded {
         memo: super::memo::Memo::new(),
         needs,

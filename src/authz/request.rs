@@ -142,7 +142,7 @@ pub fn entities(list: Vec<Entity>) -> Result<Entities, String> {
 /// The context; `arguments: None` leaves them unknown (partial evaluation, for lists).
 /// Which costly context values any policy reads; the others are left out of requests (a value
 /// no policy reads cannot change a decision).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
     pub now: bool,
     pub client_ip: bool,
@@ -155,6 +155,52 @@ impl Needs {
         client_ip: true,
         arguments: true,
     };
+    const NONE: Self = Self {
+        now: false,
+        client_ip: false,
+        arguments: false,
+    };
+
+    /// What the policies read of the context, from Cedar's JSON form of each: `context.x` and
+    /// `context has x` read `x`; `context` used any other way (compared whole, say) reads all.
+    pub fn of(set: &cedar_policy::PolicySet) -> Self {
+        let mut needs = Self::NONE;
+        for policy in set.policies() {
+            match policy.to_json() {
+                Ok(json) => needs.visit(&json),
+                Err(_) => return Self::ALL,
+            }
+        }
+        needs
+    }
+
+    fn visit(&mut self, expr: &Value) {
+        match expr {
+            Value::Object(map) => {
+                for op in [".", "has"] {
+                    if let Some(Value::Object(access)) = map.get(op)
+                        && access.get("left") == Some(&serde_json::json!({ "Var": "context" }))
+                    {
+                        match access.get("attr").and_then(Value::as_str) {
+                            Some("now") => self.now = true,
+                            Some("client_ip") => self.client_ip = true,
+                            Some("arguments") => self.arguments = true,
+                            Some(_) => {}
+                            None => *self = Self::ALL,
+                        }
+                        return;
+                    }
+                }
+                if map.get("Var").is_some_and(|v| v == "context") {
+                    *self = Self::ALL;
+                    return;
+                }
+                map.values().for_each(|v| self.visit(v));
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.visit(v)),
+            _ => {}
+        }
+    }
 }
 
 pub fn context(

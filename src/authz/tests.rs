@@ -226,3 +226,21 @@ fn remembered_decisions_follow_arguments_and_reloads() {
     authz.reload(types()).unwrap();
     assert!(decide(500), "a reloaded set must not answer from the old set's memo");
 }
+
+#[test]
+fn what_policies_read_of_the_context() {
+    let needs = |text: &str| request::Needs::of(&text.parse().unwrap());
+    let none = needs(r#"permit (principal, action, resource) when { context.era == "2025-11-25" };"#);
+    assert!(!none.now && !none.client_ip && !none.arguments);
+    let args = needs(r#"permit (principal, action, resource) when { context.arguments has amount };"#);
+    assert!(args.arguments && !args.now);
+    let both = needs(
+        r#"permit (principal, action, resource) when { context has client_ip && context.now > datetime("2026-01-01") };"#,
+    );
+    assert!(both.now && both.client_ip && !both.arguments);
+    // The context used whole: everything counts.
+    assert_eq!(
+        needs(r#"permit (principal, action, resource) when { context == {} };"#),
+        request::Needs::ALL
+    );
+}
