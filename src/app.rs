@@ -35,12 +35,8 @@ impl Core {
     /// first set loads once the upstreams' catalogs are in: until then every call is denied.
     pub fn start(config: Config) -> anyhow::Result<Self> {
         let (hub, inbox) = Hub::new(&config)?;
-        let audit = match &config.audit.sink {
-            crate::config::AuditSink::File(path) => {
-                Audit::open(&config.audit).with_context(|| format!("audit sink {}", path.display()))?
-            }
-            _ => Audit::open(&config.audit).context("audit sink")?,
-        };
+        let audit = Audit::open(&config.audit)
+            .with_context(|| format!("cannot open the audit sink {:?}", config.audit.sink))?;
         let claims = config.auth.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
         let authz = config.policies.as_ref().map(|dir| Arc::new(Authz::new(dir, claims)));
         hub.secure(Security {

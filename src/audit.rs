@@ -83,20 +83,12 @@ impl Audit {
         match self.arguments {
             AuditArguments::Omit => None,
             AuditArguments::Hash => Some(json!(format!(
-                "sha256:{}",
-                hex(&Sha256::digest(arguments.get().as_bytes()))
+                "sha256:{:x}",
+                Sha256::digest(arguments.get().as_bytes())
             ))),
             AuditArguments::Log => serde_json::from_str(arguments.get()).ok(),
         }
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// UTC now as `2026-11-27T22:20:58.123Z`.

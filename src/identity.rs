@@ -60,6 +60,29 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// SHA-256 of everything policies can see of this principal: equal fingerprints, equal
+    /// decisions. Keys remembered decisions and filtered lists.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        // Every field length-prefixed, so no two different principals write the same bytes.
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(self.entity_type().as_bytes());
+        field(self.id.as_bytes());
+        field(self.issuer.as_deref().unwrap_or("").as_bytes());
+        for list in [&self.groups, &self.scopes] {
+            field(&(list.len() as u64).to_le_bytes());
+            list.iter().for_each(|v| field(v.as_bytes()));
+        }
+        field(serde_json::to_string(&self.claims).unwrap_or_default().as_bytes());
+        h.finalize().into()
+    }
+}
+
 impl fmt::Display for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}::{:?}", self.entity_type(), self.id)

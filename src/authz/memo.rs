@@ -43,17 +43,7 @@ impl Memo {
             h.update(bytes);
         };
         field(&types.id.to_le_bytes());
-        let p = &ask.caller.principal;
-        field(p.entity_type().as_bytes());
-        field(p.id.as_bytes());
-        field(p.issuer.as_deref().unwrap_or("").as_bytes());
-        field(&(p.groups.len() as u64).to_le_bytes());
-        p.groups.iter().for_each(|g| field(g.as_bytes()));
-        field(&(p.scopes.len() as u64).to_le_bytes());
-        p.scopes.iter().for_each(|s| field(s.as_bytes()));
-        if !p.claims.is_empty() {
-            field(serde_json::Value::Object(p.claims.clone()).to_string().as_bytes());
-        }
+        field(&ask.caller.principal.fingerprint());
         let t = &ask.target;
         field(t.action.id().as_bytes());
         field(t.upstream.as_bytes());

@@ -57,10 +57,6 @@ impl Authz {
         Ok(authz)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn loaded(&self) -> Option<Arc<Loaded>> {
         self.loaded.load_full()
     }
@@ -249,6 +245,10 @@ pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
 }
 
 impl Gate for Authz {
+    fn check_arguments(&self, arguments: Option<&serde_json::value::RawValue>) -> Result<(), String> {
+        request::arguments(arguments, &Arguments::default()).map(drop)
+    }
+
     fn decide(&self, ask: &Ask<'_>) -> Verdict {
         let loaded = self.loaded.load();
         let Some(loaded) = loaded.as_ref() else {

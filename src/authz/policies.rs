@@ -21,7 +21,6 @@ pub struct Loaded {
     /// Policy ids in file order, for messages.
     pub ids: Vec<String>,
     pub files: Vec<PathBuf>,
-    pub schema: Schema,
     /// A digest of the files read, to notice changes.
     pub digest: u64,
     /// What the validator found suspicious but not wrong (e.g. a `has` test that can never hold).
@@ -195,7 +194,6 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
         set,
         ids,
         files,
-        schema,
         digest,
     })
 }

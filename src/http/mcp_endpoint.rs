@@ -22,7 +22,9 @@ use tracing::{info, warn};
 use super::caller::CallerParts;
 use super::{Inputs, sse, stateless};
 use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RpcError};
-use crate::mcp::{Caller, Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version};
+use crate::mcp::{
+    Caller, Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version, short_id,
+};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -180,7 +182,7 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
     inputs.hub.sessions.insert(session);
-    info!(session = %short(&session_id), version, principal = %who.principal, "session opened");
+    info!(session = %short_id(&session_id), version, principal = %who.principal, "session opened");
     let frame = jsonrpc::result_frame(id.unwrap_or(jsonrpc::null_ref()), &result);
     let mut response = json_response(StatusCode::OK, frame);
     if let Ok(value) = HeaderValue::from_str(&session_id) {
@@ -226,7 +228,7 @@ async fn run_request(
                 .map_err(stateless::finish_error);
         }
         let status = outcome.as_ref().map_or_else(|e| e.code.to_string(), |_| "ok".into());
-        let session = session.as_ref().map_or("-", |s| short(&s.id));
+        let session = session.as_ref().map_or("-", |s| short_id(&s.id));
         info!(session, rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
         match &outcome {
             Ok(result) => jsonrpc::result_frame(id, result),
@@ -293,7 +295,7 @@ fn end_session(inputs: &Inputs, scope: Scope, who: &CallerParts, headers: &Heade
         Ok(session) => {
             inputs.hub.sessions.remove(&session.id);
             session.close_stream();
-            info!(session = %short(&session.id), "session closed by client");
+            info!(session = %short_id(&session.id), "session closed by client");
             StatusCode::OK.into_response()
         }
         Err(response) => response,
@@ -328,7 +330,7 @@ fn find_session(
         .ok_or_else(unknown)?;
     if !session.principal.same_caller(&who.principal) {
         warn!(
-            session = %short(id),
+            session = %short_id(id),
             owner = %session.principal,
             presented_by = %who.principal,
             client = ?who.client,
@@ -376,9 +378,4 @@ fn json_response(status: StatusCode, frame: Vec<u8>) -> Response {
 
 pub fn rpc_error_response(status: StatusCode, id: Option<&RawValue>, error: &RpcError) -> Response {
     json_response(status, jsonrpc::error_frame(id, error))
-}
-
-/// Enough of a session id to correlate log lines, not enough to use it.
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
 }

@@ -2,12 +2,12 @@
 //! original name, and before anything is forwarded, the gate decides; lists show only what the
 //! caller may use. Decisions and call outcomes go to the audit log.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
+use sha2::{Digest, Sha256};
 
 use super::catalog::{Entry, ListKind, Listing};
 use super::dispatch::Request;
@@ -99,7 +99,7 @@ impl Hub {
             json!(if outcome.is_some() { "call" } else { "decision" }),
         );
         event.insert("request_id".into(), json!(req.id.get()));
-        event.insert("session".into(), json!(req.session.map(|s| short(&s.id))));
+        event.insert("session".into(), json!(req.session.map(|s| super::short_id(&s.id))));
         event.insert(
             "principal".into(),
             json!({ "type": principal.entity_type(), "id": principal.id, "issuer": principal.issuer }),
@@ -139,27 +139,18 @@ impl Hub {
     ) -> Option<Arc<Vec<u32>>> {
         let gate = self.gate()?;
         let caller = req.caller;
-        let mut key = std::collections::hash_map::DefaultHasher::new();
-        (
-            view,
-            kind,
-            gate.generation(),
-            &*caller.endpoint,
-            caller.era,
-            caller.client_ip,
-        )
-            .hash(&mut key);
-        let p = &caller.principal;
-        (
-            p.kind,
-            &p.id,
-            &p.issuer,
-            &p.groups,
-            &p.scopes,
-            Value::Object(p.claims.clone()).to_string(),
-        )
-            .hash(&mut key);
-        let key = key.finish();
+        // A SHA-256 key, not a 64-bit hash: a collision would show one caller another's list.
+        let mut h = Sha256::new();
+        h.update(view.to_le_bytes());
+        h.update(gate.generation().to_le_bytes());
+        h.update([kind as u8]);
+        h.update(caller.principal.fingerprint());
+        for text in [&*caller.endpoint, caller.era] {
+            h.update((text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+        h.update(caller.client_ip.map(|ip| ip.to_string()).unwrap_or_default().as_bytes());
+        let key: [u8; 32] = h.finalize().into();
         if let Some(hit) = self.visibility.get(&key) {
             return Some(hit);
         }
@@ -212,9 +203,4 @@ impl Hub {
         event.insert("served".into(), json!(finding.served));
         audit.write(event);
     }
-}
-
-/// Enough of a session id to correlate audit lines, not enough to use it.
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
 }

@@ -203,6 +203,10 @@ impl Hub {
         outbox: &Outbox,
     ) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
+        if let Some(gate) = self.gate() {
+            gate.check_arguments(params.get("arguments"))
+                .map_err(|e| RpcError::new(INVALID_PARAMS, e))?;
+        }
         let exposed = params
             .str("name")?
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `name`"))?;

@@ -117,6 +117,11 @@ pub struct Verdict {
 }
 
 pub trait Gate: Send + Sync {
+    /// Whether a call's arguments can be decided on at all (no duplicate keys, not nested too
+    /// deep). Asked before the name is looked up, so the error for unreadable arguments says so
+    /// whether or not the caller may see the tool.
+    fn check_arguments(&self, arguments: Option<&RawValue>) -> Result<(), String>;
+
     fn decide(&self, ask: &Ask<'_>) -> Verdict;
 
     /// For a list: which targets the caller could use with some arguments (a policy that

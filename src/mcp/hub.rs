@@ -36,7 +36,7 @@ pub struct Hub {
     /// Authorization and audit, set once at start; unset = no gate, no audit.
     pub(super) security: OnceLock<Security>,
     /// List filtering per caller, by (caller, view, kind, policy generation).
-    pub(super) visibility: moka::sync::Cache<u64, Arc<Vec<u32>>>,
+    pub(super) visibility: moka::sync::Cache<[u8; 32], Arc<Vec<u32>>>,
 }
 
 /// What decides and records calls.

@@ -27,7 +27,7 @@ pub use catalog::{ListKind, Views};
 pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
 pub use gate::{Action, Ask, Caller, Gate, Target, ToolHints, Verdict, static_era};
 pub use hub::{Hub, Security};
-pub use session::{Listen, Scope, Session, Sessions, log_level_rank};
+pub use session::{Listen, Scope, Session, Sessions, log_level_rank, short_id};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never
 /// waits: a client that does not read loses notifications, never the response.

@@ -190,6 +190,11 @@ pub fn log_level_rank(name: &str) -> Option<u8> {
     .map(|p| p as u8)
 }
 
+/// Enough of a session id to correlate log and audit lines, not enough to use it.
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
 /// 256 random bits, hex: unguessable, and visible ASCII as the spec requires.
 fn new_session_id() -> String {
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());

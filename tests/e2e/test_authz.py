@@ -142,9 +142,12 @@ def test_bypass_attempts_never_reach_the_upstream(hub: harness.Hub, keys: Keys) 
         for body in (
             '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"fixture__count_calls","name":"fixture__refund","arguments":{"amount":1}}}',
             '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"fixture__refund","arguments":{"amount":50,"amount":5000}}}',
+            # The same for a tool nobody may call: the error is about the arguments, not the tool.
+            '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"other__echo","arguments":{"text":"a","text":"b"}}}',
         ):
             r = httpx.post(pay.url, content=body, headers=pay.headers(), timeout=10)
             assert "error" in r.text and '"result"' not in r.text, r.text
+            assert "duplicate key" in r.text.lower(), r.text
         # JSON-RPC batches are not MCP (2025-06-18 removed them).
         batch = [{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "fixture__refund", "arguments": {"amount": 1}}}]
         r = httpx.post(pay.url, json=batch, headers=pay.headers(), timeout=10)
@@ -153,7 +156,7 @@ def test_bypass_attempts_never_reach_the_upstream(hub: harness.Hub, keys: Keys) 
         nested: Any = 1
         for _ in range(200):
             nested = {"a": nested}
-        call_error(pay, "fixture__refund", {"amount": 1, "deep": nested})
+        assert "nested deeper than 32" in call_error(pay, "fixture__refund", {"amount": 1, "deep": nested})["message"]
         r = httpx.post(
             pay.url,
             json={"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "fixture__refund", "arguments": {"amount": 1, "pad": "x" * 5_000_000}}},
