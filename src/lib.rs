@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod arguments;
 pub mod audit;
 pub mod auth;
 pub mod authz;

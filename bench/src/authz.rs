@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use agentmux::authz::{Arguments, Authz};
 use agentmux::identity::{Principal, PrincipalKind};
-use agentmux::mcp::{Action, Ask, Caller, Gate, Target, ToolHints};
+use agentmux::mcp::{Action, Args, Ask, Caller, Gate, Target, ToolHints};
 
 /// 50 policies of the shapes the policy guide teaches: per group and upstream, argument limits,
 /// read-only defaults, forbids; the one that matters for the measured call is among them.
@@ -71,12 +71,40 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
         name: "refund",
         hints: ToolHints::default(),
     };
+    // What the tool declares: each call is validated against it and typed by it.
+    let schema = serde_json::value::RawValue::from_string(
+        r#"{"type":"object","properties":{"amount":{"type":"integer"},"currency":{"type":"string"}},"required":["amount"]}"#
+            .into(),
+    )?;
+    let declared = agentmux::arguments::Declared::of(&schema);
+    let value = agentmux::arguments::parse(Some(&args)).map_err(anyhow::Error::msg)?;
     let ask = Ask {
         caller: &caller,
         target,
-        arguments: Some(&args),
+        arguments: Some(Args {
+            raw: Some(&args),
+            value: &value,
+            declared: Some(&declared),
+        }),
     };
-    assert!(authz.decide(&ask).allowed, "the measured call must be allowed");
+    assert!(
+        authz.decide(&ask).is_ok_and(|v| v.allowed),
+        "the measured call must be allowed"
+    );
+    // One call as the hub handles it: parse, validate against the declaration, decide.
+    let call = |args: &serde_json::value::RawValue| {
+        let value = agentmux::arguments::parse(Some(args)).ok()?;
+        declared.check(&value).ok()?;
+        let ask = Ask {
+            arguments: Some(Args {
+                raw: Some(args),
+                value: &value,
+                declared: Some(&declared),
+            }),
+            ..ask
+        };
+        authz.decide(&ask).ok()
+    };
     // Evaluated: every sample has other arguments, so no decision is remembered.
     let distinct: Vec<Box<serde_json::value::RawValue>> = (0..21_000)
         .map(|i| {
@@ -88,21 +116,26 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
         .collect::<Result<_, _>>()?;
     let mut samples = Vec::with_capacity(20_000);
     for (i, args) in distinct.iter().enumerate() {
-        let ask = Ask {
-            arguments: Some(args),
-            ..ask
-        };
         let t = Instant::now();
-        std::hint::black_box(authz.decide(std::hint::black_box(&ask)));
+        std::hint::black_box(call(std::hint::black_box(args)));
         if i >= 1_000 {
             samples.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
     // Cedar alone, no memo: what a decision costs when nothing is remembered or looked up.
     let mut bare = Vec::with_capacity(20_000);
-    for args in distinct.iter().skip(1_000) {
+    let values: Vec<serde_json::Value> = distinct
+        .iter()
+        .skip(1_000)
+        .map(|a| agentmux::arguments::parse(Some(a)).map_err(anyhow::Error::msg))
+        .collect::<Result<_, _>>()?;
+    for (args, value) in distinct.iter().skip(1_000).zip(&values) {
         let ask = Ask {
-            arguments: Some(args),
+            arguments: Some(Args {
+                raw: Some(args),
+                value,
+                declared: Some(&declared),
+            }),
             ..ask
         };
         let t = Instant::now();
@@ -114,7 +147,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
     let mut again = Vec::with_capacity(20_000);
     for _ in 0..20_000 {
         let t = Instant::now();
-        std::hint::black_box(authz.decide(std::hint::black_box(&ask)));
+        std::hint::black_box(call(std::hint::black_box(&args)));
         again.push(t.elapsed().as_secs_f64() * 1e6);
     }
     again.sort_by(f64::total_cmp);
@@ -126,7 +159,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
     };
     println!("## Authorization decisions ({n_policies} policies, {kind}; in-process)\n");
     println!(
-        "One `tools/call` decision (entities, context with 2 arguments, Cedar evaluation), 20,000 samples with distinct arguments after 1,000 warm-up: p50 {:.1} µs, p99 {:.1} µs (evaluation alone, without the memo: p50 {:.1} µs). The same call again (a remembered decision): p50 {:.1} µs, p99 {:.1} µs.\n",
+        "One `tools/call` decision (arguments parsed and validated against the tool's `inputSchema`, entities, context with 2 typed arguments, Cedar evaluation), 20,000 samples with distinct arguments after 1,000 warm-up: p50 {:.1} µs, p99 {:.1} µs (evaluation alone, without the memo: p50 {:.1} µs). The same call again (a remembered decision): p50 {:.1} µs, p99 {:.1} µs.\n",
         percentile(&samples, 0.5),
         percentile(&samples, 0.99),
         percentile(&bare, 0.5),

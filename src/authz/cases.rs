@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::Authz;
 use super::schema::Arguments;
-use crate::mcp::{Action, Ask, Caller, Target, ToolHints, Verdict};
+use crate::mcp::{Action, Args, Ask, Caller, Target, ToolHints, Verdict};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,18 +156,20 @@ impl Case {
             era: crate::mcp::static_era(era),
             client_ip: self.context.client_ip,
         };
-        let arguments = self
-            .arguments
-            .as_ref()
-            .map(|a| serde_json::value::to_raw_value(a).map_err(|e| e.to_string()))
-            .transpose()?;
+        let value = Value::Object(self.arguments.clone().unwrap_or_default());
         let ask = Ask {
             caller: &caller,
             target,
-            arguments: arguments.as_deref(),
+            arguments: Some(Args {
+                raw: None,
+                value: &value,
+                declared: None,
+            }),
         };
         let loaded = authz.loaded().ok_or("no policy set is loaded")?;
-        let response = authz.evaluate(&ask, self.context.now.as_deref())?;
+        let response = authz
+            .evaluate(&ask, self.context.now.as_deref())
+            .map_err(|e| e.to_string())?;
         Ok(super::verdict(&response, &loaded.set))
     }
 }

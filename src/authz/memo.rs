@@ -3,14 +3,14 @@
 //! and the arguments, client address and time *if some policy reads them*. Keyed by a SHA-256
 //! of exactly those inputs, a repeated call is decided by one lookup. Sets that read
 //! `context.now` are never remembered. Each loaded policy set has its own memo, and the key
-//! names the argument types used, so a reload or a catalog change never serves an old decision.
+//! names the tool declaration the arguments were typed by, so neither a reload nor a changed
+//! tool ever serves an old decision.
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::request::Needs;
-use super::schema::Arguments;
 use crate::mcp::{Ask, Verdict};
 
 /// Decisions remembered, at most; old ones go first.
@@ -32,7 +32,7 @@ impl Memo {
     }
 
     /// The key of an ask under `needs`; `None` when its decision must not be remembered.
-    pub fn key(ask: &Ask<'_>, needs: Needs, types: &Arguments) -> Option<[u8; 32]> {
+    pub fn key(ask: &Ask<'_>, needs: &Needs) -> Option<[u8; 32]> {
         if needs.now {
             return None;
         }
@@ -42,7 +42,6 @@ impl Memo {
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        field(&types.id.to_le_bytes());
         field(&ask.caller.principal.fingerprint());
         let t = &ask.target;
         field(t.action.id().as_bytes());
@@ -66,9 +65,13 @@ impl Memo {
                     .as_bytes(),
             );
         }
-        if needs.arguments {
-            // As sent: the same arguments written differently are only a miss.
-            field(ask.arguments.map_or("", |a| a.get()).as_bytes());
+        if needs.arguments.any() {
+            let arguments = ask.arguments.as_ref();
+            // As sent: the same arguments written differently are only a miss. The declaration
+            // they were typed by is part of what the policies see.
+            field(arguments.and_then(|a| a.raw).map_or("", |a| a.get()).as_bytes());
+            field(arguments.and_then(|a| a.declared).map_or(&[0; 32], |d| &d.id));
+            field(&[u8::from(arguments.is_some())]);
         }
         Some(h.finalize().into())
     }

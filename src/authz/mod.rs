@@ -24,7 +24,7 @@ pub use schema::{Arguments, cedar_schema};
 
 use std::collections::HashMap;
 
-use crate::mcp::{Action, Ask, Caller, Gate, Target, ToolHints, Verdict};
+use crate::mcp::{Action, Ask, Caller, Gate, Target, ToolHints, Unreadable, Verdict};
 
 pub struct Authz {
     dir: PathBuf,
@@ -100,33 +100,40 @@ impl Authz {
             .unwrap_or(false)
     }
 
-    /// The full Cedar answer for one ask, for `decide`, `policy test` and `policy explain`.
-    /// `now` (RFC 3339) replaces the clock, for test cases.
-    pub fn evaluate(&self, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, String> {
+    /// The full Cedar answer for one ask, for `policy test` and `policy explain`. Arguments
+    /// the ask does not declare are typed as the catalog declares them. `now` (RFC 3339)
+    /// replaces the clock, for test cases.
+    pub fn evaluate(&self, ask: &Ask<'_>, now: Option<&str>) -> Result<Response, Problem> {
         let loaded = self.loaded.load();
-        self.evaluate_with(
-            loaded.as_ref().ok_or("no policy set is loaded")?,
-            ask,
-            now,
-            &self.arguments.load(),
-        )
+        let loaded = loaded
+            .as_ref()
+            .ok_or(Problem::Internal("no policy set is loaded".into()))?;
+        let types = self.arguments.load();
+        self.evaluate_with(loaded, ask, now, Some(&types.fields))
     }
 
+    /// `fallback`: the argument types to use where the ask has no declaration of its own.
     fn evaluate_with(
         &self,
         loaded: &Loaded,
         ask: &Ask<'_>,
         now: Option<&str>,
-        types: &Arguments,
-    ) -> Result<Response, String> {
+        fallback: Option<&std::collections::BTreeMap<String, schema::ArgType>>,
+    ) -> Result<Response, Problem> {
+        let arguments = match ask.arguments {
+            Some(a) => {
+                let declared = a.declared.map(|d| &d.types).or(fallback);
+                request::arguments(a.value, declared, &loaded.needs.arguments).map_err(Problem::Arguments)?
+            }
+            None => cedar_policy::RestrictedExpression::new_record([]).map_err(|e| Problem::Internal(e.to_string()))?,
+        };
         let mut list: Vec<Entity> = Vec::with_capacity(8);
-        let groups = request::principal_entities(&ask.caller.principal, &mut list)?;
+        let groups = request::principal_entities(&ask.caller.principal, &mut list).map_err(Problem::Internal)?;
         let policies = slice_for(loaded, ask.caller, &groups, &ask.target);
-        let arguments = request::arguments(ask.arguments, types)?;
-        let context = request::context(ask.caller, Some(arguments), now, loaded.needs)?;
-        let request = cedar_request(ask.caller, &ask.target, context)?;
-        request::target_entities(&ask.target, true, &mut list)?;
-        let entities = request::entities(list)?;
+        let context = request::context(ask.caller, Some(arguments), now, &loaded.needs).map_err(Problem::Internal)?;
+        let request = cedar_request(ask.caller, &ask.target, context).map_err(Problem::Internal)?;
+        request::target_entities(&ask.target, true, &mut list).map_err(Problem::Internal)?;
+        let entities = request::entities(list).map_err(Problem::Internal)?;
         Ok(self.authorizer.is_authorized(&request, &policies.set, &entities))
     }
 }
@@ -170,7 +177,7 @@ impl Authz {
             }
         }
         let entities = request::entities(list)?;
-        let context = request::context(caller, None, None, loaded.needs)?;
+        let context = request::context(caller, None, None, &loaded.needs)?;
         let mut decided = vec![false; targets.len()];
         for &i in &evaluated {
             let request = cedar_request(caller, &targets[i], context.clone())?;
@@ -182,6 +189,23 @@ impl Authz {
                 != Some(Decision::Deny);
         }
         Ok(representative.iter().map(|r| r.is_some_and(|i| decided[i])).collect())
+    }
+}
+
+/// Why a request could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The arguments a policy reads cannot be given to it exactly: the caller's fault.
+    Arguments(String),
+    /// Anything else (an entity or context Cedar refuses): agentmux's, and a denial.
+    Internal(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Arguments(e) | Self::Internal(e) => f.write_str(e),
+        }
     }
 }
 
@@ -224,9 +248,22 @@ fn denial(reason: String) -> Verdict {
 }
 
 /// What determined a response: the permits that allowed it, or the forbids that denied it.
+///
+/// Fail closed: Cedar skips a policy whose evaluation errors (a comparison of a string with a
+/// number, say), and a skipped forbid would be an allow. So a forbid that errored denies, and
+/// is named among the deciding policies; a permit that errored permits nothing, as in Cedar.
 pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
-    let allowed = response.decision() == Decision::Allow;
     let diagnostics = response.diagnostics();
+    let is_forbid = |id: &cedar_policy::PolicyId| set.policy(id).is_none_or(|p| p.effect() == Effect::Forbid);
+    let mut failed_forbids: Vec<String> = diagnostics
+        .errors()
+        .map(|e| match e {
+            cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id(),
+        })
+        .filter(|id| is_forbid(id))
+        .map(ToString::to_string)
+        .collect();
+    let allowed = response.decision() == Decision::Allow && failed_forbids.is_empty();
     let mut policies: Vec<String> = diagnostics
         .reason()
         .filter(|id| {
@@ -235,7 +272,9 @@ pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
         })
         .map(ToString::to_string)
         .collect();
+    policies.append(&mut failed_forbids);
     policies.sort();
+    policies.dedup();
     let errors = diagnostics.errors().map(ToString::to_string).collect();
     Verdict {
         allowed,
@@ -245,29 +284,26 @@ pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
 }
 
 impl Gate for Authz {
-    fn check_arguments(&self, arguments: Option<&serde_json::value::RawValue>) -> Result<(), String> {
-        request::arguments(arguments, &Arguments::default()).map(drop)
-    }
-
-    fn decide(&self, ask: &Ask<'_>) -> Verdict {
+    fn decide(&self, ask: &Ask<'_>) -> Result<Verdict, Unreadable> {
         let loaded = self.loaded.load();
         let Some(loaded) = loaded.as_ref() else {
-            return denial("no policy set is loaded".into());
+            return Ok(denial("no policy set is loaded".into()));
         };
-        let types = self.arguments.load();
-        let key = memo::Memo::key(ask, loaded.needs, &types);
+        let key = memo::Memo::key(ask, &loaded.needs);
         if let Some(verdict) = key.as_ref().and_then(|k| loaded.memo.get(k)) {
-            return verdict;
+            return Ok(verdict);
         }
-        let verdict = match self.evaluate_with(loaded, ask, None, &types) {
+        // Arguments without a declaration of their own are read by their JSON form.
+        let verdict = match self.evaluate_with(loaded, ask, None, None) {
             Ok(response) => verdict(&response, &loaded.set),
             // Not remembered: arguments that cannot be read are refused every time.
-            Err(reason) => return denial(reason),
+            Err(Problem::Arguments(reason)) => return Err(Unreadable(reason)),
+            Err(Problem::Internal(reason)) => return Ok(denial(reason)),
         };
         if let Some(key) = key {
             loaded.memo.insert(key, verdict.clone());
         }
-        verdict
+        Ok(verdict)
     }
 
     fn visible(&self, caller: &Caller, targets: &[Target<'_>]) -> Vec<bool> {

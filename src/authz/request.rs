@@ -1,22 +1,17 @@
 //! One Cedar request from one ask: the principal with its groups, the target with its
 //! upstream, and the context (arguments, endpoint, era, client address, time).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::schema::{ArgType, Arguments};
+use crate::arguments::ArgType;
 use crate::identity::{Principal, PrincipalKind};
 use crate::mcp::{Action, Caller, Target};
-
-/// Deepest argument nesting a policy decides on; deeper calls are refused, not half-read.
-const MAX_DEPTH: usize = 32;
 
 /// The entity types agentmux builds, parsed once: Cedar parses a type name with its full
 /// grammar, which cost more than evaluating a policy.
@@ -95,7 +90,10 @@ pub fn principal_entities(p: &Principal, out: &mut Vec<Entity>) -> Result<Vec<En
         PrincipalKind::ApiKey => {
             attrs.insert("groups".into(), strings(&p.groups));
         }
-        PrincipalKind::Anonymous => {}
+        // Always empty: anonymous callers belong to no group.
+        PrincipalKind::Anonymous => {
+            attrs.insert("groups".into(), strings(&[]));
+        }
     }
     out.extend(groups.iter().map(|g| Entity::new_no_attrs(g.clone(), HashSet::new())));
     let uids = groups.iter().cloned().collect();
@@ -139,30 +137,64 @@ pub fn entities(list: Vec<Entity>) -> Result<Entities, String> {
     Entities::from_entities(list, None).map_err(|e| e.to_string())
 }
 
-/// The context; `arguments: None` leaves them unknown (partial evaluation, for lists).
 /// Which costly context values any policy reads; the others are left out of requests (a value
 /// no policy reads cannot change a decision).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needs {
     pub now: bool,
     pub client_ip: bool,
-    pub arguments: bool,
+    pub arguments: Reads,
+}
+
+/// Which of a call's arguments some policy reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reads {
+    Nothing,
+    /// `context.arguments.x` and `context.arguments has x`, by top-level name.
+    Names(BTreeSet<String>),
+    /// `context.arguments` used whole (compared, say): every argument.
+    All,
+}
+
+impl Reads {
+    pub fn reads(&self, name: &str) -> bool {
+        match self {
+            Self::Nothing => false,
+            Self::Names(names) => names.contains(name),
+            Self::All => true,
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        *self != Self::Nothing
+    }
+
+    fn add(&mut self, name: &str) {
+        match self {
+            Self::Nothing => *self = Self::Names(BTreeSet::from([name.to_string()])),
+            Self::Names(names) => {
+                names.insert(name.to_string());
+            }
+            Self::All => {}
+        }
+    }
 }
 
 impl Needs {
     pub const ALL: Self = Self {
         now: true,
         client_ip: true,
-        arguments: true,
+        arguments: Reads::All,
     };
     const NONE: Self = Self {
         now: false,
         client_ip: false,
-        arguments: false,
+        arguments: Reads::Nothing,
     };
 
     /// What the policies read of the context, from Cedar's JSON form of each: `context.x` and
-    /// `context has x` read `x`; `context` used any other way (compared whole, say) reads all.
+    /// `context has x` read `x`, `context.arguments.y` reads argument `y`; `context` or
+    /// `context.arguments` used any other way (compared whole, say) reads all of it.
     pub fn of(set: &cedar_policy::PolicySet) -> Self {
         let mut needs = Self::NONE;
         for policy in set.policies() {
@@ -175,16 +207,29 @@ impl Needs {
     }
 
     fn visit(&mut self, expr: &Value) {
+        let context = serde_json::json!({ "Var": "context" });
+        let arguments = serde_json::json!({ ".": { "left": { "Var": "context" }, "attr": "arguments" } });
         match expr {
             Value::Object(map) => {
                 for op in [".", "has"] {
-                    if let Some(Value::Object(access)) = map.get(op)
-                        && access.get("left") == Some(&serde_json::json!({ "Var": "context" }))
-                    {
-                        match access.get("attr").and_then(Value::as_str) {
+                    let Some(Value::Object(access)) = map.get(op) else {
+                        continue;
+                    };
+                    let attr = access.get("attr").and_then(Value::as_str);
+                    if access.get("left") == Some(&arguments) {
+                        match attr {
+                            Some(name) => self.arguments.add(name),
+                            None => self.arguments = Reads::All,
+                        }
+                        return;
+                    }
+                    if access.get("left") == Some(&context) {
+                        match attr {
                             Some("now") => self.now = true,
                             Some("client_ip") => self.client_ip = true,
-                            Some("arguments") => self.arguments = true,
+                            // `context has arguments` is always true and reads nothing.
+                            Some("arguments") if op == "has" => {}
+                            Some("arguments") => self.arguments = Reads::All,
                             Some(_) => {}
                             None => *self = Self::ALL,
                         }
@@ -207,7 +252,7 @@ pub fn context(
     caller: &Caller,
     arguments: Option<RestrictedExpression>,
     now: Option<&str>,
-    needs: Needs,
+    needs: &Needs,
 ) -> Result<Context, String> {
     let mut pairs = Vec::with_capacity(5);
     pairs.push((
@@ -255,167 +300,124 @@ fn ip_expression(ip: IpAddr) -> RestrictedExpression {
         .get_with(ip, || RestrictedExpression::new_ip(ip.to_string()))
 }
 
-/// Reads a call's arguments (a JSON object, or absent) into a Cedar record in one pass: integers
-/// as Long, other numbers as decimal (and integers too where the schema declares `number`),
-/// `null` members left out. Duplicate keys and nesting past [`MAX_DEPTH`] are errors: the policy
-/// must decide on exactly what the upstream receives.
-pub fn arguments(raw: Option<&RawValue>, declared: &Arguments) -> Result<RestrictedExpression, String> {
-    let Some(raw) = raw else {
-        return RestrictedExpression::new_record([]).map_err(|e| e.to_string());
+/// The call's arguments as a Cedar record: only those some policy reads (`reads`), each typed as
+/// the tool declared it (`declared`), else by its JSON form (integers as Long, other numbers as
+/// decimal). `null` members are left out. A value a policy reads but Cedar cannot hold exactly
+/// (more than four decimal places, beyond the 64-bit range, a fraction where the tool declared
+/// an integer) is an error, never a dropped attribute: a `has`-guarded forbid must not be
+/// sidestepped by a value that vanishes.
+pub fn arguments(
+    value: &Value,
+    declared: Option<&BTreeMap<String, ArgType>>,
+    reads: &Reads,
+) -> Result<RestrictedExpression, String> {
+    let Value::Object(members) = value else {
+        return Err("arguments: must be a JSON object".into());
     };
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let value = Seed {
-        depth: 0,
-        declared: None,
-        top: Some(declared),
-    }
-    .deserialize(&mut de)
-    .map_err(|e| format!("arguments: {e}"))?;
-    match value {
-        Some(Cedar::Record(fields)) => RestrictedExpression::new_record(fields).map_err(|e| e.to_string()),
-        _ => Err("arguments: must be a JSON object".into()),
-    }
-}
-
-enum Cedar {
-    Expr(RestrictedExpression),
-    Record(Vec<(String, RestrictedExpression)>),
-}
-
-impl Cedar {
-    fn expr(self) -> Result<RestrictedExpression, String> {
-        match self {
-            Self::Expr(e) => Ok(e),
-            Self::Record(fields) => RestrictedExpression::new_record(fields).map_err(|e| e.to_string()),
+    let mut fields = Vec::with_capacity(members.len());
+    let mut path = String::from("arguments");
+    for (name, v) in members {
+        if !reads.reads(name) {
+            continue;
+        }
+        path.truncate("arguments".len());
+        path.push('/');
+        path.push_str(name);
+        if let Some(expr) = cedar_value(v, declared.and_then(|d| d.get(name)), &mut path)? {
+            fields.push((name.clone(), expr));
         }
     }
+    RestrictedExpression::new_record(fields).map_err(|e| e.to_string())
 }
 
-struct Seed<'a> {
-    depth: usize,
-    /// The declared type of this value, when known.
-    declared: Option<&'a ArgType>,
-    /// At the top: the declared arguments.
-    top: Option<&'a Arguments>,
-}
-
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
-    type Value = Option<Cedar>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-fn decimal(text: String) -> Option<Cedar> {
-    Some(Cedar::Expr(RestrictedExpression::new_decimal(text)))
-}
-
-/// Cedar decimals have four fractional digits and an i64 range; others are left out.
-fn float_decimal(v: f64) -> Option<Cedar> {
-    (v.is_finite() && v.abs() < 9.2e14)
-        .then(|| format!("{v:.4}"))
-        .and_then(decimal)
-}
-
-impl<'de> Visitor<'de> for Seed<'_> {
-    type Value = Option<Cedar>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        Ok(Some(Cedar::Expr(RestrictedExpression::new_bool(v))))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        Ok(match self.declared {
-            Some(ArgType::Decimal) => float_decimal(v as f64),
-            _ => Some(Cedar::Expr(RestrictedExpression::new_long(v))),
-        })
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        match i64::try_from(v) {
-            Ok(v) => self.visit_i64(v),
-            Err(_) => Ok(float_decimal(v as f64)),
-        }
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        Ok(float_decimal(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        Ok(Some(Cedar::Expr(RestrictedExpression::new_string(v.to_string()))))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        Ok(Some(Cedar::Expr(RestrictedExpression::new_string(v))))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E>
-    where
-        E: de::Error,
-    {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        let item = match self.declared {
-            Some(ArgType::Set(item)) => Some(&**item),
-            _ => None,
-        };
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(Seed {
-            depth: self.depth + 1,
-            declared: item,
-            top: None,
-        })? {
-            if let Some(v) = v {
-                items.push(v.expr().map_err(de::Error::custom)?);
-            }
-        }
-        Ok(Some(Cedar::Expr(RestrictedExpression::new_set(items))))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        let mut fields: Vec<(String, RestrictedExpression)> = Vec::new();
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom(format!("duplicate key `{key}`")));
-            }
-            let declared = match (self.top, self.declared) {
-                (Some(top), _) => top.get(&key),
-                (None, Some(ArgType::Record(f))) => f.get(&key),
+fn cedar_value(
+    value: &Value,
+    declared: Option<&ArgType>,
+    path: &mut String,
+) -> Result<Option<RestrictedExpression>, String> {
+    Ok(Some(match value {
+        Value::Null => return Ok(None),
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => number(n, declared, path)?,
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Array(items) => {
+            let item = match declared {
+                Some(ArgType::Set(item)) => Some(&**item),
                 _ => None,
             };
-            let value = map.next_value_seed(Seed {
-                depth: self.depth + 1,
-                declared,
-                top: None,
-            })?;
-            if let Some(value) = value {
-                fields.push((key, value.expr().map_err(de::Error::custom)?));
+            let len = path.len();
+            let mut set = Vec::with_capacity(items.len());
+            for (i, v) in items.iter().enumerate() {
+                path.push('/');
+                path.push_str(&i.to_string());
+                set.extend(cedar_value(v, item, path)?);
+                path.truncate(len);
             }
+            RestrictedExpression::new_set(set)
         }
-        Ok(Some(Cedar::Record(fields)))
+        Value::Object(members) => {
+            let fields = match declared {
+                Some(ArgType::Record(fields)) => Some(fields),
+                _ => None,
+            };
+            let len = path.len();
+            let mut record = Vec::with_capacity(members.len());
+            for (name, v) in members {
+                path.push('/');
+                path.push_str(name);
+                if let Some(expr) = cedar_value(v, fields.and_then(|f| f.get(name)), path)? {
+                    record.push((name.clone(), expr));
+                }
+                path.truncate(len);
+            }
+            RestrictedExpression::new_record(record).map_err(|e| format!("{path}: {e}"))?
+        }
+    }))
+}
+
+/// Cedar decimals hold four fractional digits within the 64-bit range (±922337203685477.5807).
+const DECIMAL_PLACES: usize = 4;
+
+fn number(n: &serde_json::Number, declared: Option<&ArgType>, path: &str) -> Result<RestrictedExpression, String> {
+    if let Some(i) = n.as_i64() {
+        return match declared {
+            Some(ArgType::Decimal) => decimal(&i.to_string(), "0", n, path),
+            _ => Ok(RestrictedExpression::new_long(i)),
+        };
+    }
+    if n.is_u64() {
+        return Err(format!(
+            "{path}: {n} is beyond the 64-bit integer range policies compare"
+        ));
+    }
+    if declared == Some(&ArgType::Long) {
+        return Err(format!("{path}: {n} is not an integer"));
+    }
+    // The shortest text that reads back as the same float: what the upstream's parser sees.
+    let text = n.as_f64().map(|f| f.to_string()).unwrap_or_default();
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, "0"));
+    decimal(whole, fraction, n, path)
+}
+
+fn decimal(whole: &str, fraction: &str, n: &serde_json::Number, path: &str) -> Result<RestrictedExpression, String> {
+    if fraction.len() > DECIMAL_PLACES {
+        return Err(format!(
+            "{path}: {n} has more than {DECIMAL_PLACES} decimal places, which policies cannot compare exactly"
+        ));
+    }
+    let scaled = whole
+        .parse::<i128>()
+        .ok()
+        .and_then(|w| {
+            let f: i128 = format!("{fraction:0<4}").parse().ok()?;
+            Some(w * 10_000 + if whole.starts_with('-') { -f } else { f })
+        })
+        .filter(|v| i64::try_from(*v).is_ok());
+    match scaled {
+        Some(_) => Ok(RestrictedExpression::new_decimal(format!("{whole}.{fraction}"))),
+        None => Err(format!(
+            "{path}: {n} is beyond the range of the decimals policies compare"
+        )),
     }
 }
 

@@ -10,37 +10,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-/// A Cedar type for an argument value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArgType {
-    Long,
-    Decimal,
-    String,
-    Bool,
-    Set(Box<ArgType>),
-    Record(BTreeMap<String, ArgType>),
-}
+pub use crate::arguments::ArgType;
+use crate::arguments::properties;
 
 impl ArgType {
-    /// From a JSON Schema; `None` for what Cedar cannot say (unions, null, untyped).
-    pub fn from_json_schema(schema: &Value, depth: usize) -> Option<Self> {
-        if depth > 8 {
-            return None;
-        }
-        match schema.get("type")?.as_str()? {
-            "integer" => Some(Self::Long),
-            "number" => Some(Self::Decimal),
-            "string" => Some(Self::String),
-            "boolean" => Some(Self::Bool),
-            "array" => Some(Self::Set(Box::new(Self::from_json_schema(
-                schema.get("items")?,
-                depth + 1,
-            )?))),
-            "object" => Some(Self::Record(properties(schema, depth + 1))),
-            _ => None,
-        }
-    }
-
     fn merge(&mut self, other: &Self) -> bool {
         match (self, other) {
             (Self::Record(mine), Self::Record(theirs)) => {
@@ -50,33 +23,21 @@ impl ArgType {
             (a, b) => a == b,
         }
     }
-
-    fn write(&self, out: &mut String, indent: usize) {
-        match self {
-            Self::Long => out.push_str("Long"),
-            Self::Decimal => out.push_str("decimal"),
-            Self::String => out.push_str("String"),
-            Self::Bool => out.push_str("Bool"),
-            Self::Set(item) => {
-                out.push_str("Set<");
-                item.write(out, indent);
-                out.push('>');
-            }
-            Self::Record(fields) => write_record(fields, out, indent),
-        }
-    }
 }
 
-fn properties(schema: &Value, depth: usize) -> BTreeMap<String, ArgType> {
-    let mut fields = BTreeMap::new();
-    if let Some(Value::Object(props)) = schema.get("properties") {
-        for (name, prop) in props {
-            if let Some(t) = ArgType::from_json_schema(prop, depth) {
-                fields.insert(name.clone(), t);
-            }
+fn write_type(t: &ArgType, out: &mut String, indent: usize) {
+    match t {
+        ArgType::Long => out.push_str("Long"),
+        ArgType::Decimal => out.push_str("decimal"),
+        ArgType::String => out.push_str("String"),
+        ArgType::Bool => out.push_str("Bool"),
+        ArgType::Set(item) => {
+            out.push_str("Set<");
+            write_type(item, out, indent);
+            out.push('>');
         }
+        ArgType::Record(fields) => write_record(fields, out, indent),
     }
-    fields
 }
 
 /// Merges `theirs` into `mine`; a name with two different types is dropped from both.
@@ -148,7 +109,7 @@ fn write_record(fields: &BTreeMap<String, ArgType>, out: &mut String, indent: us
         out.push_str(&"  ".repeat(indent + 1));
         out.push_str(&serde_json::to_string(name).unwrap_or_default());
         out.push_str("?: ");
-        t.write(out, indent + 1);
+        write_type(t, out, indent + 1);
         out.push_str(",\n");
     }
     out.push_str(&"  ".repeat(indent));
@@ -182,8 +143,11 @@ entity ApiKey in [Group] {{
   groups: Set<String>,
 }};
 
-// A caller without credentials, where `auth.anonymous: true` (or without `auth:`).
-entity Anonymous;
+// A caller without credentials, where `auth.anonymous: true` (or without `auth:`). Its
+// `groups` is always empty; it is there so that `principal.groups` reads on every principal.
+entity Anonymous {{
+  groups: Set<String>,
+}};
 
 // Tool::"<upstream>/<tool>", by the upstream's own (unprefixed) name.
 entity Tool in [Upstream] {{

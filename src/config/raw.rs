@@ -76,6 +76,19 @@ pub struct RawUpstream {
     /// Whether `/readyz` waits for this upstream (default true).
     pub required: Option<bool>,
     pub timeouts: Option<RawTimeouts>,
+    /// Whether tool call arguments must validate against the tool's `inputSchema` (default
+    /// strict).
+    pub validate_arguments: Option<ArgumentValidation>,
+}
+
+/// `validate_arguments`: `strict` refuses calls whose arguments do not match the tool's
+/// declared `inputSchema`; `off` is for upstreams whose schemas are wrong.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArgumentValidation {
+    #[default]
+    Strict,
+    Off,
 }
 
 #[derive(Debug, Deserialize)]

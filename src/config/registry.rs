@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
-use super::raw::{RawClientAuth, RawOAuth, RawTransport, RawUpstream, UpstreamProtocol};
+use super::raw::{ArgumentValidation, RawClientAuth, RawOAuth, RawTransport, RawUpstream, UpstreamProtocol};
 use super::snapshot::{ClientAuth, NameFilter, OAuthClient, Secret, Timeouts, TransportSpec, UpstreamSpec};
 
 /// Reads every registry path; problems are collected, good entries are kept.
@@ -167,6 +167,7 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
         resources: NameFilter::from_raw(raw.resources),
         required: raw.required.unwrap_or(true),
         timeouts: Timeouts::from_raw(raw.timeouts),
+        validate_arguments: raw.validate_arguments.unwrap_or_default(),
     })
 }
 
@@ -306,6 +307,7 @@ fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<Upstrea
                 resources: NameFilter::default(),
                 required: true,
                 timeouts: Timeouts::DEFAULT,
+                validate_arguments: ArgumentValidation::Strict,
             }),
             Err(msg) => problems.push(Problem::new(file, None, format!("{at}: {msg}"))),
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::auth::{AuditSettings, AuthSettings, Denied, PinningSettings, RawAudit};
 use super::error::{ConfigError, Problem};
 use super::expand::with_base_dir;
-pub use super::raw::UpstreamProtocol;
+pub use super::raw::{ArgumentValidation, UpstreamProtocol};
 use super::raw::{OneOrMany, RawConfig, RawFilter, RawPrefix, RawTimeouts};
 use super::registry;
 
@@ -81,6 +81,7 @@ pub struct UpstreamSpec {
     /// `/readyz` waits until a required upstream has been tried.
     pub required: bool,
     pub timeouts: Timeouts,
+    pub validate_arguments: ArgumentValidation,
 }
 
 #[derive(Debug, Clone)]

@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{Entry, ListKind, Listing};
 use super::dispatch::Request;
-use super::gate::{Action, Ask, Target, ToolHints, Verdict};
+use super::gate::{Action, Args, Ask, Target, ToolHints, Unreadable, Verdict};
 use super::hub::Hub;
 use crate::config::Denied;
-use crate::jsonrpc::RpcError;
+use crate::jsonrpc::{INVALID_PARAMS, RpcError};
 
 /// JSON-RPC error for a denied call when `authz.denied: forbidden`.
 pub const FORBIDDEN: i64 = -32011;
@@ -47,37 +47,68 @@ impl Hub {
         &self,
         req: &Request<'_>,
         target: Target<'_>,
-        arguments: Option<&RawValue>,
+        arguments: Option<Args<'_>>,
         not_found: impl FnOnce() -> RpcError,
     ) -> Result<Option<Verdict>, RpcError> {
         let Some(gate) = self.gate() else {
             return Ok(None);
         };
-        let action = target.action;
-        let name = target.name;
-        let verdict = gate.decide(&Ask {
+        let verdict = match gate.decide(&Ask {
             caller: req.caller,
             target,
             arguments,
-        });
-        crate::metrics::metrics().decision(action.id(), verdict.allowed);
+        }) {
+            Ok(verdict) => verdict,
+            Err(Unreadable(problem)) => return Err(self.refuse_arguments(req, target, arguments, problem, not_found)),
+        };
+        crate::metrics::metrics().decision(target.action.id(), verdict.allowed);
         if verdict.allowed {
             return Ok(Some(verdict));
         }
-        self.audit_event(req, &target, &verdict, arguments, None);
-        let denied = self.security.get().map_or(Denied::Hidden, |s| s.denied);
-        Err(match denied {
+        self.audit_event(req, &target, &verdict, arguments.and_then(|a| a.raw), None);
+        Err(self.denied(req, &target, not_found))
+    }
+
+    /// Refuses a call whose arguments are not what the upstream declared, or cannot be given to
+    /// the policies exactly: −32602 naming the problem, audited as a denial. A caller who may
+    /// not use the target at all learns nothing of it: they get the denial error instead.
+    pub(super) fn refuse_arguments(
+        &self,
+        req: &Request<'_>,
+        target: Target<'_>,
+        arguments: Option<Args<'_>>,
+        problem: String,
+        not_found: impl FnOnce() -> RpcError,
+    ) -> RpcError {
+        if let Some(gate) = self.gate() {
+            let verdict = Verdict {
+                allowed: false,
+                policies: Vec::new(),
+                errors: vec![problem.clone()],
+            };
+            crate::metrics::metrics().decision(target.action.id(), false);
+            self.audit_event(req, &target, &verdict, arguments.and_then(|a| a.raw), None);
+            if !gate.visible(req.caller, &[target]).first().copied().unwrap_or(false) {
+                return self.denied(req, &target, not_found);
+            }
+        }
+        RpcError::new(INVALID_PARAMS, problem)
+    }
+
+    /// The error a denied caller gets (`authz.denied`).
+    fn denied(&self, req: &Request<'_>, target: &Target<'_>, not_found: impl FnOnce() -> RpcError) -> RpcError {
+        match self.security.get().map_or(Denied::Hidden, |s| s.denied) {
             Denied::Hidden => not_found(),
             Denied::Forbidden => RpcError::new(
                 FORBIDDEN,
                 format!(
                     "{} may not {} `{}`",
                     req.caller.principal,
-                    action.id().replace('_', " "),
-                    name
+                    target.action.id().replace('_', " "),
+                    target.name
                 ),
             ),
-        })
+        }
     }
 
     /// Writes a decision, and for allowed calls their outcome, to the audit log.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::gate::ToolHints;
 use super::names;
 use super::pinning::{Finding, Pins, Treatment};
+use crate::arguments::Declared;
 use crate::config::{McpSettings, NameFilter, PrefixMode, UpstreamSpec};
 use crate::jsonrpc::{Raw, RawObject};
 use crate::upstream::{InitializeResult, Upstream, UpstreamError};
@@ -208,6 +209,30 @@ pub struct Entry {
     pub raw: Raw,
     /// Tool annotation hints (defaults for other kinds), for policies.
     pub hints: ToolHints,
+    /// A tool's declared `inputSchema` (`None` for other kinds).
+    pub input: Option<Arc<Input>>,
+}
+
+/// A tool's `inputSchema`, compiled on its first call (a catalog of thousands of tools costs
+/// nothing to build; compiled schemas are shared by text, across views and refreshes).
+#[derive(Debug)]
+pub struct Input {
+    schema: Raw,
+    declared: std::sync::OnceLock<Arc<Declared>>,
+}
+
+impl Input {
+    fn new(schema: Option<&serde_json::value::RawValue>) -> Self {
+        Self {
+            // MCP requires `inputSchema`; a tool without one declares an object of anything.
+            schema: schema.map_or_else(|| crate::jsonrpc::raw(r#"{"type":"object"}"#.into()), ToOwned::to_owned),
+            declared: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn declared(&self) -> &Arc<Declared> {
+        self.declared.get_or_init(|| Declared::of(&self.schema))
+    }
 }
 
 /// One list of a view: entries in order, and an index by exposed name/URI.
@@ -380,6 +405,7 @@ fn build_view(
                 } else {
                     ToolHints::default()
                 },
+                input: (kind == ListKind::Tools).then(|| Arc::new(Input::new(item.fields.get("inputSchema")))),
             });
         }
         view.lists.insert(kind, listing);

@@ -6,10 +6,11 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::catalog::{self, ListKind, View};
-use super::gate::{Action, Caller, ToolHints};
+use super::gate::{Action, Args, Caller, ToolHints};
 use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
 use super::{Outbox, cursor, names};
+use crate::config::ArgumentValidation;
 use crate::jsonrpc::{
     INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw,
     to_raw,
@@ -203,31 +204,42 @@ impl Hub {
         outbox: &Outbox,
     ) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
-        if let Some(gate) = self.gate() {
-            gate.check_arguments(params.get("arguments"))
-                .map_err(|e| RpcError::new(INVALID_PARAMS, e))?;
-        }
+        // Read once, before the name is looked up: unreadable arguments (duplicate keys, too
+        // deep, not an object) are refused whether or not the caller may see the target.
+        let value = crate::arguments::parse(params.get("arguments")).map_err(|e| RpcError::new(INVALID_PARAMS, e))?;
         let exposed = params
             .str("name")?
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `name`"))?;
-        let (upstream, original, hints) = {
+        let (upstream, original, hints, input) = {
             let views = self.views();
             let entry = views
                 .view(req.scope)
                 .listing(kind)
                 .and_then(|l| l.resolve(&exposed))
                 .ok_or_else(|| self.unknown_name(req.scope, what, &exposed))?;
-            (entry.upstream, entry.original.clone(), entry.hints)
+            (entry.upstream, entry.original.clone(), entry.hints, entry.input.clone())
         };
         // The policy sees exactly what the upstream will receive: the original name and the
-        // arguments as sent (duplicate keys were refused when the message was parsed).
+        // arguments as sent, checked against what the upstream declared.
         params.set_str("name", &original);
-        let verdict = self.authorize(
-            req,
-            self.target(kind.action(), upstream, &original, hints),
-            params.get("arguments"),
-            || RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`")),
-        )?;
+        let target = self.target(kind.action(), upstream, &original, hints);
+        let not_found = || RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`"));
+        let strict = self.upstreams[upstream].spec.validate_arguments == ArgumentValidation::Strict;
+        let declared = input.as_ref().filter(|_| strict).map(|i| i.declared());
+        let arguments = Args {
+            raw: params.get("arguments"),
+            value: &value,
+            declared: declared.map(|d| &**d),
+        };
+        let checked = match (kind, declared) {
+            (ListKind::Tools, Some(declared)) => declared.check(&value),
+            (ListKind::Prompts, _) if strict => prompt_arguments(&value),
+            _ => Ok(()),
+        };
+        if let Err(problem) = checked {
+            return Err(self.refuse_arguments(req, target, Some(arguments), problem, not_found));
+        }
+        let verdict = self.authorize(req, target, Some(arguments), not_found)?;
         // Kept for the audit line only when there is one to write.
         let arguments = verdict
             .as_ref()
@@ -441,6 +453,18 @@ fn stateless_capabilities(mut capabilities: Value) -> Value {
 
 fn unknown_resource(uri: &str) -> RpcError {
     RpcError::new(RESOURCE_NOT_FOUND, format!("unknown resource `{uri}`")).with_data(json!({ "uri": uri }))
+}
+
+/// Prompt arguments are strings (MCP `GetPromptRequest`): a number or object is refused rather
+/// than decided on in one type and coerced by the upstream into another.
+fn prompt_arguments(value: &Value) -> Result<(), String> {
+    let members = value.as_object().into_iter().flatten();
+    match members.into_iter().find(|(_, v)| !v.is_string() && !v.is_null()) {
+        Some((name, v)) => Err(format!(
+            "arguments/{name}: {v} is not a string (prompt arguments are strings)"
+        )),
+        None => Ok(()),
+    }
 }
 
 fn required_params(req: &Request<'_>) -> Result<RawObject, RpcError> {

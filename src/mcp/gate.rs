@@ -5,8 +5,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::arguments::Declared;
 use crate::identity::Principal;
 
 /// Who sends a request, and through what.
@@ -97,14 +99,31 @@ pub struct Target<'a> {
     pub hints: ToolHints,
 }
 
+/// A call's arguments, read once.
+#[derive(Debug, Clone, Copy)]
+pub struct Args<'a> {
+    /// Exactly as the upstream will receive them (remembered decisions are keyed by this text).
+    pub raw: Option<&'a RawValue>,
+    /// `raw` parsed by [`crate::arguments::parse`] (`{}` when absent).
+    pub value: &'a Value,
+    /// What the tool declared, when the arguments were validated against it: policies then see
+    /// each value with its declared type.
+    pub declared: Option<&'a Declared>,
+}
+
 /// One decision asked of the gate.
 #[derive(Debug, Clone, Copy)]
 pub struct Ask<'a> {
     pub caller: &'a Caller,
     pub target: Target<'a>,
-    /// The call's arguments exactly as the upstream will receive them.
-    pub arguments: Option<&'a RawValue>,
+    /// `None` for actions without arguments (reads, prompts listed by reference).
+    pub arguments: Option<Args<'a>>,
 }
+
+/// Arguments a policy reads but cannot be given exactly (a decimal with more than four places,
+/// an integer beyond 64 bits): the call is refused, with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable(pub String);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -112,17 +131,13 @@ pub struct Verdict {
     /// The policies that determined it (permits for allow, forbids for an explicit deny; none
     /// when nothing permitted).
     pub policies: Vec<String>,
-    /// Policies that could not be evaluated for this request (they do not apply).
+    /// Policies that could not be evaluated for this request. A permit that errors permits
+    /// nothing; a forbid that errors denies (fail closed) and is named in `policies`.
     pub errors: Vec<String>,
 }
 
 pub trait Gate: Send + Sync {
-    /// Whether a call's arguments can be decided on at all (no duplicate keys, not nested too
-    /// deep). Asked before the name is looked up, so the error for unreadable arguments says so
-    /// whether or not the caller may see the tool.
-    fn check_arguments(&self, arguments: Option<&RawValue>) -> Result<(), String>;
-
-    fn decide(&self, ask: &Ask<'_>) -> Verdict;
+    fn decide(&self, ask: &Ask<'_>) -> Result<Verdict, Unreadable>;
 
     /// For a list: which targets the caller could use with some arguments (a policy that
     /// depends on arguments cannot be decided before the call, so its tool stays listed).

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 pub use authorize::FORBIDDEN;
 pub use catalog::{ListKind, Views};
 pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
-pub use gate::{Action, Ask, Caller, Gate, Target, ToolHints, Verdict, static_era};
+pub use gate::{Action, Args, Ask, Caller, Gate, Target, ToolHints, Unreadable, Verdict, static_era};
 pub use hub::{Hub, Security};
 pub use session::{Listen, Scope, Session, Sessions, log_level_rank, short_id};
 
