@@ -9,7 +9,6 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
 use tracing::warn;
 
-use crate::identity::Principal;
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
 use crate::mcp::{Caller, Hub, Scope, Session, negotiate_version, relay, requested_version, static_era};
 
@@ -53,7 +52,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
             }) => {
                 let requested = requested_version(message.params.as_deref()).ok().flatten();
                 let version = negotiate_version(requested.as_deref());
-                let new = Session::new(Scope::Federated, version.to_string(), Principal::anonymous());
+                let new = Session::new(Scope::Federated, version.to_string(), Caller::local("stdio", version));
                 // Notifications for the session (list changes, logs) go straight to stdout.
                 let mut pushed = new.open_stream();
                 let tx = out_tx.clone();

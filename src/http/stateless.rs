@@ -194,12 +194,7 @@ pub fn method_exists(method: &str) -> bool {
 
 /// `subscriptions/listen`: an SSE stream of the list changes the client asked for, first
 /// acknowledged with the subset agentmux honours (resource subscriptions are not offered yet).
-pub fn listen(
-    inputs: &Inputs,
-    scope: Scope,
-    message: &Message,
-    principal: &Arc<crate::identity::Principal>,
-) -> Response {
+pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::mcp::Caller) -> Response {
     let id = message.id.as_deref().unwrap_or_else(|| crate::jsonrpc::null_ref());
     let wanted = message
         .params
@@ -228,7 +223,7 @@ pub fn listen(
         kinds,
     };
     let ack = listen.tagged_params(&format!(",\"notifications\":{}", serde_json::Value::Object(honoured)));
-    let session = Session::listener(scope, listen, Arc::clone(principal));
+    let session = Session::listener(scope, listen, caller);
     let frames = session.open_stream();
     session.push(crate::jsonrpc::request_frame(
         None,

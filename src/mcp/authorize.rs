@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{Entry, ListKind, Listing};
 use super::dispatch::Request;
-use super::gate::{Action, Args, Ask, Target, ToolHints, Unreadable, Verdict};
+use super::gate::{Action, Args, Ask, Caller, Target, ToolHints, Unreadable, Verdict};
 use super::hub::Hub;
+use super::session::Scope;
 use crate::config::Denied;
 use crate::jsonrpc::{INVALID_PARAMS, RpcError};
 
@@ -163,13 +164,12 @@ impl Hub {
     /// The positions of `listing`'s entries the caller may see; `None` when there is no gate.
     pub(super) fn visible(
         &self,
-        req: &Request<'_>,
+        caller: &Caller,
         kind: ListKind,
         listing: &Listing,
         view: u64,
     ) -> Option<Arc<Vec<u32>>> {
         let gate = self.gate()?;
-        let caller = req.caller;
         // A SHA-256 key, not a 64-bit hash: a collision would show one caller another's list.
         let mut h = Sha256::new();
         h.update(view.to_le_bytes());
@@ -206,6 +206,35 @@ impl Hub {
         );
         self.visibility.insert(key, Arc::clone(&positions));
         Some(positions)
+    }
+}
+
+impl Hub {
+    /// Whether `caller` may use at least one item (tool, prompt, resource or template) that
+    /// `upstream` offers in `scope`: who may receive what that upstream sends to everyone
+    /// (logs, resource updates). Uses the cached list filtering; true without a gate.
+    pub(super) fn may_use(&self, caller: &Caller, scope: Scope, upstream: usize) -> bool {
+        if self.gate().is_none() {
+            return true;
+        }
+        let views = self.views();
+        let view = views.view(scope);
+        ListKind::ALL.into_iter().any(|kind| {
+            let Some(listing) = view.listing(kind) else {
+                return false;
+            };
+            let span = listing.span(upstream);
+            if span.is_empty() {
+                return false;
+            }
+            match self.visible(caller, kind, listing, views.generation) {
+                None => true,
+                Some(positions) => {
+                    let first = positions.partition_point(|&p| (p as usize) < span.start);
+                    positions.get(first).is_some_and(|&p| (p as usize) < span.end)
+                }
+            }
+        })
     }
 }
 

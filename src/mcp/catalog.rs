@@ -246,6 +246,13 @@ impl Listing {
     pub fn resolve(&self, exposed: &str) -> Option<&Entry> {
         self.index.get(exposed).map(|&i| &self.entries[i])
     }
+
+    /// The positions of `upstream`'s entries (entries are in upstream order; see `build_view`).
+    pub fn span(&self, upstream: usize) -> std::ops::Range<usize> {
+        let start = self.entries.partition_point(|e| e.upstream < upstream);
+        let end = self.entries.partition_point(|e| e.upstream <= upstream);
+        start..end
+    }
 }
 
 /// What clients of one endpoint see: `/mcp` (federated) or `/mcp/{upstream}` (one, unprefixed).
@@ -329,7 +336,8 @@ fn build_view(
 ) -> View {
     let mut view = View::default();
     for kind in ListKind::ALL {
-        // Collect (upstream, original key, renamed key, fields) for the items this view serves.
+        // Collect (upstream, original key, renamed key, fields) for the items this view serves,
+        // in upstream order: `Listing::span` relies on it.
         let mut candidates = Vec::new();
         for (i, catalog) in catalogs.iter().enumerate() {
             if only.is_some_and(|o| o != i) {

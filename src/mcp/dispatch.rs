@@ -164,7 +164,7 @@ impl Hub {
         let empty = catalog::Listing::default();
         let listing = views.view(req.scope).listing(kind).unwrap_or(&empty);
         let limit = self.settings.page_size.unwrap_or(usize::MAX);
-        let visible = self.visible(req, kind, listing, views.generation);
+        let visible = self.visible(req.caller, kind, listing, views.generation);
         let (entries, next): (Vec<&catalog::Entry>, Option<usize>) = match &visible {
             None => {
                 let (entries, next) = catalog::page(listing, offset, limit);

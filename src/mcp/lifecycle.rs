@@ -176,11 +176,15 @@ impl Hub {
             }
             return;
         }
-        for session in self
-            .sessions
-            .all()
-            .filter(|s| s.scope.covers(upstream) && s.wants_log(level))
-        {
+        // Not tied to a request: only to sessions that asked for logs, and whose caller may use
+        // something of this upstream (a log line can carry another caller's arguments).
+        let receivers = self.sessions.all().filter(|s| {
+            s.listen.is_none()
+                && s.scope.covers(upstream)
+                && s.wants_log(level)
+                && self.may_use(&s.caller, s.scope, upstream)
+        });
+        for session in receivers {
             session.push(if session.scope == Scope::Federated {
                 tagged.clone()
             } else {
@@ -204,7 +208,8 @@ impl Hub {
             } else {
                 uri.as_str()
             };
-            if session.is_subscribed(exposed) {
+            // A policy reload may have taken away what the subscription was allowed for.
+            if session.is_subscribed(exposed) && self.may_use(&session.caller, session.scope, upstream) {
                 fields.set("uri", to_raw(&exposed));
                 session.push(request_frame(
                     None,

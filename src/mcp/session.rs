@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use super::Caller;
 use crate::identity::Principal;
 
 /// What a client addresses: every upstream (`/mcp`) or one (`/mcp/{upstream}`).
@@ -49,6 +50,9 @@ pub struct Session {
     pub protocol_version: String,
     /// Who opened it; a request from anyone else does not find it.
     pub principal: Arc<Principal>,
+    /// Who opened it, and through what: what decides which upstream-wide notifications (logs,
+    /// resource updates) it may receive.
+    pub caller: Caller,
     /// Sender side of the client's GET stream, while one is open.
     stream: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     /// Client request id (raw JSON text) → where it is being served.
@@ -85,21 +89,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Session {
-    pub fn new(scope: Scope, protocol_version: String, principal: Arc<Principal>) -> Arc<Self> {
-        Self::build(scope, protocol_version, principal, None)
+    pub fn new(scope: Scope, protocol_version: String, caller: Caller) -> Arc<Self> {
+        Self::build(scope, protocol_version, caller, None)
     }
 
     /// The state behind one `subscriptions/listen` stream (it lives as long as the stream).
-    pub fn listener(scope: Scope, listen: Listen, principal: Arc<Principal>) -> Arc<Self> {
-        Self::build(scope, "2026-07-28".to_string(), principal, Some(listen))
+    pub fn listener(scope: Scope, listen: Listen, caller: Caller) -> Arc<Self> {
+        Self::build(scope, "2026-07-28".to_string(), caller, Some(listen))
     }
 
-    fn build(scope: Scope, protocol_version: String, principal: Arc<Principal>, listen: Option<Listen>) -> Arc<Self> {
+    fn build(scope: Scope, protocol_version: String, caller: Caller, listen: Option<Listen>) -> Arc<Self> {
         Arc::new(Self {
             id: new_session_id(),
             scope,
             protocol_version,
-            principal,
+            principal: Arc::clone(&caller.principal),
+            caller,
             stream: Mutex::new(None),
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
@@ -162,9 +167,11 @@ impl Session {
         *lock(&self.log_level) = Some(level);
     }
 
-    /// Whether a `notifications/message` at `level` reaches this client.
+    /// Whether an upstream-wide `notifications/message` at `level` reaches this client: only
+    /// once it asked for logs with `logging/setLevel`, and at or above that level. (Logs of its
+    /// own requests travel with them; see [`Session::log_level`].)
     pub fn wants_log(&self, level: u8) -> bool {
-        lock(&self.log_level).is_none_or(|min| level >= min)
+        lock(&self.log_level).is_some_and(|min| level >= min)
     }
 
     /// The least severe level this client wants (every level until it sets one).
