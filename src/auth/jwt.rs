@@ -15,6 +15,12 @@ use crate::identity::{Principal, PrincipalKind};
 /// One trusted issuer: its pinned algorithms, the checks its tokens must pass, and its keys.
 pub(super) struct Issuer {
     pub issuer: String,
+    /// Namespace of its subjects and groups (`<name>/<sub>`); `None`: unprefixed.
+    name: Option<String>,
+    /// Other issuers' namespaces, which an unprefixed issuer's ids may not enter.
+    reserved: Vec<String>,
+    /// Accepted `typ` headers (normalized); empty: none, `jwt` or `at+jwt`.
+    token_types: Vec<String>,
     algorithms: Vec<Algorithm>,
     validation: Validation,
     groups_claim: String,
@@ -37,6 +43,11 @@ impl Issuer {
         {
             return Err(format!("algorithm {a:?} is not allowed"));
         }
+        if let crate::config::JwksSource::Url(url) = &spec.jwks
+            && url.starts_with("http://")
+        {
+            tracing::warn!(issuer = %spec.issuer, jwks = %url, "JWKS over plain http (allowed on loopback only)");
+        }
         let Some(&first) = algorithms.first() else {
             return Err("no algorithms".into());
         };
@@ -53,6 +64,9 @@ impl Issuer {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Ok(Self {
             issuer: spec.issuer.clone(),
+            name: spec.name.clone(),
+            reserved: spec.reserved.clone(),
+            token_types: spec.token_types.clone(),
             algorithms,
             validation,
             groups_claim: spec.groups_claim.clone(),
@@ -68,6 +82,7 @@ impl Issuer {
 
     /// Verifies signature and claims; returns the claims.
     pub async fn verify(&self, token: &str, header: &Header) -> Result<Map<String, Value>, String> {
+        self.check_type(header.typ.as_deref())?;
         if !self.algorithms.contains(&header.alg) {
             return Err(format!(
                 "algorithm {:?} is not one this issuer is pinned to",
@@ -93,11 +108,52 @@ impl Issuer {
             .map_err(|e| describe(e.kind()))
     }
 
+    /// An access token, not another kind of JWT the same issuer signs (RFC 9068 `at+jwt`; ID,
+    /// logout and DPoP proof tokens carry other types).
+    fn check_type(&self, typ: Option<&str>) -> Result<(), String> {
+        let typ = typ.map(crate::config::token_type);
+        let accepted = match (&typ, self.token_types.is_empty()) {
+            (None, true) => true,
+            (Some(t), true) => t == "jwt" || t == "at+jwt",
+            (t, false) => t.as_ref().is_some_and(|t| self.token_types.contains(t)),
+        };
+        if accepted {
+            Ok(())
+        } else {
+            Err(format!(
+                "the token's type (`typ` {}) is not an access token type this issuer accepts",
+                typ.as_deref().unwrap_or("absent")
+            ))
+        }
+    }
+
+    /// An id as policies see it: namespaced by this issuer's `name`; an unprefixed issuer may
+    /// not name ids inside another issuer's namespace.
+    fn scoped(&self, id: &str, what: &str) -> Result<String, String> {
+        if let Some(name) = &self.name {
+            return Ok(format!("{name}/{id}"));
+        }
+        match self
+            .reserved
+            .iter()
+            .find(|ns| id.split_once('/').is_some_and(|(head, _)| head == ns.as_str()))
+        {
+            Some(ns) => Err(format!(
+                "the token's {what} lies in the namespace of issuer `{ns}`, which this issuer may not use"
+            )),
+            None => Ok(id.to_string()),
+        }
+    }
+
     /// Builds the principal from verified claims.
     pub fn principal(&self, claims: &Map<String, Value>, selected: &[String]) -> Result<Principal, String> {
         let Some(Value::String(sub)) = claims.get("sub") else {
             return Err("`sub` is not a string".into());
         };
+        let groups = strings(claims.get(&self.groups_claim))
+            .iter()
+            .map(|g| self.scoped(g, "group"))
+            .collect::<Result<Vec<_>, _>>()?;
         let scopes = match &self.scopes_claim {
             Some(name) => strings(claims.get(name)),
             None => match claims.get("scope") {
@@ -107,9 +163,9 @@ impl Issuer {
         };
         Ok(Principal {
             kind: PrincipalKind::User,
-            id: sub.clone(),
+            id: self.scoped(sub, "subject")?,
             issuer: Some(self.issuer.clone()),
-            groups: strings(claims.get(&self.groups_claim)),
+            groups,
             scopes,
             claims: selected
                 .iter()

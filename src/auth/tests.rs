@@ -48,6 +48,9 @@ fn sign(claims: &Value, kid: Option<&str>) -> String {
 
 fn issuer(jwks: JwksSource) -> IssuerSpec {
     IssuerSpec {
+        name: None,
+        reserved: Vec::new(),
+        token_types: Vec::new(),
         issuer: ISS.into(),
         audiences: vec![AUD.into()],
         jwks,
@@ -326,4 +329,75 @@ async fn unknown_kid_refetches_at_most_once_per_interval() {
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     invalid_because(auth.authenticate(&bearer(&sign(&claims(), Some("other")))).await, "kid");
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}
+
+// === several issuers, token types ===
+
+const PARTNER: &str = "https://partner.test";
+
+fn two_issuers() -> AuthSettings {
+    let mut s = inline();
+    s.issuers[0].reserved = vec!["partner".into()];
+    let mut partner = issuer(JwksSource::Inline(json!({ "keys": [jwk("k1")] })));
+    partner.issuer = PARTNER.into();
+    partner.name = Some("partner".into());
+    s.issuers.push(partner);
+    s
+}
+
+#[tokio::test]
+async fn a_second_issuer_cannot_mint_the_first_ones_users_or_groups() {
+    let s = two_issuers();
+    let mut c = claims();
+    c["iss"] = json!(PARTNER);
+    let p = check(&s, &bearer(&sign(&c, Some("k1")))).await.unwrap();
+    assert_eq!(p.id, "partner/alice");
+    assert_eq!(p.groups, ["partner/payments", "partner/eng"]);
+    // The unprefixed issuer may not reach into the partner's namespace either.
+    let mut c = claims();
+    c["sub"] = json!("partner/alice");
+    invalid_because(
+        check(&s, &bearer(&sign(&c, Some("k1")))).await,
+        "namespace of issuer `partner`",
+    );
+    let mut c = claims();
+    c["groups"] = json!(["partner/payments"]);
+    invalid_because(
+        check(&s, &bearer(&sign(&c, Some("k1")))).await,
+        "namespace of issuer `partner`",
+    );
+    // Its own users keep their plain names.
+    assert_eq!(
+        check(&s, &bearer(&sign(&claims(), Some("k1")))).await.unwrap().id,
+        "alice"
+    );
+}
+
+#[tokio::test]
+async fn only_access_token_types_are_accepted() {
+    let typed = |typ: Option<&str>| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("k1".into());
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, &claims(), &rsa()).unwrap()
+    };
+    let s = inline();
+    for ok in [None, Some("JWT"), Some("at+jwt"), Some("application/at+JWT")] {
+        assert!(check(&s, &bearer(&typed(ok))).await.is_ok(), "{ok:?}");
+    }
+    for refused in ["logout+jwt", "dpop+jwt", "secevent+jwt"] {
+        invalid_because(
+            check(&s, &bearer(&typed(Some(refused)))).await,
+            "not an access token type",
+        );
+    }
+    let mut strict = inline();
+    strict.issuers[0].token_types = vec!["at+jwt".into()];
+    assert!(check(&strict, &bearer(&typed(Some("at+jwt")))).await.is_ok());
+    for refused in [None, Some("JWT")] {
+        invalid_because(
+            check(&strict, &bearer(&typed(refused))).await,
+            "not an access token type",
+        );
+    }
 }

@@ -14,7 +14,7 @@ mod snapshot;
 
 pub use auth::{
     ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged,
-    OnNew, PinningSettings,
+    OnNew, PinningSettings, token_type,
 };
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};

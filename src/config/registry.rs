@@ -372,7 +372,7 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
     http_transport(Some(transport), url, map("headers")?, UpstreamProtocol::Auto, None)
 }
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
