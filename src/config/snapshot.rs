@@ -224,27 +224,46 @@ impl NameFilter {
     }
 }
 
-/// Shell-style glob with `*` (any run) and `?` (one character).
+/// Shell-style glob: `*` (a run of characters), `?` (one character), `**` (any run).
+/// `*` and `?` stop at `/`, `**` crosses it: `file:///docs/*` admits `file:///docs/a` but not
+/// `file:///docs/private/a`. Linear in pattern × text (no backtracking blow-up on hostile URIs).
 fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
+    enum Token {
+        Char(char),
+        One,
+        Star,
+        Stars,
+    }
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                Token::Stars
+            }
+            '*' => Token::Star,
+            '?' => Token::One,
+            c => Token::Char(c),
+        });
+    }
+    let text: Vec<char> = text.chars().collect();
+    // row[j]: the tokens so far match text[..j].
+    let mut row = vec![false; text.len() + 1];
+    row[0] = true;
+    for token in &tokens {
+        let prev = std::mem::replace(&mut row, vec![false; text.len() + 1]);
+        for j in 0..=text.len() {
+            let before = j.checked_sub(1).map(|k| (prev[k], text[k]));
+            row[j] = match token {
+                Token::Char(c) => before.is_some_and(|(m, t)| m && t == *c),
+                Token::One => before.is_some_and(|(m, t)| m && t != '/'),
+                Token::Star => prev[j] || (j > 0 && row[j - 1] && text[j - 1] != '/'),
+                Token::Stars => prev[j] || (j > 0 && row[j - 1]),
+            };
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    row[text.len()]
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -418,6 +437,13 @@ mod tests {
         assert!(!glob_match("get_*", "list_issues"));
         assert!(glob_match("*_issue*", "create_issue_comment"));
         assert!(!glob_match("a*b", "acbd"));
+        assert!(glob_match("file:///docs/*", "file:///docs/a.md"));
+        assert!(!glob_match("file:///docs/*", "file:///docs/private/a.md"));
+        assert!(!glob_match("file:///docs/?", "file:///docs//"));
+        assert!(glob_match("file:///docs/**", "file:///docs/private/a.md"));
+        assert!(glob_match("**.md", "file:///a/b.md"));
+        // Hostile text against many stars stays linear.
+        assert!(!glob_match("*a*a*a*a*a*a*b", &"a".repeat(5000)));
     }
 
     #[test]

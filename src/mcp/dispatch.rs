@@ -306,6 +306,15 @@ impl Hub {
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
         self.authorize_uri(req, upstream, &original, &uri)?;
+        if req.method == "resources/subscribe" && req.session.is_some_and(|s| !s.can_subscribe(&uri)) {
+            return Err(RpcError::new(
+                INVALID_REQUEST,
+                format!(
+                    "this session already holds {} subscriptions; unsubscribe first",
+                    super::session::MAX_SUBSCRIPTIONS
+                ),
+            ));
+        }
         params.set_str("uri", &original);
         let stateless = self.upstreams[upstream].link().is_ok_and(|l| l.is_stateless());
         // A stateless upstream has no `resources/subscribe` (it streams updates through
@@ -317,6 +326,7 @@ impl Hub {
         };
         if let Some(session) = req.session {
             if req.method == "resources/subscribe" {
+                // Checked before forwarding too; a race past the cap only loses this one.
                 session.subscribe(&uri);
             } else {
                 session.unsubscribe(&uri);
@@ -343,6 +353,7 @@ impl Hub {
         if let Some(entry) = view.listing(ListKind::Resources).and_then(|l| l.resolve(uri)) {
             return Ok((entry.upstream, entry.original.clone()));
         }
+        names::check_uri(uri).map_err(|e| RpcError::new(INVALID_PARAMS, e))?;
         if let Some(found) = self.resolve_unlisted(view, scope, uri) {
             return Ok(found);
         }

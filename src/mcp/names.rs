@@ -48,9 +48,67 @@ pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
     uri.strip_prefix(URI_SCHEME)?.split_once('/')
 }
 
+/// Longest resource URI a client may name.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Whether a URI a client names (one no list serves as it is) means one thing to everyone who
+/// reads it. Filters and policies compare URIs as text, while upstreams resolve paths: so
+/// `file:///public/../secret` would pass a `file:///public/*` rule and read `/secret`. Dot
+/// segments, percent-encoded separators and dots, backslashes and control characters are
+/// refused rather than normalized: the URI the policy saw is exactly the one the upstream gets.
+pub fn check_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_URI_BYTES {
+        return Err(format!("resource URI is longer than {MAX_URI_BYTES} bytes"));
+    }
+    if uri.chars().any(char::is_control) {
+        return Err("resource URI holds control characters".into());
+    }
+    if uri.contains('\\') {
+        return Err("resource URI holds a backslash".into());
+    }
+    let lower = uri.to_ascii_lowercase();
+    if let Some(escape) = ["%2f", "%5c", "%2e", "%00"].iter().find(|e| lower.contains(*e)) {
+        return Err(format!(
+            "resource URI holds a percent-encoded separator or dot (`{escape}`)"
+        ));
+    }
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    if path.split('/').any(|segment| segment == "." || segment == "..") {
+        return Err("resource URI holds a `.` or `..` segment".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uris_that_mean_two_things_are_refused() {
+        for ok in [
+            "file:///public/a.txt",
+            "file:///public/a..b/c",
+            "agentmux://fs/file:///tmp/a b.txt",
+            "test://static/resource/1?x=../y",
+            "https://example.com/a%20b",
+        ] {
+            assert_eq!(check_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "file:///public/../secret",
+            "file:///public/./a",
+            "file:///public/..",
+            "file:///public/%2e%2e/secret",
+            "file:///public/%2E%2e/secret",
+            "file:///public%2f..%2fsecret",
+            "file:///public\\..\\secret",
+            "file:///public/a\u{0}b",
+            "agentmux://fs/file:///public/../secret",
+        ] {
+            assert!(check_uri(bad).is_err(), "{bad}");
+        }
+        assert!(check_uri(&format!("file:///{}", "a".repeat(MAX_URI_BYTES))).is_err());
+    }
 
     #[test]
     fn prefixes_and_splits() {

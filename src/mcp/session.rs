@@ -33,6 +33,9 @@ impl Scope {
     }
 }
 
+/// Resource subscriptions one session may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 1_000;
+
 /// Frames waiting for a client's GET stream; past this, new ones are dropped (and logged).
 const OUTBOX: usize = 256;
 
@@ -151,8 +154,18 @@ impl Session {
         lock(&self.in_flight).get(request_id).cloned()
     }
 
+    /// Whether one more subscription (to `uri`) fits under [`MAX_SUBSCRIPTIONS`].
+    pub fn can_subscribe(&self, uri: &str) -> bool {
+        let subscriptions = lock(&self.subscriptions);
+        subscriptions.len() < MAX_SUBSCRIPTIONS || subscriptions.contains(uri)
+    }
+
+    /// Adds a subscription, unless the session holds the most it may.
     pub fn subscribe(&self, uri: &str) {
-        lock(&self.subscriptions).insert(uri.to_string());
+        let mut subscriptions = lock(&self.subscriptions);
+        if subscriptions.len() < MAX_SUBSCRIPTIONS {
+            subscriptions.insert(uri.to_string());
+        }
     }
 
     pub fn unsubscribe(&self, uri: &str) {
