@@ -4,11 +4,17 @@
 //!
 //! Lines go through a bounded queue to one writer thread, so a slow disk never stalls a request;
 //! when the queue is full a line is dropped and counted (`agentmux_audit_dropped_total`), never
-//! blocked on.
+//! blocked on. Denials have a budget of their own within the queue, so a flood of denied
+//! requests (which anyone can send) cannot push allowed calls out of the log.
+//!
+//! Argument hashes are keyed (HMAC-SHA256): a plain hash of `{"amount":5}` could be reversed by
+//! hashing every small value.
 
 use std::fs::OpenOptions;
 use std::io::{LineWriter, Write};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -19,9 +25,18 @@ use crate::config::{AuditArguments, AuditSettings, AuditSink};
 /// Lines queued for the writer before new ones are dropped.
 const QUEUE: usize = 8192;
 
+/// Of those, at most this many denials: the rest of the queue is kept for what was allowed.
+const DENIED_BUDGET: usize = QUEUE / 4;
+
+/// Shortest `audit.hash_key` accepted.
+const MIN_KEY_BYTES: usize = 16;
+
 pub struct Audit {
-    tx: Option<SyncSender<String>>,
+    tx: Option<SyncSender<(String, bool)>>,
+    /// Denials queued and not yet written.
+    denied_queued: Arc<AtomicUsize>,
     arguments: AuditArguments,
+    hash_key: Vec<u8>,
 }
 
 impl Audit {
@@ -34,11 +49,28 @@ impl Audit {
                 OpenOptions::new().create(true).append(true).open(path)?,
             )),
         };
-        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let hash_key = match &settings.hash_key {
+            Some(key) if key.0.len() < MIN_KEY_BYTES => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "audit.hash_key: use at least {MIN_KEY_BYTES} bytes (32 random bytes, e.g. `openssl rand -hex 32`)"
+                    ),
+                ));
+            }
+            Some(key) => key.0.as_bytes().to_vec(),
+            None => random_key(),
+        };
+        let (tx, rx) = sync_channel::<(String, bool)>(QUEUE);
+        let denied_queued = Arc::new(AtomicUsize::new(0));
+        let queued = Arc::clone(&denied_queued);
         std::thread::Builder::new()
             .name("agentmux-audit".into())
             .spawn(move || {
-                for line in rx {
+                for (line, denied) in rx {
+                    if denied {
+                        queued.fetch_sub(1, Ordering::Relaxed);
+                    }
                     if out.write_all(line.as_bytes()).is_err() {
                         crate::metrics::metrics().audit_dropped();
                     }
@@ -47,14 +79,18 @@ impl Audit {
             })?;
         Ok(Self {
             tx: Some(tx),
+            denied_queued,
             arguments: settings.arguments,
+            hash_key,
         })
     }
 
     pub fn off() -> Self {
         Self {
             tx: None,
+            denied_queued: Arc::default(),
             arguments: AuditArguments::Omit,
+            hash_key: Vec::new(),
         }
     }
 
@@ -70,25 +106,64 @@ impl Audit {
         let mut line = Map::with_capacity(event.len() + 1);
         line.insert("time".into(), Value::String(now_rfc3339()));
         line.append(&mut event);
+        let denied = line.get("decision").is_some_and(|d| d == "deny");
         let mut text = Value::Object(line).to_string();
         text.push('\n');
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(text) {
+        if denied && self.denied_queued.fetch_add(1, Ordering::Relaxed) >= DENIED_BUDGET {
+            self.denied_queued.fetch_sub(1, Ordering::Relaxed);
+            crate::metrics::metrics().audit_dropped();
+            return;
+        }
+        if tx.try_send((text, denied)).is_err() {
+            if denied {
+                self.denied_queued.fetch_sub(1, Ordering::Relaxed);
+            }
             crate::metrics::metrics().audit_dropped();
         }
     }
 
-    /// Tool arguments as configured: the JSON itself, `sha256:<hex>` of its text, or nothing.
+    /// Tool arguments as configured: the JSON itself, `hmac-sha256:<hex>` of its text under the
+    /// install's key, or nothing.
     pub fn arguments(&self, arguments: Option<&RawValue>) -> Option<Value> {
         let arguments = arguments?;
         match self.arguments {
             AuditArguments::Omit => None,
-            AuditArguments::Hash => Some(json!(format!(
-                "sha256:{:x}",
-                Sha256::digest(arguments.get().as_bytes())
-            ))),
+            AuditArguments::Hash => {
+                let mac = hmac_sha256(&self.hash_key, arguments.get().as_bytes());
+                let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+                Some(json!(format!("hmac-sha256:{hex}")))
+            }
             AuditArguments::Log => serde_json::from_str(arguments.get()).ok(),
         }
     }
+}
+
+/// HMAC-SHA256 (RFC 2104): ten lines over `sha2`, checked against RFC 4231 below.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// A key for this run only, when none is configured.
+fn random_key() -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    if getrandom::fill(&mut key).is_err() {
+        // No OS randomness: fall back to two v4 UUIDs (themselves from the OS RNG, or time).
+        key = [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat();
+    }
+    key
 }
 
 /// UTC now as `2026-11-27T22:20:58.123Z`.
@@ -139,8 +214,57 @@ mod tests {
         audit.arguments = AuditArguments::Log;
         assert_eq!(audit.arguments(Some(&args)), Some(json!({"amount": 5})));
         audit.arguments = AuditArguments::Hash;
+        audit.hash_key = b"an install's own key, 32 bytes!!".to_vec();
         let hashed = audit.arguments(Some(&args)).unwrap();
-        assert!(hashed.as_str().unwrap().starts_with("sha256:"));
-        assert_eq!(hashed.as_str().unwrap().len(), 7 + 64);
+        let text = hashed.as_str().unwrap();
+        assert!(text.starts_with("hmac-sha256:") && text.len() == 12 + 64, "{text}");
+        // Not the plain SHA-256 anyone could recompute from a guessed value.
+        assert!(!text.contains(&format!("{:x}", Sha256::digest(args.get().as_bytes()))));
+        audit.hash_key = b"another install's key, 32 bytes!".to_vec();
+        assert_ne!(audit.arguments(Some(&args)).unwrap(), hashed);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let hex = |b: [u8; 32]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        // Test case 2.
+        assert_eq!(
+            hex(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block.
+        assert_eq!(
+            hex(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn denials_cannot_crowd_out_allowed_events() {
+        let (tx, rx) = sync_channel::<(String, bool)>(QUEUE);
+        let audit = Audit {
+            tx: Some(tx),
+            denied_queued: Arc::default(),
+            arguments: AuditArguments::Omit,
+            hash_key: Vec::new(),
+        };
+        let event = |decision: &str| {
+            let mut e = Map::new();
+            e.insert("decision".into(), json!(decision));
+            e
+        };
+        // Nobody is writing: a flood of denials fills only its budget.
+        for _ in 0..QUEUE * 2 {
+            audit.write(event("deny"));
+        }
+        for _ in 0..QUEUE - DENIED_BUDGET {
+            audit.write(event("allow"));
+        }
+        let queued: Vec<bool> = rx.try_iter().map(|(_, denied)| denied).collect();
+        assert_eq!(queued.iter().filter(|d| **d).count(), DENIED_BUDGET);
+        assert_eq!(queued.iter().filter(|d| !**d).count(), QUEUE - DENIED_BUDGET);
     }
 }

@@ -94,6 +94,9 @@ pub struct RawAudit {
     pub sink: Option<Text>,
     /// How tool arguments are written: `hash` (default), `log`, `omit`.
     pub arguments: Option<RawArguments>,
+    /// The key of the argument hashes (HMAC-SHA256), e.g. `${file:audit.key}`; without one, a
+    /// random key per start (hashes then compare only within one run).
+    pub hash_key: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]
@@ -200,6 +203,8 @@ pub enum AuditSink {
 pub struct AuditSettings {
     pub sink: AuditSink,
     pub arguments: AuditArguments,
+    /// HMAC key for argument hashes; `None`: random per start.
+    pub hash_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,6 +429,7 @@ pub(super) fn audit_settings(raw: RawAudit, base: &Path) -> AuditSettings {
             Some(RawArguments::Log) => AuditArguments::Log,
             Some(RawArguments::Omit) => AuditArguments::Omit,
         },
+        hash_key: raw.hash_key.map(|t| Secret(t.0)),
     }
 }
 

@@ -328,7 +328,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         None => super::auth::audit_settings(
             RawAudit {
                 sink: Some(super::expand::Text("off".into())),
-                arguments: None,
+                ..RawAudit::default()
             },
             &base,
         ),

@@ -138,6 +138,7 @@ impl Hub {
         );
         event.insert("endpoint".into(), json!(&*req.caller.endpoint));
         event.insert("client".into(), json!(req.caller.client_ip.map(|ip| ip.to_string())));
+        event.insert("method".into(), json!(req.method));
         event.insert("action".into(), json!(target.action.id()));
         event.insert("resource".into(), json!(format!("{}/{}", target.upstream, target.name)));
         event.insert("decision".into(), json!(if verdict.allowed { "allow" } else { "deny" }));

@@ -337,13 +337,22 @@ impl Hub {
 
     /// `read_resource` on a resolved URI; denied reads look like unknown resources.
     fn authorize_uri(&self, req: &Request<'_>, upstream: usize, original: &str, exposed: &str) -> Result<(), RpcError> {
-        self.authorize(
-            req,
-            self.target(Action::ReadResource, upstream, original, ToolHints::default()),
-            None,
-            || unknown_resource(exposed),
-        )
-        .map(drop)
+        let target = self.target(Action::ReadResource, upstream, original, ToolHints::default());
+        self.authorize_audited(req, target, || unknown_resource(exposed))
+    }
+
+    /// A decision without a call outcome to wait for (reads, subscriptions, completions):
+    /// allowed ones are audited as they are made, like denials.
+    fn authorize_audited(
+        &self,
+        req: &Request<'_>,
+        target: super::gate::Target<'_>,
+        not_found: impl FnOnce() -> RpcError,
+    ) -> Result<(), RpcError> {
+        if let Some(verdict) = self.authorize(req, target, None, not_found)? {
+            self.audit_event(req, &target, &verdict, None, None);
+        }
+        Ok(())
     }
 
     /// Which upstream serves `uri`, and the URI it knows.
@@ -390,10 +399,9 @@ impl Hub {
                     .listing(ListKind::Prompts)
                     .and_then(|l| l.resolve(&name))
                     .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")))?;
-                self.authorize(
+                self.authorize_audited(
                     req,
                     self.target(Action::GetPrompt, entry.upstream, &entry.original, entry.hints),
-                    None,
                     || RpcError::new(INVALID_PARAMS, format!("unknown prompt `{name}`")),
                 )?;
                 reference.set_str("name", &entry.original);
