@@ -249,8 +249,20 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Settings given on the command line, which win over the file's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    /// `serve --listen`: loopback defaults (allowed hosts) follow this address, not the file's.
+    pub listen: Option<SocketAddr>,
+}
+
 /// Loads and validates the config file and everything it points to, reporting every problem.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, Overrides::default())
+}
+
+/// [`load`], with command-line overrides applied before anything derives from them.
+pub fn load_with(path: &Path, overrides: Overrides) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         problems: vec![Problem::new(path, None, format!("cannot read config file: {e}"))],
@@ -270,13 +282,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     };
 
     let listen_text = raw.listen.as_ref().map_or(DEFAULT_LISTEN, |t| t.0.as_str());
-    let listen = listen_text.parse().unwrap_or_else(|_| {
-        problems.push(Problem::new(
-            path,
-            None,
-            format!("listen: `{listen_text}` is not an address like 127.0.0.1:8080"),
-        ));
-        SocketAddr::from(([127, 0, 0, 1], 8080))
+    let listen = overrides.listen.unwrap_or_else(|| {
+        listen_text.parse().unwrap_or_else(|_| {
+            problems.push(Problem::new(
+                path,
+                None,
+                format!("listen: `{listen_text}` is not an address like 127.0.0.1:8080"),
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        })
     });
 
     let registry_paths: Vec<PathBuf> = match &raw.registry {
