@@ -10,6 +10,7 @@ mod error;
 mod expand;
 mod raw;
 mod registry;
+mod server;
 mod snapshot;
 
 pub use auth::{

@@ -210,6 +210,8 @@ def check_ide_config(served: Served, copy: Path) -> None:
 
 
 def check_remote(served: Served, copy: Path) -> None:
+    # Only the names in `server.allowed_hosts` are served (the Host check covers /readyz too).
+    assert served.get("/readyz", Host="127.0.0.1").status_code == 403
     with served.session() as s:
         assert s.list_all("tools/list", "tools") == []  # its one upstream is not running here
     wait_log(served, r"search\s+FAILED")

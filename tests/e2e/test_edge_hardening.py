@@ -1,0 +1,124 @@
+"""The HTTP edge under attack from outside, over raw HTTP:
+
+- `/readyz` and `/metrics` pass the same Host/Origin check as /mcp, and `server.metrics_token`
+  keeps them to whoever holds the token (`/healthz` stays open);
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import harness
+import httpx
+import pytest
+from raw_mcp import RawSession, RpcError
+
+METRICS_TOKEN = "e2e-metrics-token-0f3c9a"
+
+
+class Session(RawSession):
+    """A legacy-era session whose every request carries `extra` headers."""
+
+    def __init__(self, url: str, extra: dict[str, str] | None = None) -> None:
+        self.extra = extra or {}
+        super().__init__(url)
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), **self.extra}
+
+
+def call(s: RawSession, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The call's error, or None when it was allowed and answered."""
+    try:
+        s.request("tools/call", {"name": name, "arguments": arguments or {}})
+    except RpcError as e:
+        return e.error
+    return None
+
+
+def tool_names(s: RawSession) -> set[str]:
+    return {t["name"] for t in s.list_all("tools/list", "tools")}
+
+
+def start_with_policies(dir: Path, policies: str, settings: dict[str, Any] | None = None) -> harness.Hub:
+    (dir / "policies").mkdir(parents=True)
+    (dir / "policies" / "edge.cedar").write_text(policies)
+    all_settings = {"policies": "policies/", "audit": {"sink": "audit.jsonl", "arguments": "log"}, **(settings or {})}
+    return harness.start_hub(dir, {"fixture": harness.fixture_stdio_spec()}, name=f"agentmux-{dir.name}", settings=all_settings)
+
+
+def audit_endpoints(hub: harness.Hub) -> list[str]:
+    lines = (hub.config_path.parent / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line).get("endpoint") for line in lines if line.strip()]
+
+
+# === /readyz and /metrics ===
+
+
+@pytest.fixture(scope="module")
+def token_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
+    dir = tmp_path_factory.mktemp("metrics-token")
+    # A secret like any other: read from a file, never logged.
+    (dir / "metrics.token").write_text(METRICS_TOKEN + "\n")
+    port = harness.free_port()
+    config = harness.write_hub_config(
+        dir, {"fixture": harness.fixture_stdio_spec()}, port, settings={"server": {"metrics_token": "${file:metrics.token}"}}
+    )
+    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
+    proc = harness.spawn("agentmux-metrics-token", [binary, "serve", "--config", config], dir / "logs", cwd=dir)
+    hub = harness.Hub(proc, port, config)
+    deadline = time.monotonic() + harness.READY_TIMEOUT_S
+    try:
+        while True:
+            assert proc.alive(), proc.tail()
+            try:
+                if httpx.get(hub.url("/readyz"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"not ready\n{proc.tail()}"
+            time.sleep(0.1)
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.mark.parametrize("path", ["/readyz", "/metrics"])
+def test_operations_routes_want_the_token(token_hub: harness.Hub, path: str) -> None:
+    url = token_hub.url(path)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+                    {"Authorization": f"Basic {METRICS_TOKEN}"}, {"X-API-Key": METRICS_TOKEN}):
+        r = httpx.get(url, headers=headers, timeout=5)
+        assert r.status_code == 401, (headers, r.status_code, r.text)
+        assert r.headers["www-authenticate"].startswith("Bearer"), r.headers
+        assert "agentmux_" not in r.text and "fixture" not in r.text
+    ok = httpx.get(url, headers={"Authorization": f"bearer {METRICS_TOKEN}"}, timeout=5)
+    assert ok.status_code == 200, ok.text
+    if path == "/metrics":
+        assert "agentmux_upstream_up" in ok.text
+
+
+def test_healthz_stays_open(token_hub: harness.Hub) -> None:
+    r = httpx.get(token_hub.url("/healthz"), timeout=5)
+    assert r.status_code == 200 and r.text == "ok\n"
+
+
+def test_the_token_is_never_logged(token_hub: harness.Hub) -> None:
+    httpx.get(token_hub.url("/metrics"), headers={"Authorization": "Bearer wrong"}, timeout=5)
+    assert METRICS_TOKEN not in token_hub.proc.stderr_path.read_text()
+    assert METRICS_TOKEN not in token_hub.proc.stdout_path.read_text()
+
+
+@pytest.mark.parametrize("path", ["/readyz", "/metrics"])
+def test_operations_routes_check_host_and_origin(token_hub: harness.Hub, path: str) -> None:
+    """A page reaching a loopback gateway through DNS rebinding reads nothing, token or not."""
+    token = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    for bad in ({"Host": "evil.example"}, {"Host": f"evil.example:{token_hub.port}"}, {"Origin": "http://evil.example"}):
+        r = httpx.get(token_hub.url(path), headers={**token, **bad}, timeout=5)
+        assert r.status_code == 403, (bad, r.status_code, r.text)
+        assert "agentmux_" not in r.text and "ready" not in r.text
+    assert httpx.get(token_hub.url(path), headers={**token, "Host": "localhost"}, timeout=5).status_code == 200
