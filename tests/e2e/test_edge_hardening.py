@@ -2,6 +2,8 @@
 
 - `/readyz` and `/metrics` pass the same Host/Origin check as /mcp, and `server.metrics_token`
   keeps them to whoever holds the token (`/healthz` stays open);
+- `context.endpoint` is the canonical route, so a policy on `/mcp/fixture` cannot be sidestepped
+  by percent-encoding the path, and legacy clients are `/sse` whichever route they post to;
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 import harness
 import httpx
 import pytest
+from mcp.client.session import ClientSession
+from mcp.client.sse import sse_client
+from mcp.shared.exceptions import MCPError
 from raw_mcp import RawSession, RpcError
 
 METRICS_TOKEN = "e2e-metrics-token-0f3c9a"
@@ -122,3 +127,56 @@ def test_operations_routes_check_host_and_origin(token_hub: harness.Hub, path: s
         assert r.status_code == 403, (bad, r.status_code, r.text)
         assert "agentmux_" not in r.text and "ready" not in r.text
     assert httpx.get(token_hub.url(path), headers={**token, "Host": "localhost"}, timeout=5).status_code == 200
+
+
+# === context.endpoint ===
+
+ENDPOINT_POLICIES = """
+@id("everything")
+permit (principal, action, resource);
+
+@id("not-on-the-single-route")
+forbid (principal, action == Action::"call_tool", resource == Tool::"fixture/echo")
+when { context.endpoint == "/mcp/fixture" };
+
+@id("legacy-clients-may-not-count")
+forbid (principal, action == Action::"call_tool", resource == Tool::"fixture/count_calls")
+when { context.endpoint == "/sse" };
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
+    hub = start_with_policies(tmp_path_factory.mktemp("endpoint"), ENDPOINT_POLICIES)
+    yield hub
+    hub.stop()
+
+
+@pytest.mark.parametrize("path", ["/mcp/fixture", "/mcp/%66ixture", "/mcp/%66%69%78%74%75%72%65", "/mcp/fixtur%65"])
+def test_a_percent_encoded_route_is_the_same_endpoint(endpoint_hub: harness.Hub, path: str) -> None:
+    url = endpoint_hub.url(path)
+    # httpx must send the path as written, or this test proves nothing.
+    assert httpx.URL(url).raw_path.decode() == path
+    with Session(url) as s:
+        denied = call(s, "echo", {"text": "hi"})
+        assert denied is not None, f"echo was allowed on {path}"
+        assert call(s, "count_calls") is None
+    assert audit_endpoints(endpoint_hub)[-1] == "/mcp/fixture"
+
+
+def test_the_federated_endpoint_is_not_affected(endpoint_hub: harness.Hub) -> None:
+    with Session(endpoint_hub.url("/mcp")) as s:
+        assert call(s, "fixture__echo", {"text": "hi"}) is None
+    assert audit_endpoints(endpoint_hub)[-1] == "/mcp"
+
+
+@pytest.mark.anyio
+async def test_legacy_clients_are_the_sse_endpoint(endpoint_hub: harness.Hub) -> None:
+    async with sse_client(endpoint_hub.url("/sse")) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        echoed = await session.call_tool("fixture__echo", {"text": "over sse"})
+        assert not echoed.is_error
+        with pytest.raises(MCPError):
+            await session.call_tool("fixture__count_calls", {})
+    assert "/sse" in audit_endpoints(endpoint_hub)
+    assert "/messages" not in audit_endpoints(endpoint_hub)
