@@ -19,6 +19,7 @@ pub use auth::{
 };
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
+pub use server::{ForwardedHeader, IpNet};
 pub use snapshot::{
     ArgumentValidation, ClientAuth, Config, McpSettings, NameFilter, OAuthClient, Overrides, PrefixMode, Secret,
     ServerSettings, Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load, load_with,

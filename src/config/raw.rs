@@ -62,6 +62,9 @@ pub struct RawServer {
     pub shutdown_grace: Option<ConfigDuration>,
     /// A bearer token `/metrics` and `/readyz` require.
     pub metrics_token: Option<Text>,
+    /// IPs or CIDR blocks whose forwarding header names the client.
+    pub trusted_proxies: Option<Vec<Text>>,
+    pub forwarded_header: Option<super::server::ForwardedHeader>,
 }
 
 impl std::fmt::Debug for RawServer {
@@ -71,6 +74,8 @@ impl std::fmt::Debug for RawServer {
             .field("allowed_origins", &self.allowed_origins)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("forwarded_header", &self.forwarded_header)
             .finish_non_exhaustive()
     }
 }

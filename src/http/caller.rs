@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 use super::Inputs;
+use super::client_ip;
 use crate::identity::Principal;
 use crate::mcp::{Caller, Hub, Scope};
 
@@ -37,16 +38,16 @@ pub struct CallerParts {
     pub principal: Arc<Principal>,
     /// The TCP peer (a proxy, when one is in front), for logs.
     pub client: Option<SocketAddr>,
-    /// The client's address as policies see it.
+    /// The client's address as policies see it: the peer, or what trusted proxies report.
     pub client_ip: Option<IpAddr>,
 }
 
 impl FromRequestParts<Arc<Inputs>> for CallerParts {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &Arc<Inputs>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, inputs: &Arc<Inputs>) -> Result<Self, Self::Rejection> {
         let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        let client_ip = client.map(|peer| peer.ip());
+        let client_ip = client.and_then(|peer| client_ip::resolve(peer.ip(), &parts.headers, &inputs.config.server));
         Ok(Self {
             // Authentication runs before every MCP route; a request it did not see is anonymous.
             principal: parts

@@ -2,6 +2,7 @@
 
 mod authn;
 mod caller;
+mod client_ip;
 mod guard;
 mod health;
 mod legacy_sse;

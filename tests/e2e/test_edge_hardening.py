@@ -4,6 +4,7 @@
   keeps them to whoever holds the token (`/healthz` stays open);
 - `context.endpoint` is the canonical route, so a policy on `/mcp/fixture` cannot be sidestepped
   by percent-encoding the path, and legacy clients are `/sse` whichever route they post to;
+- `context.client_ip` believes `X-Forwarded-For` only from `server.trusted_proxies`.
 """
 
 from __future__ import annotations
@@ -180,3 +181,63 @@ async def test_legacy_clients_are_the_sse_endpoint(endpoint_hub: harness.Hub) ->
             await session.call_tool("fixture__count_calls", {})
     assert "/sse" in audit_endpoints(endpoint_hub)
     assert "/messages" not in audit_endpoints(endpoint_hub)
+
+
+# === context.client_ip ===
+
+OFFICE_POLICY = """
+@id("echo-from-the-office")
+permit (principal, action == Action::"call_tool", resource == Tool::"fixture/echo")
+when { context has client_ip && context.client_ip.isInRange(ip("10.0.0.0/8")) };
+"""
+
+FORGED = [
+    {"X-Forwarded-For": "10.1.2.3"},
+    {"X-Forwarded-For": "10.1.2.3, 10.9.9.9"},
+    {"Forwarded": "for=10.1.2.3"},
+    {"X-Real-IP": "10.1.2.3"},
+]
+
+
+def echo_allowed(hub: harness.Hub, headers: dict[str, str]) -> bool:
+    with Session(hub.url("/mcp"), headers) as s:
+        return call(s, "fixture__echo", {"text": "hi"}) is None
+
+
+def test_forwarding_headers_are_ignored_without_trusted_proxies(tmp_path: Path) -> None:
+    hub = start_with_policies(tmp_path / "untrusting", OFFICE_POLICY)
+    try:
+        for headers in [{}, *FORGED]:
+            assert not echo_allowed(hub, headers), f"{headers} made 127.0.0.1 look like the office"
+    finally:
+        hub.stop()
+
+
+def test_a_trusted_proxy_names_the_client(tmp_path: Path) -> None:
+    hub = start_with_policies(tmp_path / "trusting", OFFICE_POLICY, {"server": {"trusted_proxies": ["127.0.0.1", "192.168.0.0/16"]}})
+    try:
+        # The proxy (our loopback peer) says the client is in the office.
+        assert echo_allowed(hub, {"X-Forwarded-For": "10.1.2.3"})
+        # ... through a chain of trusted proxies.
+        assert echo_allowed(hub, {"X-Forwarded-For": "10.1.2.3, 192.168.1.1"})
+        # No header: the proxy itself is calling, and it is not in the office.
+        assert not echo_allowed(hub, {})
+        # The client forged the office address; the proxy appended the real one: right-most wins.
+        assert not echo_allowed(hub, {"X-Forwarded-For": "10.1.2.3, 198.51.100.7"})
+        # Only the configured header (X-Forwarded-For by default) is read.
+        assert not echo_allowed(hub, {"Forwarded": "for=10.1.2.3"})
+        # A hop the proxy could not name is no address (not the proxy's own).
+        assert not echo_allowed(hub, {"X-Forwarded-For": "10.1.2.3, unknown"})
+    finally:
+        hub.stop()
+
+
+def test_forwarded_header_when_configured(tmp_path: Path) -> None:
+    settings = {"server": {"trusted_proxies": ["127.0.0.0/8"], "forwarded_header": "forwarded"}}
+    hub = start_with_policies(tmp_path / "rfc7239", OFFICE_POLICY, settings)
+    try:
+        assert echo_allowed(hub, {"Forwarded": 'for="10.1.2.3:4711";proto=http'})
+        assert not echo_allowed(hub, {"Forwarded": "for=10.1.2.3, for=198.51.100.7"})
+        assert not echo_allowed(hub, {"X-Forwarded-For": "10.1.2.3"})
+    finally:
+        hub.stop()
