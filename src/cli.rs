@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
-    Serve(ConfigArg),
+    Serve(ServeArgs),
     /// Load and validate the config and registry; exit 1 with every problem found.
     Validate(ConfigArg),
     /// Connect to the upstreams and print the merged catalog; `approve` and `diff` manage the
@@ -139,6 +139,16 @@ struct ApproveArgs {
 }
 
 #[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Listen on this address instead of the config's `listen:` (e.g. 127.0.0.1:0 for a free
+    /// port; `serve` prints the one it got).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(clap::Args)]
 struct ConfigArg {
     /// Config file.
     #[arg(long, short, default_value = "agentmux.yaml", env = "AGENTMUX_CONFIG")]
@@ -210,7 +220,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve(arg) => {
-            let cfg = load(&arg.config)?;
+            let overrides = config::Overrides { listen: arg.listen };
+            let cfg = config::load_with(&arg.config.config, overrides).map_err(|e| anyhow::anyhow!("{e}"))?;
             let gateway = Gateway::start(cfg).await?;
             eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
             gateway

@@ -10,6 +10,7 @@ mod error;
 mod expand;
 mod raw;
 mod registry;
+mod server;
 mod snapshot;
 
 pub use auth::{
@@ -18,7 +19,8 @@ pub use auth::{
 };
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
+pub use server::{ForwardedHeader, IpNet};
 pub use snapshot::{
-    ArgumentValidation, ClientAuth, Config, McpSettings, NameFilter, OAuthClient, PrefixMode, Secret, ServerSettings,
-    Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load,
+    ArgumentValidation, ClientAuth, Config, McpSettings, NameFilter, OAuthClient, Overrides, PrefixMode, Secret,
+    ServerSettings, Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load, load_with,
 };

@@ -52,13 +52,32 @@ pub enum RawPrefix {
     Never,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `server:`. Its Debug leaves the metrics token out.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub max_body_bytes: Option<usize>,
     pub allowed_origins: Option<Vec<Text>>,
     pub allowed_hosts: Option<Vec<Text>>,
     pub shutdown_grace: Option<ConfigDuration>,
+    /// A bearer token `/metrics` and `/readyz` require.
+    pub metrics_token: Option<Text>,
+    /// IPs or CIDR blocks whose forwarding header names the client.
+    pub trusted_proxies: Option<Vec<Text>>,
+    pub forwarded_header: Option<super::server::ForwardedHeader>,
+}
+
+impl std::fmt::Debug for RawServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawServer")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("forwarded_header", &self.forwarded_header)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `registry/<name>.yaml`: one upstream.

@@ -12,6 +12,7 @@ use super::expand::with_base_dir;
 pub use super::raw::{ArgumentValidation, UpstreamProtocol};
 use super::raw::{OneOrMany, RawConfig, RawFilter, RawPrefix, RawTimeouts};
 use super::registry;
+pub use super::server::ServerSettings;
 
 /// Everything agentmux runs on, validated. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -30,16 +31,6 @@ pub struct Config {
     pub audit: AuditSettings,
     /// Tool pinning against the lock file; `None`: off.
     pub pinning: Option<PinningSettings>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    pub max_body_bytes: usize,
-    /// Host header values accepted (`*` = any). Protects loopback listeners from DNS rebinding.
-    pub allowed_hosts: Vec<String>,
-    /// Origin header values accepted when a browser sends one (`*` = any).
-    pub allowed_origins: Vec<String>,
-    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,8 +259,20 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Settings given on the command line, which win over the file's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    /// `serve --listen`: loopback defaults (allowed hosts) follow this address, not the file's.
+    pub listen: Option<SocketAddr>,
+}
+
 /// Loads and validates the config file and everything it points to, reporting every problem.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, Overrides::default())
+}
+
+/// [`load`], with command-line overrides applied before anything derives from them.
+pub fn load_with(path: &Path, overrides: Overrides) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         problems: vec![Problem::new(path, None, format!("cannot read config file: {e}"))],
@@ -289,13 +292,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     };
 
     let listen_text = raw.listen.as_ref().map_or(DEFAULT_LISTEN, |t| t.0.as_str());
-    let listen = listen_text.parse().unwrap_or_else(|_| {
-        problems.push(Problem::new(
-            path,
-            None,
-            format!("listen: `{listen_text}` is not an address like 127.0.0.1:8080"),
-        ));
-        SocketAddr::from(([127, 0, 0, 1], 8080))
+    let listen = overrides.listen.unwrap_or_else(|| {
+        listen_text.parse().unwrap_or_else(|_| {
+            problems.push(Problem::new(
+                path,
+                None,
+                format!("listen: `{listen_text}` is not an address like 127.0.0.1:8080"),
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        })
     });
 
     let registry_paths: Vec<PathBuf> = match &raw.registry {
@@ -317,7 +322,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             ),
         ));
     }
-    let server = server_settings(&raw, listen);
+    let server = super::server::server_settings(&raw.server, listen, path, &mut problems);
     let policies = raw.policies.as_ref().map(|p| base.join(&p.0));
     let denied = super::auth::denied(&raw.authz);
     // Audit is on by default once there is something to audit: callers or decisions.
@@ -397,31 +402,6 @@ fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> Mc
         catalog_ttl: m.catalog_ttl.map_or(Duration::from_secs(300), |d| d.0),
         session_idle_timeout: m.session_idle_timeout.map_or(Duration::from_secs(1800), |d| d.0),
         max_sessions: m.max_sessions.unwrap_or(100_000),
-    }
-}
-
-fn server_settings(raw: &RawConfig, listen: SocketAddr) -> ServerSettings {
-    let s = &raw.server;
-    let texts = |v: &Option<Vec<super::expand::Text>>| v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect());
-    // A loopback listener only answers to loopback names unless told otherwise: this is what stops
-    // a web page from reaching it through DNS rebinding. A listener on a public address is meant to
-    // be reached by other names.
-    let default_hosts = if listen.ip().is_loopback() {
-        vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]
-    } else {
-        vec!["*".into()]
-    };
-    ServerSettings {
-        max_body_bytes: s.max_body_bytes.unwrap_or(4 * 1024 * 1024),
-        allowed_hosts: texts(&s.allowed_hosts).unwrap_or(default_hosts),
-        allowed_origins: texts(&s.allowed_origins).unwrap_or_else(|| {
-            vec![
-                "http://localhost".into(),
-                "http://127.0.0.1".into(),
-                "http://[::1]".into(),
-            ]
-        }),
-        shutdown_grace: s.shutdown_grace.map_or(Duration::from_secs(10), |d| d.0),
     }
 }
 

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::caller::CallerParts;
+use super::caller::{self, CallerParts};
 use super::mcp_endpoint::rpc_error_response;
 use super::{Inputs, sse};
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
@@ -67,7 +67,7 @@ pub async fn message(
                 Arc::clone(&inputs.hub),
                 Scope::Federated,
                 Some(session),
-                who.caller(ERA),
+                who.caller(Arc::from(caller::LEGACY_ENDPOINT), ERA),
                 message,
                 out,
             ));

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use tracing::{info, warn};
 
-use super::caller::CallerParts;
+use super::caller::{self, CallerParts};
 use super::{Inputs, sse, stateless};
 use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RpcError};
 use crate::mcp::{
@@ -122,7 +122,7 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: Hea
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());
-    let caller = who.caller(&session.protocol_version);
+    let caller = who.caller(caller::endpoint(&inputs.hub, scope), &session.protocol_version);
     run_request(inputs, scope, Some(session), caller, message, method, log_level).await
 }
 
@@ -156,7 +156,7 @@ async fn post_stateless(
             jsonrpc::result_frame(id, &inputs.hub.discover_result(scope)),
         );
     }
-    let caller = who.caller(crate::mcp::MODERN_VERSIONS[0]);
+    let caller = who.caller(caller::endpoint(&inputs.hub, scope), crate::mcp::MODERN_VERSIONS[0]);
     run_request(inputs, scope, None, caller, message, method, validated.log_level).await
 }
 

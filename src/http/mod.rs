@@ -2,6 +2,7 @@
 
 mod authn;
 mod caller;
+mod client_ip;
 mod guard;
 mod health;
 mod legacy_sse;
@@ -59,15 +60,24 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
             "/.well-known/oauth-protected-resource/mcp/{upstream}",
             get(authn::metadata_single),
         )
+        .layer(DefaultBodyLimit::max(limit));
+    // Readiness and metrics describe the deployment: a web page must not read them through DNS
+    // rebinding any more than it may call /mcp, and a token may keep them to the scraper.
+    let operations = Router::new()
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&inputs),
+            health::require_token,
+        ));
+    Router::new()
+        .merge(mcp)
+        .merge(operations)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&inputs),
             guard::check_host_and_origin,
         ))
-        .layer(DefaultBodyLimit::max(limit));
-    Router::new()
-        .merge(mcp)
+        // Liveness says nothing but "alive"; probes reach it under any name.
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .with_state(inputs)
 }
