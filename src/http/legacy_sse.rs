@@ -20,7 +20,11 @@ use crate::mcp::{Scope, Session, negotiate_version, relay, requested_version};
 const ERA: &str = "2024-11-05";
 
 pub async fn open(State(inputs): State<Arc<Inputs>>, who: CallerParts) -> Response {
-    let session = Session::new(Scope::Federated, ERA.to_string(), who.caller(ERA));
+    let session = Session::new(
+        Scope::Federated,
+        ERA.to_string(),
+        who.caller(Arc::from(caller::LEGACY_ENDPOINT), ERA),
+    );
     let frames = session.open_stream();
     let endpoint = format!("/messages?sessionId={}", session.id);
     let guard = inputs.hub.sessions.insert_while(Arc::clone(&session));

@@ -147,7 +147,12 @@ async fn post_stateless(
         return stateless::method_not_found(&message, &method);
     }
     if method == "subscriptions/listen" {
-        return stateless::listen(&inputs, scope, &message, who.caller("2026-07-28"));
+        return stateless::listen(
+            &inputs,
+            scope,
+            &message,
+            who.caller(caller::endpoint(&inputs.hub, scope), "2026-07-28"),
+        );
     }
     if method == "server/discover" {
         let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
@@ -178,7 +183,11 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
         return rpc_error_response(StatusCode::BAD_REQUEST, id, &e);
     };
     let version = negotiate_version(Some(&requested));
-    let session = Session::new(scope, version.to_string(), who.caller(version));
+    let session = Session::new(
+        scope,
+        version.to_string(),
+        who.caller(caller::endpoint(&inputs.hub, scope), version),
+    );
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
     inputs.hub.sessions.insert(session);
