@@ -63,7 +63,11 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                         }
                     }
                 });
-                hub.sessions.insert(Arc::clone(&new));
+                if let Err(refused) = hub.sessions.open(Arc::clone(&new)) {
+                    let e = jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, refused.to_string());
+                    let _ = out_tx.send(jsonrpc::error_frame(Some(id), &e)).await;
+                    continue;
+                }
                 session = Some(new);
                 let result = hub.initialize_result(Scope::Federated, version);
                 let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;

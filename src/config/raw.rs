@@ -42,6 +42,10 @@ pub struct RawMcp {
     pub catalog_ttl: Option<ConfigDuration>,
     pub session_idle_timeout: Option<ConfigDuration>,
     pub max_sessions: Option<u64>,
+    /// Sessions one caller may hold (its least recently used is evicted beyond).
+    pub max_sessions_per_caller: Option<usize>,
+    /// Sessions one caller may open per second (bursts of ten times that).
+    pub sessions_per_second: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]

@@ -55,6 +55,8 @@ pub struct McpSettings {
     pub catalog_ttl: Duration,
     pub session_idle_timeout: Duration,
     pub max_sessions: u64,
+    pub max_sessions_per_caller: usize,
+    pub sessions_per_second: u32,
 }
 
 /// One upstream MCP server.
@@ -402,6 +404,8 @@ fn mcp_settings(raw: &RawConfig, path: &Path, problems: &mut Vec<Problem>) -> Mc
         catalog_ttl: m.catalog_ttl.map_or(Duration::from_secs(300), |d| d.0),
         session_idle_timeout: m.session_idle_timeout.map_or(Duration::from_secs(1800), |d| d.0),
         max_sessions: m.max_sessions.unwrap_or(100_000),
+        max_sessions_per_caller: m.max_sessions_per_caller.unwrap_or(1_000).max(1),
+        sessions_per_second: m.sessions_per_second.unwrap_or(20).max(1),
     }
 }
 

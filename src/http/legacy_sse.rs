@@ -27,7 +27,10 @@ pub async fn open(State(inputs): State<Arc<Inputs>>, who: CallerParts) -> Respon
     );
     let frames = session.open_stream();
     let endpoint = format!("/messages?sessionId={}", session.id);
-    let guard = inputs.hub.sessions.insert_while(Arc::clone(&session));
+    let guard = match inputs.hub.sessions.open_while(Arc::clone(&session)) {
+        Ok(guard) => guard,
+        Err(refused) => return super::mcp_endpoint::refused_response(None, &refused),
+    };
     sse::legacy_stream(endpoint, frames, guard)
 }
 

@@ -190,7 +190,9 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
     );
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
-    inputs.hub.sessions.insert(session);
+    if let Err(refused) = inputs.hub.sessions.open(session) {
+        return refused_response(id, &refused);
+    }
     info!(session = %short_id(&session_id), version, principal = %who.principal, "session opened");
     let frame = jsonrpc::result_frame(id.unwrap_or(jsonrpc::null_ref()), &result);
     let mut response = json_response(StatusCode::OK, frame);
@@ -387,4 +389,18 @@ fn json_response(status: StatusCode, frame: Vec<u8>) -> Response {
 
 pub fn rpc_error_response(status: StatusCode, id: Option<&RawValue>, error: &RpcError) -> Response {
     json_response(status, jsonrpc::error_frame(id, error))
+}
+
+/// 429 (with `Retry-After`) for a caller that opens sessions too fast, 503 when agentmux is full.
+pub(super) fn refused_response(id: Option<&RawValue>, refused: &crate::mcp::Refused) -> Response {
+    let (status, retry_after) = match refused {
+        crate::mcp::Refused::TooFast { retry_after_secs } => (StatusCode::TOO_MANY_REQUESTS, *retry_after_secs),
+        crate::mcp::Refused::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, 5),
+    };
+    let error = RpcError::new(INVALID_REQUEST, refused.to_string());
+    let mut response = rpc_error_response(status, id, &error);
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }

@@ -231,7 +231,10 @@ pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::m
         Some(&ack),
     ));
     // The stream's state lives exactly as long as the stream.
-    let guard = inputs.hub.sessions.insert_while(Arc::clone(&session));
+    let guard = match inputs.hub.sessions.open_while(Arc::clone(&session)) {
+        Ok(guard) => guard,
+        Err(refused) => return super::mcp_endpoint::refused_response(Some(id), &refused),
+    };
     sse::guarded_session_stream(frames, guard)
 }
 

@@ -10,7 +10,8 @@ use super::catalog::{UpstreamCatalog, View, Views};
 use super::gate::Gate;
 use super::pinning::{LockError, Pins};
 use super::progress::ProgressRoutes;
-use super::session::{Scope, Sessions};
+use super::session::Scope;
+use super::sessions::Sessions;
 use crate::audit::Audit;
 use crate::config::{Config, Denied, McpSettings};
 use crate::upstream::{Upstream, UpstreamEvent};
@@ -70,7 +71,12 @@ impl Hub {
                 pins.as_deref(),
             )),
             pins,
-            sessions: Sessions::new(config.mcp.session_idle_timeout, config.mcp.max_sessions),
+            sessions: Sessions::new(super::SessionLimits {
+                idle: config.mcp.session_idle_timeout,
+                max: config.mcp.max_sessions,
+                per_caller: config.mcp.max_sessions_per_caller,
+                opens_per_second: config.mcp.sessions_per_second,
+            }),
             progress: Arc::default(),
             upstreams,
             events,

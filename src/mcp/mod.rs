@@ -19,6 +19,7 @@ mod progress;
 pub mod relay;
 mod rewrite;
 mod session;
+mod sessions;
 
 use tokio::sync::mpsc;
 
@@ -27,7 +28,8 @@ pub use catalog::{ListKind, Views};
 pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
 pub use gate::{Action, Args, Ask, Caller, Gate, Target, ToolHints, Unreadable, Verdict, static_era};
 pub use hub::{Hub, Security};
-pub use session::{Listen, Scope, Session, Sessions, log_level_rank, short_id};
+pub use session::{Listen, Scope, Session, log_level_rank, short_id};
+pub use sessions::{Limits as SessionLimits, Refused, SessionGuard, Sessions};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never
 /// waits: a client that does not read loses notifications, never the response.

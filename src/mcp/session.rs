@@ -1,8 +1,8 @@
 //! Client sessions of the stateful MCP era, and where their notifications go.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -65,6 +65,8 @@ pub struct Session {
     log_level: Mutex<Option<u8>>,
     /// Set for a stateless client's `subscriptions/listen` stream: which changes it asked for.
     pub listen: Option<Listen>,
+    /// When it was last used (ms since agentmux started), to evict a caller's least recent.
+    pub last_seen: AtomicU64,
 }
 
 /// What a `subscriptions/listen` stream asked for (2026-07-28); every notification on it is
@@ -113,7 +115,13 @@ impl Session {
             subscriptions: Mutex::default(),
             log_level: Mutex::new(None),
             listen,
+            last_seen: AtomicU64::new(uptime_ms()),
         })
+    }
+
+    /// Marks it used now.
+    pub fn touch(&self) {
+        self.last_seen.store(uptime_ms(), Ordering::Relaxed);
     }
 
     /// Opens the GET stream, replacing an older one (the spec allows one at a time).
@@ -210,6 +218,12 @@ pub fn log_level_rank(name: &str) -> Option<u8> {
     .map(|p| p as u8)
 }
 
+/// Milliseconds since the first call: a monotonic clock that fits an atomic.
+fn uptime_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+}
+
 /// Enough of a session id to correlate log and audit lines, not enough to use it.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
@@ -219,74 +233,4 @@ pub fn short_id(id: &str) -> &str {
 fn new_session_id() -> String {
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     format!("{}{}", a.simple(), b.simple())
-}
-
-/// Live sessions, expired after an idle timeout.
-#[derive(Clone)]
-pub struct Sessions {
-    cache: moka::sync::Cache<String, Arc<Session>>,
-}
-
-impl Sessions {
-    pub fn new(idle: Duration, max: u64) -> Self {
-        Self {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(max)
-                .time_to_idle(idle)
-                .build(),
-        }
-    }
-
-    pub fn insert(&self, session: Arc<Session>) {
-        self.cache.insert(session.id.clone(), session);
-    }
-
-    /// Keeps `session` while the returned guard lives (the life of its stream).
-    pub fn insert_while(&self, session: Arc<Session>) -> SessionGuard {
-        let guard = SessionGuard {
-            sessions: self.clone(),
-            id: session.id.clone(),
-        };
-        self.insert(session);
-        guard
-    }
-
-    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.cache.get(id)
-    }
-
-    pub fn remove(&self, id: &str) -> Option<Arc<Session>> {
-        self.cache.remove(id)
-    }
-
-    pub fn count(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
-    }
-
-    /// Ends every session and its stream (shutdown).
-    pub fn close_all(&self) {
-        for (_, session) in self.cache.iter() {
-            session.close_stream();
-        }
-        self.cache.invalidate_all();
-    }
-
-    /// Every live session (for notifications that concern many).
-    pub fn all(&self) -> impl Iterator<Item = Arc<Session>> + '_ {
-        self.cache.iter().map(|(_, s)| s)
-    }
-}
-
-/// Forgets a session when dropped: for sessions that exist only as long as one stream
-/// (`subscriptions/listen`, the legacy `/sse` endpoint).
-pub struct SessionGuard {
-    sessions: Sessions,
-    id: String,
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        self.sessions.remove(&self.id);
-    }
 }

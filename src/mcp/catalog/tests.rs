@@ -58,6 +58,8 @@ fn settings(prefix: PrefixMode, max_name_length: usize) -> McpSettings {
         catalog_ttl: std::time::Duration::from_secs(60),
         session_idle_timeout: std::time::Duration::from_secs(60),
         max_sessions: 10,
+        max_sessions_per_caller: 10,
+        sessions_per_second: 10,
     }
 }
 
