@@ -19,6 +19,6 @@ pub use auth::{
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
 pub use snapshot::{
-    ArgumentValidation, ClientAuth, Config, McpSettings, NameFilter, OAuthClient, PrefixMode, Secret, ServerSettings,
-    Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load,
+    ArgumentValidation, ClientAuth, Config, DEFAULT_MAX_MESSAGE_BYTES, McpSettings, NameFilter, OAuthClient,
+    PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load,
 };

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::value::RawValue;
@@ -18,13 +17,11 @@ use tracing::{debug, warn};
 use super::correlate::Correlator;
 use super::credentials::{self, Credentials};
 use super::handshake::{initialize_params, parse_initialize};
-use super::http_client::{self, describe};
+use super::http_client::{self, bounded_unlimited, describe};
+use super::sse_bound;
 use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
 use crate::jsonrpc::{self, Message, Raw};
-
-/// Largest single event accepted on the stream; a bigger one ends the connection.
-const MAX_EVENT: usize = 32 * 1024 * 1024;
 
 pub struct SseLink {
     name: Arc<str>,
@@ -45,6 +42,8 @@ pub struct SseTarget<'a> {
     pub headers: &'a BTreeMap<String, Secret>,
     pub credentials: Option<Arc<Credentials>>,
     pub timeouts: Timeouts,
+    /// The largest event accepted on the stream; a bigger one ends the connection.
+    pub max_message: usize,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
 
@@ -86,6 +85,7 @@ impl SseLink {
             name: target.name.into(),
             index: target.index,
             base: url,
+            max_event: target.max_message,
             correlator: Arc::clone(&correlator),
             events: target.events,
             closed: closed.clone(),
@@ -206,6 +206,7 @@ struct Reader {
     name: Arc<str>,
     index: usize,
     base: reqwest::Url,
+    max_event: usize,
     correlator: Arc<Correlator>,
     events: mpsc::Sender<UpstreamEvent>,
     closed: CancellationToken,
@@ -218,17 +219,23 @@ impl Reader {
     async fn run(self, response: reqwest::Response, endpoint: oneshot::Sender<reqwest::Url>) {
         let mut endpoint = Some(endpoint);
         let mut post_url: Option<reqwest::Url> = None;
-        let mut stream = response.bytes_stream().eventsource();
+        let bytes = bounded_unlimited(response.bytes_stream());
+        let mut stream = sse_bound::events(bytes, Arc::clone(&self.name), self.max_event);
+        let mut failure = UpstreamError::Closed;
         loop {
             let event = tokio::select! {
                 e = stream.next() => e,
                 () = self.closed.cancelled() => None,
             };
-            let Some(Ok(event)) = event else { break };
-            if event.data.len() > MAX_EVENT {
-                warn!(upstream = %self.name, "event larger than {MAX_EVENT} bytes; closing");
-                break;
-            }
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => {
+                    warn!(upstream = %self.name, error = %e, "the event stream failed; closing");
+                    failure = e;
+                    break;
+                }
+                None => break,
+            };
             if event.event == "endpoint" {
                 match self.base.join(event.data.trim()) {
                     Ok(url) => {
@@ -269,6 +276,6 @@ impl Reader {
             }
         }
         self.closed.cancel();
-        self.correlator.fail_all();
+        self.correlator.fail_all_with(&failure);
     }
 }
