@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderValue, header};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::correlate::Correlator;
@@ -33,6 +34,8 @@ pub struct SseLink {
     correlator: Arc<Correlator>,
     timeouts: Timeouts,
     pub(super) closed: CancellationToken,
+    /// The stream's reader; dropping the link aborts it, which closes the stream.
+    _reader: AbortOnDropHandle<()>,
 }
 
 pub struct SseTarget<'a> {
@@ -93,7 +96,9 @@ impl SseLink {
             headers: headers.clone(),
             credentials: credentials.clone(),
         };
-        tokio::spawn(reader.run(response, endpoint_tx));
+        // Owned from here on: if anything below fails (or the supervisor gives up on the whole
+        // connect), dropping the handle ends the reader and with it the upstream connection.
+        let reader = AbortOnDropHandle::new(tokio::spawn(reader.run(response, endpoint_tx)));
         let post_url = tokio::time::timeout(target.timeouts.first_byte, endpoint_rx)
             .await
             .map_err(|_| UpstreamError::Protocol("no `endpoint` event on the stream".into()))?
@@ -108,6 +113,7 @@ impl SseLink {
             correlator,
             timeouts: target.timeouts,
             closed,
+            _reader: reader,
         });
         let result = link.request(0, "initialize", Some(&initialize_params()), None).await?;
         let init = parse_initialize(result)?;
@@ -277,5 +283,61 @@ impl Reader {
         }
         self.closed.cancel();
         self.correlator.fail_all_with(&failure);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that opens the event stream but never names an endpoint: the failed connect
+    /// must close the stream, not leave a reader holding it.
+    #[tokio::test]
+    async fn a_failed_connect_closes_its_stream() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sse", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await.unwrap();
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(b"c\r\n: keepalive\n\r\n").await.unwrap();
+            // Until agentmux hangs up: EOF (0) or a reset.
+            let mut rest = [0u8; 1024];
+            tokio::time::timeout(Duration::from_secs(5), socket.read(&mut rest)).await
+        });
+        let (events, _inbox) = mpsc::channel(8);
+        let timeouts = Timeouts {
+            first_byte: Duration::from_millis(300),
+            ..Timeouts::DEFAULT
+        };
+        let headers = BTreeMap::new();
+        let outcome = SseLink::connect(SseTarget {
+            name: "quiet",
+            index: 0,
+            url: &url,
+            headers: &headers,
+            credentials: None,
+            timeouts,
+            max_message: 1 << 20,
+            events,
+        })
+        .await;
+        assert!(
+            matches!(outcome, Err(UpstreamError::Protocol(_))),
+            "{:?}",
+            outcome.err()
+        );
+        let hung_up = server.await.unwrap();
+        assert!(
+            matches!(hung_up, Ok(Ok(0)) | Ok(Err(_))),
+            "the stream stayed open after the connect failed: {hung_up:?}"
+        );
     }
 }
