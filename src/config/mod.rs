@@ -21,6 +21,6 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
 pub use server::{ForwardedHeader, IpNet};
 pub use snapshot::{
-    ArgumentValidation, ClientAuth, Config, McpSettings, NameFilter, OAuthClient, Overrides, PrefixMode, Secret,
-    ServerSettings, Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load, load_with,
+    ArgumentValidation, ClientAuth, Config, DEFAULT_MAX_MESSAGE_BYTES, McpSettings, NameFilter, OAuthClient, Overrides,
+    PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load, load_with,
 };

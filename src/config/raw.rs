@@ -99,6 +99,9 @@ pub struct RawUpstream {
     /// Whether `/readyz` waits for this upstream (default true).
     pub required: Option<bool>,
     pub timeouts: Option<RawTimeouts>,
+    /// The largest single message read from this upstream (a JSON body, an SSE event, a stdio
+    /// line), in bytes.
+    pub max_message_bytes: Option<usize>,
     /// Whether tool call arguments must validate against the tool's `inputSchema` (default
     /// strict).
     pub validate_arguments: Option<ArgumentValidation>,

@@ -12,7 +12,12 @@ use serde_json::Value;
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
 use super::raw::{ArgumentValidation, RawClientAuth, RawOAuth, RawTransport, RawUpstream, UpstreamProtocol};
-use super::snapshot::{ClientAuth, NameFilter, OAuthClient, Secret, Timeouts, TransportSpec, UpstreamSpec};
+use super::snapshot::{
+    ClientAuth, DEFAULT_MAX_MESSAGE_BYTES, NameFilter, OAuthClient, Secret, Timeouts, TransportSpec, UpstreamSpec,
+};
+
+/// Smallest `max_message_bytes` accepted: below this, ordinary handshakes and lists fail.
+const MIN_MESSAGE_BYTES: usize = 4096;
 
 /// Reads every registry path; problems are collected, good entries are kept.
 pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> Vec<UpstreamSpec> {
@@ -157,6 +162,14 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
             return None;
         }
     };
+    if raw.max_message_bytes.is_some_and(|n| n < MIN_MESSAGE_BYTES) {
+        problems.push(Problem::new(
+            file,
+            key_line(text, "max_message_bytes"),
+            format!("max_message_bytes: must be at least {MIN_MESSAGE_BYTES} (an initialize result must fit)"),
+        ));
+        return None;
+    }
     Some(UpstreamSpec {
         name,
         declared_in: file.to_path_buf(),
@@ -167,6 +180,7 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
         resources: NameFilter::from_raw(raw.resources),
         required: raw.required.unwrap_or(true),
         timeouts: Timeouts::from_raw(raw.timeouts),
+        max_message_bytes: raw.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
         validate_arguments: raw.validate_arguments.unwrap_or_default(),
     })
 }
@@ -307,6 +321,7 @@ fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<Upstrea
                 resources: NameFilter::default(),
                 required: true,
                 timeouts: Timeouts::DEFAULT,
+                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
                 validate_arguments: ArgumentValidation::Strict,
             }),
             Err(msg) => problems.push(Problem::new(file, None, format!("{at}: {msg}"))),

@@ -74,8 +74,15 @@ pub struct UpstreamSpec {
     /// `/readyz` waits until a required upstream has been tried.
     pub required: bool,
     pub timeouts: Timeouts,
+    /// The largest single message agentmux reads from the upstream (JSON body, SSE event, stdio
+    /// line); a bigger one fails that stream instead of growing agentmux's memory.
+    pub max_message_bytes: usize,
     pub validate_arguments: ArgumentValidation,
 }
+
+/// Default for [`UpstreamSpec::max_message_bytes`]: far above any sane tool result, far below
+/// what would hurt the process.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub enum TransportSpec {

@@ -10,6 +10,7 @@ use super::catalog::{UpstreamCatalog, View, Views};
 use super::gate::Gate;
 use super::pinning::{LockError, Pins};
 use super::progress::ProgressRoutes;
+use super::refresh::RefreshQueue;
 use super::session::Scope;
 use super::sessions::Sessions;
 use crate::audit::Audit;
@@ -26,8 +27,9 @@ pub struct Hub {
     pub(super) catalogs: Mutex<Vec<Option<Arc<UpstreamCatalog>>>>,
     /// Why an upstream's catalog is missing, when fetching it failed.
     pub(super) catalog_errors: Mutex<Vec<Option<String>>>,
-    /// Serializes catalog refreshes per upstream so an older fetch never overwrites a newer one.
-    pub(super) refreshing: Vec<tokio::sync::Mutex<()>>,
+    /// Per upstream: the lists its refresh task must fetch again. One task per upstream, so an
+    /// older fetch never overwrites a newer one.
+    pub(super) refresh: Vec<RefreshQueue>,
     pub(super) views: ArcSwap<Views>,
     /// Tool pinning (`pinning:` in the config): the approved definitions, applied to every view.
     pub(super) pins: Option<Arc<Pins>>,
@@ -63,7 +65,7 @@ impl Hub {
             settings: config.mcp.clone(),
             catalogs: Mutex::new(vec![None; upstreams.len()]),
             catalog_errors: Mutex::new(vec![None; upstreams.len()]),
-            refreshing: upstreams.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
+            refresh: upstreams.iter().map(|_| RefreshQueue::default()).collect(),
             views: ArcSwap::from_pointee(Views::build(
                 &upstreams,
                 &vec![None; upstreams.len()],

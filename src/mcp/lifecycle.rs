@@ -1,25 +1,21 @@
-//! The hub's background work: upstream supervisors, catalog refreshes, and routing what upstreams
-//! send unasked to the client sessions it concerns.
+//! The hub's background work: upstream supervisors, catalog refresh tasks (`refresh.rs`), and
+//! routing what upstreams send unasked to the client sessions it concerns.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use super::Outbox;
-use super::catalog::{ListKind, UpstreamCatalog};
+use super::catalog::ListKind;
 use super::hub::Hub;
 use super::names;
 use super::session::{Scope, log_level_rank};
 use crate::config::PrefixMode;
 use crate::jsonrpc::{RawObject, request_frame, to_raw};
 use crate::upstream::{Inbound, UpstreamEvent, supervise};
-
-/// How often the hub looks for catalogs to refetch (missing ones, or older than the TTL).
-const REFRESH_TICK: Duration = Duration::from_secs(15);
 
 impl Hub {
     /// Starts every upstream's supervisor and the hub's own loops, all owned by `tasks`.
@@ -31,9 +27,9 @@ impl Hub {
     ) {
         for up in &self.upstreams {
             tasks.spawn(supervise(Arc::clone(up), self.events.clone(), shutdown.clone()));
+            tasks.spawn(Arc::clone(self).refresher(up.index, shutdown.clone()));
         }
         tasks.spawn(Arc::clone(self).event_loop(inbox, shutdown.clone()));
-        tasks.spawn(Arc::clone(self).refresh_loop(shutdown.clone()));
     }
 
     async fn event_loop(self: Arc<Self>, mut inbox: mpsc::Receiver<UpstreamEvent>, shutdown: CancellationToken) {
@@ -44,9 +40,7 @@ impl Hub {
             };
             let Some(event) = event else { return };
             match event {
-                UpstreamEvent::Connected { upstream, .. } => {
-                    tokio::spawn(Arc::clone(&self).refresh(upstream, None));
-                }
+                UpstreamEvent::Connected { upstream, .. } => self.request_refresh(upstream, None),
                 UpstreamEvent::Disconnected { upstream, reason } => {
                     if self.catalog(upstream).is_some() {
                         debug!(upstream = %self.upstreams[upstream].name(), %reason, "catalog withdrawn");
@@ -59,58 +53,8 @@ impl Hub {
         }
     }
 
-    async fn refresh_loop(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(REFRESH_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut fetched_at = vec![Instant::now(); self.upstreams.len()];
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.cancelled() => return,
-            }
-            for (i, up) in self.upstreams.iter().enumerate() {
-                let stale = fetched_at[i].elapsed() >= self.settings.catalog_ttl;
-                if up.link().is_ok() && (self.catalog(i).is_none() || stale) {
-                    fetched_at[i] = Instant::now();
-                    tokio::spawn(Arc::clone(&self).refresh(i, None));
-                }
-            }
-        }
-    }
-
-    /// Fetches an upstream's lists (all, or one after `list_changed`) and swaps in new views.
-    pub(super) async fn refresh(self: Arc<Self>, upstream: usize, kind: Option<ListKind>) {
-        let _one_at_a_time = self.refreshing[upstream].lock().await;
-        let up = &self.upstreams[upstream];
-        let Some(init) = up.init() else { return };
-        let fetched = match (kind, self.catalog(upstream)) {
-            (Some(kind), Some(current)) if Arc::ptr_eq(&current.init, &init) => current.refetch(up, kind).await,
-            _ => UpstreamCatalog::fetch(up, init).await,
-        };
-        match fetched {
-            Ok(catalog) => {
-                let counts: Vec<String> = catalog
-                    .lists
-                    .iter()
-                    .map(|(k, items)| format!("{}={}", k.field(), items.len()))
-                    .collect();
-                info!(upstream = %up.name(), lists = %counts.join(" "), "catalog fetched");
-                self.set_catalog(upstream, Some(Arc::new(catalog)));
-                self.set_catalog_error(upstream, None);
-                let kinds = kind.map_or(ListKind::ALL.to_vec(), |k| vec![k]);
-                self.announce_list_changed(upstream, &kinds);
-            }
-            Err(e) => {
-                // Its items stay absent (or stale) until a later refresh succeeds.
-                warn!(upstream = %up.name(), error = %e, "could not fetch the catalog; retrying in the background");
-                self.set_catalog_error(upstream, Some(e.to_string()));
-            }
-        }
-        up.mark_tried();
-    }
-
     /// Tells clients that can see `upstream` that its lists changed.
-    fn announce_list_changed(&self, upstream: usize, kinds: &[ListKind]) {
+    pub(super) fn announce_list_changed(&self, upstream: usize, kinds: &[ListKind]) {
         let frames: Vec<Vec<u8>> = kinds
             .iter()
             .filter_map(|k| k.list_changed_notification())
@@ -142,9 +86,8 @@ impl Hub {
             "notifications/message" => self.route_log(upstream, message, outbox),
             "notifications/resources/updated" => self.route_resource_updated(upstream, message),
             method => match ListKind::from_list_changed(method) {
-                Some(kind) => {
-                    tokio::spawn(Arc::clone(self).refresh(upstream, Some(kind)));
-                }
+                // Coalesced: a storm of these costs a few fetches, not a task each.
+                Some(kind) => self.request_refresh(upstream, Some(kind)),
                 None => debug!(upstream = %name, %method, "notification not forwarded"),
             },
         }

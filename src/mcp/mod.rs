@@ -16,6 +16,7 @@ mod lifecycle;
 mod names;
 pub mod pinning;
 mod progress;
+mod refresh;
 pub mod relay;
 mod rewrite;
 mod session;

@@ -68,8 +68,14 @@ impl Correlator {
 
     /// The connection is gone: everyone waiting learns now rather than at their timeout.
     pub fn fail_all(&self) {
+        self.fail_all_with(&UpstreamError::Closed);
+    }
+
+    /// Every waiting request fails with `error` (a message that cannot be matched to its request
+    /// was lost: whichever request it answered would otherwise wait for its timeout).
+    pub fn fail_all_with(&self, error: &UpstreamError) {
         for (_, tx) in lock(&self.pending).drain() {
-            let _ = tx.send(Err(UpstreamError::Closed));
+            let _ = tx.send(Err(error.clone()));
         }
     }
 }

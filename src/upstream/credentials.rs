@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tracing::{debug, info, warn};
 
 use super::UpstreamError;
-use super::http_client::describe;
+use super::http_client::{describe, read_prefix};
 use crate::config::{ClientAuth, OAuthClient, Timeouts, TransportSpec, UpstreamSpec};
 
 /// One token request, connect to last byte.
@@ -234,9 +234,15 @@ impl Credentials {
             .await
             .map_err(|e| self.error(format!("unreachable: {}", describe(&e))))?;
         let status = response.status();
-        let body = self.read_capped(response).await?;
+        let (body, cut) = read_prefix(response, MAX_TOKEN_RESPONSE)
+            .await
+            .map_err(|e| self.error(format!("reading the answer: {}", describe(&e))))?;
         if !status.is_success() {
+            // A refusal is explained by its first bytes; the rest is never read.
             return Err(self.refused(status, &body));
+        }
+        if cut {
+            return Err(self.error(format!("answer larger than {MAX_TOKEN_RESPONSE} bytes")));
         }
         let token = self.parse(&body, started)?;
         info!(
@@ -260,21 +266,6 @@ impl Credentials {
             .map_err(|_| self.error("the client credentials do not fit a header".into()))?;
         value.set_sensitive(true);
         Ok(value)
-    }
-
-    async fn read_capped(&self, mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.error(format!("reading the answer: {}", describe(&e))))?
-        {
-            if body.len() + chunk.len() > MAX_TOKEN_RESPONSE {
-                return Err(self.error(format!("answer larger than {MAX_TOKEN_RESPONSE} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
     }
 
     /// An error answer: the OAuth `error` and `error_description` (RFC 6749 §5.2) when present.

@@ -11,6 +11,16 @@ pub enum UpstreamError {
     Transport(String),
     #[error("sent an invalid response: {0}")]
     Protocol(String),
+    /// One message (JSON body, SSE event, stdio line) passed the upstream's `max_message_bytes`;
+    /// the stream that carried it is given up, so agentmux never holds more than the limit.
+    #[error(
+        "upstream `{upstream}` sent {what} larger than {limit} bytes; raise `max_message_bytes` in its registry entry if that is expected"
+    )]
+    TooLarge {
+        upstream: std::sync::Arc<str>,
+        what: &'static str,
+        limit: usize,
+    },
     #[error("closed the connection before answering")]
     Closed,
     /// agentmux could not get its own credentials for the upstream; the text names the upstream,

@@ -13,8 +13,11 @@ use super::correlate::response_outcome;
 use crate::config::{Secret, Timeouts};
 use crate::jsonrpc::Message;
 
-/// Largest response body or SSE stream agentmux reads for one request.
+/// Largest SSE stream agentmux reads for one request (each event is bounded on its own).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+/// How much of a refused request's body is read: enough for any error message, and a server
+/// that answers an error with gigabytes costs agentmux nothing.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// A client for one upstream: its connect timeout, idle connections kept a minute.
 pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, UpstreamError> {
@@ -81,36 +84,52 @@ pub fn bounded(
     })
 }
 
-/// The GET stream lives for hours; only single events are bounded (by the parser's buffer).
+/// The GET stream lives for hours; only single events are bounded (`sse_bound`).
 pub fn bounded_unlimited(
     stream: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
 ) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin {
     stream.map(|chunk| chunk.map_err(|e| UpstreamError::Transport(describe(&e))))
 }
 
-pub async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(1 << 20) as usize);
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| UpstreamError::Transport(describe(&e)))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE {
-            return Err(UpstreamError::Protocol(format!(
-                "response larger than {MAX_RESPONSE} bytes"
-            )));
+/// A whole JSON body, at most `limit` bytes (the upstream's `max_message_bytes`).
+pub async fn read_bounded(
+    response: reqwest::Response,
+    upstream: &std::sync::Arc<str>,
+    limit: usize,
+) -> Result<Vec<u8>, UpstreamError> {
+    match read_prefix(response, limit).await {
+        Ok((body, false)) => Ok(body),
+        Ok((_, true)) => Err(UpstreamError::TooLarge {
+            upstream: std::sync::Arc::clone(upstream),
+            what: "a response body",
+            limit,
+        }),
+        Err(e) => Err(UpstreamError::Transport(describe(&e))),
+    }
+}
+
+/// Reads at most `limit` bytes of a body; `true` when there was more (left unread: dropping the
+/// response closes the connection rather than draining it).
+pub async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body =
+        Vec::with_capacity(response.content_length().unwrap_or(1024).min(limit.min(1 << 20) as u64) as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, false))
 }
 
 /// A refused request: the server's JSON-RPC error when the body holds one (stateless servers
 /// answer 4xx with a JSON-RPC error), otherwise the status and a short, safe excerpt.
 pub async fn error_status(response: reqwest::Response) -> UpstreamError {
     let status = response.status();
-    let bytes = response.bytes().await.unwrap_or_default();
-    let bytes = &bytes[..bytes.len().min(64 * 1024)];
+    let (bytes, _) = read_prefix(response, MAX_ERROR_BODY).await.unwrap_or_default();
+    let bytes = &bytes[..];
     if let Ok(message) = Message::parse(bytes)
         && message.error.is_some()
         && let Err(rpc @ UpstreamError::Rpc(_)) = response_outcome(message)

@@ -7,24 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::correlate::Correlator;
 use super::credentials::{self, Credentials};
 use super::handshake::{initialize_params, parse_initialize};
-use super::http_client::{self, describe};
+use super::http_client::{self, bounded_unlimited, describe};
+use super::sse_bound;
 use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
 use crate::jsonrpc::{self, Message, Raw};
-
-/// Largest single event accepted on the stream; a bigger one ends the connection.
-const MAX_EVENT: usize = 32 * 1024 * 1024;
 
 pub struct SseLink {
     name: Arc<str>,
@@ -36,6 +34,8 @@ pub struct SseLink {
     correlator: Arc<Correlator>,
     timeouts: Timeouts,
     pub(super) closed: CancellationToken,
+    /// The stream's reader; dropping the link aborts it, which closes the stream.
+    _reader: AbortOnDropHandle<()>,
 }
 
 pub struct SseTarget<'a> {
@@ -45,6 +45,8 @@ pub struct SseTarget<'a> {
     pub headers: &'a BTreeMap<String, Secret>,
     pub credentials: Option<Arc<Credentials>>,
     pub timeouts: Timeouts,
+    /// The largest event accepted on the stream; a bigger one ends the connection.
+    pub max_message: usize,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
 
@@ -86,6 +88,7 @@ impl SseLink {
             name: target.name.into(),
             index: target.index,
             base: url,
+            max_event: target.max_message,
             correlator: Arc::clone(&correlator),
             events: target.events,
             closed: closed.clone(),
@@ -93,7 +96,9 @@ impl SseLink {
             headers: headers.clone(),
             credentials: credentials.clone(),
         };
-        tokio::spawn(reader.run(response, endpoint_tx));
+        // Owned from here on: if anything below fails (or the supervisor gives up on the whole
+        // connect), dropping the handle ends the reader and with it the upstream connection.
+        let reader = AbortOnDropHandle::new(tokio::spawn(reader.run(response, endpoint_tx)));
         let post_url = tokio::time::timeout(target.timeouts.first_byte, endpoint_rx)
             .await
             .map_err(|_| UpstreamError::Protocol("no `endpoint` event on the stream".into()))?
@@ -108,6 +113,7 @@ impl SseLink {
             correlator,
             timeouts: target.timeouts,
             closed,
+            _reader: reader,
         });
         let result = link.request(0, "initialize", Some(&initialize_params()), None).await?;
         let init = parse_initialize(result)?;
@@ -206,6 +212,7 @@ struct Reader {
     name: Arc<str>,
     index: usize,
     base: reqwest::Url,
+    max_event: usize,
     correlator: Arc<Correlator>,
     events: mpsc::Sender<UpstreamEvent>,
     closed: CancellationToken,
@@ -218,17 +225,23 @@ impl Reader {
     async fn run(self, response: reqwest::Response, endpoint: oneshot::Sender<reqwest::Url>) {
         let mut endpoint = Some(endpoint);
         let mut post_url: Option<reqwest::Url> = None;
-        let mut stream = response.bytes_stream().eventsource();
+        let bytes = bounded_unlimited(response.bytes_stream());
+        let mut stream = sse_bound::events(bytes, Arc::clone(&self.name), self.max_event);
+        let mut failure = UpstreamError::Closed;
         loop {
             let event = tokio::select! {
                 e = stream.next() => e,
                 () = self.closed.cancelled() => None,
             };
-            let Some(Ok(event)) = event else { break };
-            if event.data.len() > MAX_EVENT {
-                warn!(upstream = %self.name, "event larger than {MAX_EVENT} bytes; closing");
-                break;
-            }
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => {
+                    warn!(upstream = %self.name, error = %e, "the event stream failed; closing");
+                    failure = e;
+                    break;
+                }
+                None => break,
+            };
             if event.event == "endpoint" {
                 match self.base.join(event.data.trim()) {
                     Ok(url) => {
@@ -269,6 +282,62 @@ impl Reader {
             }
         }
         self.closed.cancel();
-        self.correlator.fail_all();
+        self.correlator.fail_all_with(&failure);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that opens the event stream but never names an endpoint: the failed connect
+    /// must close the stream, not leave a reader holding it.
+    #[tokio::test]
+    async fn a_failed_connect_closes_its_stream() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sse", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await.unwrap();
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(b"c\r\n: keepalive\n\r\n").await.unwrap();
+            // Until agentmux hangs up: EOF (0) or a reset.
+            let mut rest = [0u8; 1024];
+            tokio::time::timeout(Duration::from_secs(5), socket.read(&mut rest)).await
+        });
+        let (events, _inbox) = mpsc::channel(8);
+        let timeouts = Timeouts {
+            first_byte: Duration::from_millis(300),
+            ..Timeouts::DEFAULT
+        };
+        let headers = BTreeMap::new();
+        let outcome = SseLink::connect(SseTarget {
+            name: "quiet",
+            index: 0,
+            url: &url,
+            headers: &headers,
+            credentials: None,
+            timeouts,
+            max_message: 1 << 20,
+            events,
+        })
+        .await;
+        assert!(
+            matches!(outcome, Err(UpstreamError::Protocol(_))),
+            "{:?}",
+            outcome.err()
+        );
+        let hung_up = server.await.unwrap();
+        assert!(
+            matches!(hung_up, Ok(Ok(0)) | Ok(Err(_))),
+            "the stream stayed open after the connect failed: {hung_up:?}"
+        );
     }
 }

@@ -13,6 +13,7 @@ mod http_client;
 mod legacy_sse;
 mod link;
 pub mod reaper;
+mod sse_bound;
 mod stateless;
 mod stdio;
 mod streamable_http;

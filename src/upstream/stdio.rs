@@ -25,8 +25,6 @@ use super::{UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
 use crate::jsonrpc::{self, Message, Raw};
 
-/// Longest line accepted from a child's stdout (one JSON-RPC message).
-const MAX_LINE: usize = 32 * 1024 * 1024;
 /// Longest stderr line logged; the rest is cut.
 const MAX_LOG_LINE: usize = 4096;
 /// Queued outbound frames before writers wait.
@@ -52,6 +50,8 @@ pub struct Launch<'a> {
     pub env: &'a std::collections::BTreeMap<String, Secret>,
     pub cwd: Option<&'a std::path::Path>,
     pub timeouts: Timeouts,
+    /// Longest line accepted from the child's stdout (one JSON-RPC message).
+    pub max_message: usize,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
 
@@ -103,6 +103,7 @@ impl StdioLink {
             name: name.clone(),
             index: launch.index,
             stdout,
+            max_line: launch.max_message,
             correlator: Arc::clone(&correlator),
             writer: writer.clone(),
             events: launch.events,
@@ -208,6 +209,7 @@ struct ReadLoop {
     name: Arc<str>,
     index: usize,
     stdout: tokio::process::ChildStdout,
+    max_line: usize,
     correlator: Arc<Correlator>,
     writer: mpsc::Sender<Vec<u8>>,
     events: mpsc::Sender<UpstreamEvent>,
@@ -215,12 +217,21 @@ struct ReadLoop {
 }
 
 async fn read_loop(r: ReadLoop) {
-    let mut lines = FramedRead::new(r.stdout, LinesCodec::new_with_max_length(MAX_LINE));
+    // The codec holds at most `max_line` bytes: past that it skips to the next newline.
+    let mut lines = FramedRead::new(r.stdout, LinesCodec::new_with_max_length(r.max_line));
     while let Some(line) = lines.next().await {
         let line = match line {
             Ok(line) => line,
             Err(LinesCodecError::MaxLineLengthExceeded) => {
-                warn!(upstream = %r.name, max = MAX_LINE, "dropped an over-long message");
+                let error = UpstreamError::TooLarge {
+                    upstream: Arc::clone(&r.name),
+                    what: "a message",
+                    limit: r.max_line,
+                };
+                warn!(upstream = %r.name, max = r.max_line, "dropped an over-long message; failing the requests it may have answered");
+                // Which request it answered is unknowable without reading it, so every request
+                // waiting on this child learns now; the child and later requests go on.
+                r.correlator.fail_all_with(&error);
                 continue;
             }
             Err(LinesCodecError::Io(_)) => break,

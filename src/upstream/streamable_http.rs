@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde_json::value::RawValue;
@@ -23,6 +22,7 @@ use super::credentials::{self, Credentials};
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
 use super::http_client::{self, bounded, bounded_unlimited, describe, error_status, is_event_stream, read_bounded};
 use super::link::NotificationSink;
+use super::sse_bound;
 use super::stateless;
 use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts, UpstreamProtocol};
@@ -45,6 +45,8 @@ pub struct HttpLink {
     protocol_version: ArcSwapOption<HeaderValue>,
     reinit: tokio::sync::Mutex<()>,
     timeouts: Timeouts,
+    /// The largest JSON body or SSE event read (`max_message_bytes`).
+    max_message: usize,
     events: mpsc::Sender<UpstreamEvent>,
     pub(super) closed: CancellationToken,
 }
@@ -57,6 +59,7 @@ pub struct Target<'a> {
     pub protocol: UpstreamProtocol,
     pub credentials: Option<Arc<Credentials>>,
     pub timeouts: Timeouts,
+    pub max_message: usize,
     pub events: mpsc::Sender<UpstreamEvent>,
 }
 
@@ -77,6 +80,7 @@ impl HttpLink {
             stateless: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
             timeouts: target.timeouts,
+            max_message: target.max_message,
             events: target.events,
             closed: CancellationToken::new(),
         });
@@ -297,7 +301,7 @@ impl HttpLink {
                 .await?
                 .ok_or_else(|| UpstreamError::Protocol("the event stream ended before the response".into()));
         }
-        let body = read_bounded(response).await?;
+        let body = read_bounded(response, &self.name, self.max_message).await?;
         let message = Message::parse(&body).map_err(|e| UpstreamError::Protocol(e.message))?;
         match message.kind() {
             Ok(Kind::Response { id: got }) if got.get() == id.to_string() => response_outcome(message),
@@ -315,9 +319,9 @@ impl HttpLink {
         sink: Option<&NotificationSink>,
     ) -> Result<Option<Raw>, UpstreamError> {
         let wanted = id.map(|id| id.to_string());
-        let mut events = stream.eventsource();
+        let mut events = sse_bound::events(stream, Arc::clone(&self.name), self.max_message);
         while let Some(event) = events.next().await {
-            let event = event.map_err(|e| UpstreamError::Transport(format!("event stream: {e}")))?;
+            let event = event?;
             if event.data.trim().is_empty() {
                 continue; // priming events carry only an id
             }

@@ -109,6 +109,7 @@ async fn connect(
                 env,
                 cwd: cwd.as_deref(),
                 timeouts: spec.timeouts,
+                max_message: spec.max_message_bytes,
                 events,
             })?;
             let result = link
@@ -129,6 +130,7 @@ async fn connect(
                 headers,
                 credentials,
                 timeouts: spec.timeouts,
+                max_message: spec.max_message_bytes,
                 events,
             };
             let (link, init) = HttpLink::connect(target).await?;
@@ -142,6 +144,7 @@ async fn connect(
                 headers,
                 credentials,
                 timeouts: spec.timeouts,
+                max_message: spec.max_message_bytes,
                 events,
             };
             let (link, init) = SseLink::connect(target).await?;

@@ -23,6 +23,7 @@ fn upstream(index: usize, name: &str, tools: NameFilter) -> Arc<Upstream> {
             resources: NameFilter::default(),
             required: true,
             timeouts: Timeouts::DEFAULT,
+            max_message_bytes: crate::config::DEFAULT_MAX_MESSAGE_BYTES,
             validate_arguments: crate::config::ArgumentValidation::Strict,
         },
     )

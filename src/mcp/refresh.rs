@@ -1,0 +1,200 @@
+//! Catalog refreshes: one long-lived task per upstream, driven by a dirty set.
+//!
+//! What asks for a refresh (a connect, a `list_changed` notification, the TTL) only marks lists
+//! dirty and wakes the upstream's task; the task fetches what is dirty, one refresh at a time.
+//! However many notifications an upstream sends, it gets at most one refresh in flight and one
+//! pending, and no more than one start per [`MIN_GAP`]: a `list_changed` storm costs agentmux
+//! and the upstream a few list requests a second, not one task and one fetch per notification.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::catalog::{ListKind, UpstreamCatalog};
+use super::hub::Hub;
+use crate::upstream::{Upstream, UpstreamError};
+
+/// How often each upstream's task looks for a missing or expired catalog.
+const REFRESH_TICK: Duration = Duration::from_secs(15);
+/// Least time between the starts of two refreshes of one upstream: a burst of notifications
+/// settles into one fetch, and a storm into a few per second.
+const MIN_GAP: Duration = Duration::from_millis(500);
+
+/// What one upstream's next refresh must fetch, and the wake-up of its task.
+#[derive(Default)]
+pub(super) struct RefreshQueue {
+    dirty: Mutex<Dirty>,
+    /// Holds at most one permit: many wake-ups before the task looks are one.
+    wake: Notify,
+}
+
+/// Lists to fetch again; `all` (a new connection, the TTL) covers every kind.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Dirty {
+    all: bool,
+    kinds: HashSet<ListKind>,
+}
+
+// === impl RefreshQueue ===
+
+impl RefreshQueue {
+    /// Marks `kind` (every list when `None`) dirty and wakes the task; never waits.
+    pub(super) fn request(&self, kind: Option<ListKind>) {
+        {
+            let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+            match kind {
+                None => dirty.all = true,
+                Some(kind) => {
+                    dirty.kinds.insert(kind);
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Takes what is dirty, leaving the set empty; `None` when nothing is.
+    fn take(&self) -> Option<Dirty> {
+        let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = std::mem::take(&mut *dirty);
+        (taken != Dirty::default()).then_some(taken)
+    }
+}
+
+// === impl Hub ===
+
+impl Hub {
+    /// Asks for `upstream`'s lists to be fetched again (`kind`, or all of them).
+    pub(super) fn request_refresh(&self, upstream: usize, kind: Option<ListKind>) {
+        self.refresh[upstream].request(kind);
+    }
+
+    /// The one refresh task of `upstream`; ends on `shutdown`.
+    pub(super) async fn refresher(self: Arc<Self>, upstream: usize, shutdown: CancellationToken) {
+        let queue = &self.refresh[upstream];
+        let mut tick = tokio::time::interval(REFRESH_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut fetched_at = Instant::now();
+        let mut last_start: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                () = queue.wake.notified() => {}
+                _ = tick.tick() => {
+                    let stale = fetched_at.elapsed() >= self.settings.catalog_ttl;
+                    if self.upstreams[upstream].link().is_ok() && (self.catalog(upstream).is_none() || stale) {
+                        queue.request(None);
+                    }
+                }
+                () = shutdown.cancelled() => return,
+            }
+            if let Some(earliest) = last_start.map(|t| t + MIN_GAP) {
+                tokio::select! {
+                    () = tokio::time::sleep_until(earliest.into()) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+            // Taken only now, so what arrived during the gap joins this refresh.
+            let Some(dirty) = queue.take() else { continue };
+            let now = Instant::now();
+            last_start = Some(now);
+            if dirty.all {
+                fetched_at = now;
+            }
+            tokio::select! {
+                () = self.refresh(upstream, dirty) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Fetches an upstream's dirty lists (all of them after a new connection) and swaps in new
+    /// views.
+    async fn refresh(&self, upstream: usize, dirty: Dirty) {
+        let up = &self.upstreams[upstream];
+        let Some(init) = up.init() else { return };
+        let kinds: Vec<ListKind> = ListKind::ALL
+            .into_iter()
+            .filter(|k| dirty.all || dirty.kinds.contains(k))
+            .collect();
+        let fetched = match (self.catalog(upstream), kinds.split_first()) {
+            (Some(current), Some((first, rest))) if !dirty.all && Arc::ptr_eq(&current.init, &init) => {
+                refetch(&current, up, *first, rest).await
+            }
+            _ => UpstreamCatalog::fetch(up, init).await,
+        };
+        match fetched {
+            Ok(catalog) => {
+                let counts: Vec<String> = catalog
+                    .lists
+                    .iter()
+                    .map(|(k, items)| format!("{}={}", k.field(), items.len()))
+                    .collect();
+                info!(upstream = %up.name(), lists = %counts.join(" "), "catalog fetched");
+                self.set_catalog(upstream, Some(Arc::new(catalog)));
+                self.set_catalog_error(upstream, None);
+                self.announce_list_changed(upstream, &kinds);
+            }
+            Err(e) => {
+                // Its items stay absent (or stale) until a later refresh succeeds.
+                warn!(upstream = %up.name(), error = %e, "could not fetch the catalog; retrying in the background");
+                self.set_catalog_error(upstream, Some(e.to_string()));
+            }
+        }
+        up.mark_tried();
+    }
+}
+
+/// `current` with `first` and `rest` fetched again, the other lists kept.
+async fn refetch(
+    current: &UpstreamCatalog,
+    up: &Upstream,
+    first: ListKind,
+    rest: &[ListKind],
+) -> Result<UpstreamCatalog, UpstreamError> {
+    let mut next = current.refetch(up, first).await?;
+    for kind in rest {
+        next = next.refetch(up, *kind).await?;
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_accumulate_until_taken() {
+        let queue = RefreshQueue::default();
+        assert_eq!(queue.take(), None);
+        for _ in 0..10_000 {
+            queue.request(Some(ListKind::Tools));
+        }
+        queue.request(Some(ListKind::Prompts));
+        let taken = queue.take();
+        assert_eq!(
+            taken,
+            Some(Dirty {
+                all: false,
+                kinds: [ListKind::Tools, ListKind::Prompts].into(),
+            })
+        );
+        assert_eq!(queue.take(), None);
+        queue.request(None);
+        assert!(queue.take().is_some_and(|d| d.all));
+    }
+
+    #[tokio::test]
+    async fn many_wake_ups_before_the_task_looks_are_one() {
+        let queue = RefreshQueue::default();
+        for _ in 0..1000 {
+            queue.request(Some(ListKind::Tools));
+        }
+        // One stored permit: the first wait returns at once, the second would block.
+        queue.wake.notified().await;
+        let second = tokio::time::timeout(Duration::from_millis(20), queue.wake.notified()).await;
+        assert!(second.is_err());
+    }
+}

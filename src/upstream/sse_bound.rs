@@ -1,0 +1,164 @@
+//! SSE events from upstreams, each bounded in size.
+//!
+//! `eventsource_stream` buffers an event until its closing blank line, however long that takes:
+//! an upstream that streams one endless event (or one endless line) would grow agentmux's memory
+//! without limit. [`events`] counts the bytes beneath the parser since the last blank line and
+//! fails the stream once they pass the upstream's `max_message_bytes`, so the parser never holds
+//! more than that. One stream fails; the link's other streams and other upstreams do not notice.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+
+use super::UpstreamError;
+
+/// The events of `stream`; an event over `limit` bytes ends it with [`UpstreamError::TooLarge`].
+pub fn events(
+    stream: impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin,
+    upstream: Arc<str>,
+    limit: usize,
+) -> impl Stream<Item = Result<Event, UpstreamError>> + Unpin {
+    let mut bound = EventBound::new(limit);
+    let checked = stream
+        .map(move |chunk| {
+            let chunk = chunk?;
+            bound.feed(&chunk).map_err(|()| UpstreamError::TooLarge {
+                upstream: Arc::clone(&upstream),
+                what: "an SSE event",
+                limit,
+            })?;
+            Ok(chunk)
+        })
+        // Nothing after the first error reaches the parser: the stream is over.
+        .scan(false, until_error);
+    checked
+        .eventsource()
+        .map(|event| {
+            event.map_err(|e| match e {
+                EventStreamError::Transport(e) => e,
+                EventStreamError::Utf8(e) => UpstreamError::Protocol(format!("event stream: {e}")),
+                EventStreamError::Parser(e) => UpstreamError::Protocol(format!("event stream: {e}")),
+            })
+        })
+        .scan(false, until_error)
+}
+
+/// For `scan`: passes items up to and including the first error, then ends the stream.
+fn until_error<T>(
+    failed: &mut bool,
+    item: Result<T, UpstreamError>,
+) -> std::future::Ready<Option<Result<T, UpstreamError>>> {
+    if *failed {
+        return std::future::ready(None);
+    }
+    *failed = item.is_err();
+    std::future::ready(Some(item))
+}
+
+/// Bytes since the last blank line (the end of an event), across chunk boundaries and all three
+/// SSE line endings (`\n`, `\r`, `\r\n`).
+#[derive(Debug)]
+struct EventBound {
+    limit: usize,
+    pending: usize,
+    at_line_start: bool,
+    /// The last byte seen was `\r`: a `\n` right after it belongs to the same line ending.
+    after_cr: bool,
+}
+
+impl EventBound {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            pending: 0,
+            at_line_start: true,
+            after_cr: false,
+        }
+    }
+
+    /// Counts one chunk; `Err` once the current event is over the limit.
+    fn feed(&mut self, mut rest: &[u8]) -> Result<(), ()> {
+        while let Some(&first) = rest.first() {
+            if std::mem::take(&mut self.after_cr) && first == b'\n' {
+                rest = &rest[1..];
+                continue;
+            }
+            if self.at_line_start && (first == b'\n' || first == b'\r') {
+                // A blank line: the event is complete, the parser hands it on and forgets it.
+                self.pending = 0;
+                self.after_cr = first == b'\r';
+                rest = &rest[1..];
+                continue;
+            }
+            let (taken, ended) = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) => {
+                    self.after_cr = rest[i] == b'\r';
+                    (i + 1, true)
+                }
+                None => (rest.len(), false),
+            };
+            self.at_line_start = ended;
+            self.pending = self.pending.saturating_add(taken);
+            if self.pending > self.limit {
+                return Err(());
+            }
+            rest = &rest[taken..];
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+
+    use super::*;
+
+    fn feed_all(limit: usize, chunks: &[&str]) -> Result<(), ()> {
+        let mut bound = EventBound::new(limit);
+        chunks.iter().try_for_each(|c| bound.feed(c.as_bytes()))
+    }
+
+    #[test]
+    fn many_small_events_pass_a_small_limit() {
+        assert!(feed_all(20, &["data: 0123456789\n\n"; 1000]).is_ok());
+        assert!(feed_all(20, &["data: 0123456789\r\n\r\n"; 1000]).is_ok());
+        assert!(feed_all(20, &["data: 0123456789\r\r"; 1000]).is_ok());
+    }
+
+    #[test]
+    fn one_event_over_the_limit_fails_however_it_is_cut() {
+        assert!(feed_all(20, &["data: 0123456789\ndata: 0123456789\n\n"]).is_err());
+        assert!(feed_all(20, &["data: 01234", "56789012345678901234"]).is_err());
+        // One endless line, never a newline.
+        let half = "x".repeat(600);
+        assert!(feed_all(1000, &[&half, &half]).is_err());
+    }
+
+    #[test]
+    fn crlf_split_across_chunks_is_one_line_ending() {
+        // `\r` ends a chunk, `\n` starts the next: not a blank line, the event goes on.
+        assert!(feed_all(30, &["data: 0123456789\r", "\ndata: 0123456789\r\n\r\n"]).is_err());
+        assert!(feed_all(30, &["data: 0123456789\r", "\n\r\ndata: 0123456789\r\n\r\n"]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_stream_names_the_upstream_and_the_limit() {
+        let chunks: Vec<Result<Bytes, UpstreamError>> = vec![
+            Ok(Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")),
+            Ok(Bytes::from(vec![b'x'; 5000])),
+            Ok(Bytes::from_static(b"\n\n")),
+        ];
+        let mut events = events(stream::iter(chunks), "big".into(), 4096);
+        let first = events.next().await;
+        assert!(matches!(first, Some(Ok(ref e)) if e.data == "{\"a\":1}"), "{first:?}");
+        let Some(Err(error)) = events.next().await else {
+            panic!("the oversized event did not fail the stream")
+        };
+        let text = error.to_string();
+        assert!(text.contains("big") && text.contains("4096"), "{text}");
+        assert!(events.next().await.is_none());
+    }
+}
