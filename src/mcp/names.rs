@@ -83,6 +83,31 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, failure_persistence: None, ..Default::default() })]
+
+        /// Mapping is reversible, shortening bounded and stable, and an accepted URI has no
+        /// segment that resolves elsewhere, however it is written.
+        #[test]
+        fn names_and_uris_map_one_to_one(
+            upstream in "[a-z0-9][a-z0-9-]{0,20}",
+            uri in "[a-z]{1,6}:(//)?[a-zA-Z0-9./%\\\\?#_~-]{0,40}",
+            name in "[A-Za-z0-9_.-]{1,200}",
+            max in 16usize..128,
+        ) {
+            let exposed = prefixed_uri(&upstream, &uri);
+            proptest::prop_assert_eq!(split_uri(&exposed), Some((upstream.as_str(), uri.as_str())));
+            let short = shorten(prefixed(&upstream, "__", &name), max);
+            proptest::prop_assert!(short.len() <= max, "{short}");
+            proptest::prop_assert_eq!(&short, &shorten(prefixed(&upstream, "__", &name), max));
+            if check_uri(&uri).is_ok() {
+                let path = uri.split(['?', '#']).next().unwrap_or("");
+                let decoded = path.to_ascii_lowercase().replace("%2e", ".").replace("%2f", "/").replace("%5c", "/");
+                proptest::prop_assert!(!decoded.replace('\\', "/").split('/').any(|s| s == "." || s == ".."), "{uri}");
+            }
+        }
+    }
+
     #[test]
     fn uris_that_mean_two_things_are_refused() {
         for ok in [

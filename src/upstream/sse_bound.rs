@@ -162,3 +162,41 @@ mod tests {
         assert!(events.next().await.is_none());
     }
 }
+
+#[cfg(test)]
+mod chunking {
+    use proptest::prelude::*;
+
+    use super::EventBound;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// However the network splits a stream, the bound says the same: cut where the stream is
+        /// fed whole, never for an event within the limit.
+        #[test]
+        fn the_bound_does_not_depend_on_chunking(
+            stream in prop::collection::vec(prop::sample::select(vec![b'a', b':', b' ', b'\n', b'\r']), 0..300),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+            limit in 1usize..64,
+        ) {
+            let whole = EventBound::new(limit).feed(&stream);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (stream.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut bound = EventBound::new(limit);
+            let mut at = 0;
+            let mut chunked = Ok(());
+            for cut in cuts.into_iter().chain([stream.len()]) {
+                chunked = chunked.and_then(|()| bound.feed(&stream[at..cut]));
+                at = cut;
+            }
+            prop_assert_eq!(whole, chunked);
+            // The reference: the longest run of bytes between blank lines.
+            let text = String::from_utf8_lossy(&stream).replace("\r\n", "\n").replace('\r', "\n");
+            let longest = text.split("\n\n").map(|event| event.trim_start_matches('\n').len() + 1).max().unwrap_or(0);
+            if longest <= limit {
+                prop_assert_eq!(whole, Ok(()), "{:?}", text);
+            }
+        }
+    }
+}
