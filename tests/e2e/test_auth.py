@@ -105,6 +105,22 @@ def start_auth_hub(dir: Path, keys: Keys, upstream: harness.FixtureServer, api_k
     return harness.start_hub(dir, {"fixture": harness.http_spec(upstream.url)}, name="agentmux-auth", settings=settings)
 
 
+def start_policy_hub(
+    dir: Path, keys: Keys, policies: dict[str, str], upstreams: dict[str, Any], name: str, **settings: Any
+) -> harness.Hub:
+    """A hub that trusts `keys` as its JWT issuer and decides with `policies` (file name → text)."""
+    (dir / "jwks.json").write_text(json.dumps(keys.jwks()))
+    (dir / "policies").mkdir()
+    for file, text in policies.items():
+        (dir / "policies" / file).write_text(text)
+    config = {
+        "auth": {"issuers": [{"issuer": ISS, "audiences": [AUD], "jwks": "jwks.json"}]},
+        "policies": "policies/",
+        **settings,
+    }
+    return harness.start_hub(dir, upstreams, name=name, settings=config)
+
+
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, keys: Keys, upstream: harness.FixtureServer, api_key: tuple[str, str]) -> Iterator[harness.Hub]:
     hub = start_auth_hub(tmp_path_factory.mktemp("auth-hub"), keys, upstream, api_key[1])

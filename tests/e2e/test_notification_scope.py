@@ -6,7 +6,6 @@ belong to a request (an HTTP upstream's response stream) go only to that request
 
 from __future__ import annotations
 
-import json
 import queue
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 import harness
 import pytest
 from raw_mcp import GetStream
-from test_auth import AUD, ISS, AuthSession, Keys, bearer, keys, upstream  # noqa: F401
+from test_auth import AuthSession, Keys, bearer, keys, start_policy_hub, upstream  # noqa: F401
 
 POLICIES = """
 @id("eng-logging-tool")
@@ -28,16 +27,8 @@ LOG = "notifications/message"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, keys: Keys, upstream: harness.FixtureServer) -> Iterator[harness.Hub]:
-    dir = tmp_path_factory.mktemp("scope-hub")
-    (dir / "jwks.json").write_text(json.dumps(keys.jwks()))
-    (dir / "policies").mkdir()
-    (dir / "policies" / "eng.cedar").write_text(POLICIES)
-    settings = {
-        "auth": {"issuers": [{"issuer": ISS, "audiences": [AUD], "jwks": "jwks.json"}]},
-        "policies": "policies/",
-    }
     upstreams = {"local": harness.fixture_stdio_spec(), "web": harness.http_spec(upstream.url)}
-    hub = harness.start_hub(dir, upstreams, name="agentmux-scope", settings=settings)
+    hub = start_policy_hub(tmp_path_factory.mktemp("scope-hub"), keys, {"eng.cedar": POLICIES}, upstreams, "agentmux-scope")
     yield hub
     hub.stop()
 

@@ -18,7 +18,7 @@ import harness
 import httpx
 import pytest
 from raw_mcp import RpcError
-from test_auth import AUD, ISS, AuthSession, Keys, bearer, keys, upstream  # noqa: F401
+from test_auth import AuthSession, Keys, bearer, keys, start_policy_hub, upstream  # noqa: F401
 
 POLICIES = """
 @id("payments-use-fixture")
@@ -38,18 +38,12 @@ INVALID_PARAMS = -32602
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, keys: Keys, upstream: harness.FixtureServer) -> Iterator[harness.Hub]:
-    dir = tmp_path_factory.mktemp("typed-hub")
-    (dir / "jwks.json").write_text(json.dumps(keys.jwks()))
-    (dir / "policies").mkdir()
-    (dir / "policies" / "payments.cedar").write_text(POLICIES)
-    settings = {
-        "auth": {"issuers": [{"issuer": ISS, "audiences": [AUD], "jwks": "jwks.json"}]},
-        "policies": "policies/",
-        "audit": {"sink": "audit.jsonl", "arguments": "log"},
-    }
     # The same counting upstream twice: once validated (the default), once not.
     lax = {**harness.http_spec(upstream.url), "validate_arguments": "off"}
-    hub = harness.start_hub(dir, {"fixture": harness.http_spec(upstream.url), "lax": lax}, name="agentmux-typed", settings=settings)
+    upstreams = {"fixture": harness.http_spec(upstream.url), "lax": lax}
+    audit = {"sink": "audit.jsonl", "arguments": "log"}
+    dir = tmp_path_factory.mktemp("typed-hub")
+    hub = start_policy_hub(dir, keys, {"payments.cedar": POLICIES}, upstreams, "agentmux-typed", audit=audit)
     yield hub
     hub.stop()
 
