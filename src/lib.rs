@@ -1,6 +1,6 @@
 //! agentmux: one gateway between AI clients and everything they call.
 //!
-//! Data flows `http | stdio → auth → mcp → upstream`; `config`, `identity`, `jsonrpc` and
+//! Data flows `http | stdio → auth → mcp → upstream`; `config`, `identity`, `jsonrpc`, `arguments` and
 //! `telemetry` are leaves that every module may use, and `app` wires it all together. See
 //! `docs/architecture.md`.
 
