@@ -51,6 +51,7 @@ pub struct Metrics {
     decisions: Family<DecisionLabels, Counter>,
     policy_reloads: Family<OutcomeLabels, Counter>,
     audit_dropped: Counter,
+    shed: Counter,
 }
 
 /// The process's metrics.
@@ -130,10 +131,17 @@ impl Metrics {
             "Audit lines lost because the sink was too slow or failed",
             audit_dropped.clone(),
         );
+        let shed = Counter::default();
+        registry.register(
+            "requests_shed",
+            "Requests refused with 503 because server.max_concurrent_requests were being handled",
+            shed.clone(),
+        );
         Self {
             decisions,
             policy_reloads,
             audit_dropped,
+            shed,
             registry,
             requests,
             latency,
@@ -172,6 +180,10 @@ impl Metrics {
 
     pub fn audit_dropped(&self) {
         self.audit_dropped.inc();
+    }
+
+    pub fn shed(&self) {
+        self.shed.inc();
     }
 
     pub fn upstream(&self, name: &str, up: bool, tools: usize) {

@@ -69,6 +69,8 @@ pub struct RawServer {
     /// IPs or CIDR blocks whose forwarding header names the client.
     pub trusted_proxies: Option<Vec<Text>>,
     pub forwarded_header: Option<super::server::ForwardedHeader>,
+    /// Requests handled at once on the protocol routes; more are shed with 503.
+    pub max_concurrent_requests: Option<usize>,
 }
 
 impl std::fmt::Debug for RawServer {
@@ -80,6 +82,7 @@ impl std::fmt::Debug for RawServer {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("forwarded_header", &self.forwarded_header)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .finish_non_exhaustive()
     }
 }

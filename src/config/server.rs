@@ -14,6 +14,8 @@ use super::snapshot::Secret;
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub max_body_bytes: usize,
+    /// Requests handled at once on the protocol routes; more get 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
     /// Host header values accepted (`*` = any). Protects loopback listeners from DNS rebinding.
     pub allowed_hosts: Vec<String>,
     /// Origin header values accepted when a browser sends one (`*` = any).
@@ -120,6 +122,7 @@ pub(super) fn server_settings(
         .collect();
     ServerSettings {
         max_body_bytes: s.max_body_bytes.unwrap_or(4 * 1024 * 1024),
+        max_concurrent_requests: s.max_concurrent_requests.unwrap_or(1024).max(1),
         allowed_hosts: texts(&s.allowed_hosts).unwrap_or(default_hosts),
         allowed_origins: texts(&s.allowed_origins).unwrap_or_else(|| {
             vec![

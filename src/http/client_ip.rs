@@ -70,6 +70,7 @@ mod tests {
     fn settings(trusted: &[&str], header: ForwardedHeader) -> ServerSettings {
         ServerSettings {
             max_body_bytes: 1,
+            max_concurrent_requests: 1,
             allowed_hosts: vec![],
             allowed_origins: vec![],
             shutdown_grace: std::time::Duration::ZERO,

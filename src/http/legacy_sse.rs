@@ -70,14 +70,33 @@ pub async fn message(
             let _ = out.send(frame).await;
         }
         Ok(Kind::Request { .. }) => {
-            tokio::spawn(relay::answer(
+            let Some(slot) = session.relay_slot() else {
+                let e = RpcError::new(
+                    INVALID_REQUEST,
+                    format!(
+                        "this session has {} requests in flight; wait for answers",
+                        crate::mcp::MAX_RELAYED
+                    ),
+                );
+                let mut response = rpc_error_response(StatusCode::TOO_MANY_REQUESTS, message.id.as_deref(), &e);
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+                return response;
+            };
+            let answer = relay::answer(
                 Arc::clone(&inputs.hub),
                 Scope::Federated,
                 Some(session),
                 who.caller(Arc::from(caller::LEGACY_ENDPOINT), ERA),
                 message,
                 out,
-            ));
+            );
+            tokio::spawn(async move {
+                answer.await;
+                drop(slot);
+            });
         }
         Ok(Kind::Notification { method }) => {
             inputs

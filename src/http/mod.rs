@@ -7,6 +7,7 @@ mod guard;
 mod health;
 mod legacy_sse;
 mod mcp_endpoint;
+mod shed;
 mod sse;
 mod stateless;
 
@@ -60,7 +61,13 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
             "/.well-known/oauth-protected-resource/mcp/{upstream}",
             get(authn::metadata_single),
         )
-        .layer(DefaultBodyLimit::max(limit));
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(tokio::sync::Semaphore::new(
+                inputs.config.server.max_concurrent_requests,
+            )),
+            shed::limit,
+        ));
     // Readiness and metrics describe the deployment: a web page must not read them through DNS
     // rebinding any more than it may call /mcp, and a token may keep them to the scraper.
     let operations = Router::new()

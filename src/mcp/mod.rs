@@ -29,7 +29,7 @@ pub use catalog::{ListKind, Views};
 pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
 pub use gate::{Action, Args, Ask, Caller, Gate, Target, ToolHints, Unreadable, Verdict, static_era};
 pub use hub::{Hub, Security};
-pub use session::{Listen, Scope, Session, log_level_rank, short_id};
+pub use session::{Listen, MAX_RELAYED, Scope, Session, log_level_rank, short_id};
 pub use sessions::{Limits as SessionLimits, Refused, SessionGuard, Sessions};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never

@@ -11,6 +11,10 @@ use crate::jsonrpc::{self, Message};
 /// Notifications buffered for one request before new ones are dropped.
 const NOTES: usize = 256;
 
+/// How long an answer waits for room on a client's stream that is not being read; then it is
+/// dropped (the client stopped reading; its request must not be held forever).
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Handles `message` (a request) and writes what it produces to `out`.
 pub async fn answer(
     hub: Arc<Hub>,
@@ -27,7 +31,7 @@ pub async fn answer(
     let relay = out.clone();
     let notes_task = tokio::spawn(async move {
         while let Some(frame) = notes.recv().await {
-            if relay.send(frame).await.is_err() {
+            if relay.send_timeout(frame, WRITE_TIMEOUT).await.is_err() {
                 break;
             }
         }
@@ -47,5 +51,7 @@ pub async fn answer(
     drop(outbox);
     // Notifications of this request are written before its response.
     let _ = notes_task.await;
-    let _ = out.send(frame).await;
+    if out.send_timeout(frame, WRITE_TIMEOUT).await.is_err() {
+        tracing::debug!(%method, "client stream not read; an answer was dropped");
+    }
 }

@@ -33,6 +33,9 @@ impl Scope {
     }
 }
 
+/// Requests of one legacy `/sse` session being answered at once; more get 429.
+pub const MAX_RELAYED: usize = 64;
+
 /// Resource subscriptions one session may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 1_000;
 
@@ -67,6 +70,17 @@ pub struct Session {
     pub listen: Option<Listen>,
     /// When it was last used (ms since agentmux started), to evict a caller's least recent.
     pub last_seen: AtomicU64,
+    /// Requests being answered on its stream (legacy `/messages`).
+    relayed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// One request being answered on a session's stream; frees its slot when dropped.
+pub struct Relaying(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Relaying {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What a `subscriptions/listen` stream asked for (2026-07-28); every notification on it is
@@ -116,7 +130,15 @@ impl Session {
             log_level: Mutex::new(None),
             listen,
             last_seen: AtomicU64::new(uptime_ms()),
+            relayed: Arc::default(),
         })
+    }
+
+    /// A slot for one more request answered on its stream; `None` when [`MAX_RELAYED`] are.
+    pub fn relay_slot(&self) -> Option<Relaying> {
+        let taken = self.relayed.fetch_add(1, Ordering::Relaxed);
+        let slot = Relaying(Arc::clone(&self.relayed));
+        (taken < MAX_RELAYED).then_some(slot)
     }
 
     /// Marks it used now.
