@@ -22,6 +22,9 @@ stage "cargo build --release --workspace"
 cargo build --release --workspace
 
 stage "Rust tests"
+# Property tests (tests/fuzz.rs and beside the code) explore new random cases on every local
+# run; CI runs a fixed, reproducible set. Unset PROPTEST_RNG_SEED to explore.
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261130}"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --release --workspace --no-tests=warn || failed+=("cargo nextest")
 else

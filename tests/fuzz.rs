@@ -199,7 +199,9 @@ proptest! {
         let path = dir.path().join("agentmux.yaml");
         std::fs::write(&path, lines.join("\n")).unwrap();
         if let Err(e) = agentmux::config::load(&path) {
-            prop_assert!(e.to_string().contains("agentmux.yaml"), "{e}");
+            // Every problem names where it is: the config file or a path it points to.
+            let dir = dir.path().display().to_string();
+            prop_assert!(e.to_string().contains(&dir), "{e}");
         }
     }
 }

@@ -240,7 +240,8 @@ async fn run_request(
         }
         let status = outcome.as_ref().map_or_else(|e| e.code.to_string(), |_| "ok".into());
         let session = session.as_ref().map_or("-", |s| short_id(&s.id));
-        info!(session, rpc = %method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
+        // `?`: the method is the client's string; escaped, it cannot forge a log line.
+        info!(session, rpc = ?method, status = %status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
         match &outcome {
             Ok(result) => jsonrpc::result_frame(id, result),
             Err(e) => jsonrpc::error_frame(Some(id), e),

@@ -88,7 +88,7 @@ impl Hub {
             method => match ListKind::from_list_changed(method) {
                 // Coalesced: a storm of these costs a few fetches, not a task each.
                 Some(kind) => self.request_refresh(upstream, Some(kind)),
-                None => debug!(upstream = %name, %method, "notification not forwarded"),
+                None => debug!(upstream = %name, ?method, "notification not forwarded"),
             },
         }
     }

@@ -52,6 +52,6 @@ pub async fn answer(
     // Notifications of this request are written before its response.
     let _ = notes_task.await;
     if out.send_timeout(frame, WRITE_TIMEOUT).await.is_err() {
-        tracing::debug!(%method, "client stream not read; an answer was dropped");
+        tracing::debug!(?method, "client stream not read; an answer was dropped");
     }
 }
