@@ -14,10 +14,12 @@ use tracing::{info, warn};
 use crate::audit::Audit;
 use crate::auth::Authenticator;
 use crate::authz::Authz;
+use crate::authz::Gate;
 use crate::config::Config;
-use crate::http::{self, Inputs};
-use crate::mcp::{Gate, Hub, Security};
-use crate::upstream::Status;
+use crate::http::{self, Inputs, Protocol};
+use crate::mcp::transport;
+use crate::mcp::upstream::Status;
+use crate::mcp::{Hub, Security};
 
 /// How long stopped upstreams (child processes) get to finish during shutdown.
 const UPSTREAM_STOP: Duration = Duration::from_secs(5);
@@ -131,9 +133,9 @@ impl Gateway {
         let auth = Arc::new(Authenticator::new(config.auth.as_ref())?);
         let core = Core::start(config)?;
         let router = http::router(Arc::new(Inputs {
-            hub: Arc::clone(&core.hub),
             config: Arc::clone(&core.config),
             auth,
+            protocols: vec![Arc::new(McpProtocol(Arc::clone(&core.hub)))],
         }));
         // Responses are small and latency-bound: do not let Nagle hold them back.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -182,6 +184,31 @@ impl Gateway {
         }
         self.core.stop().await;
         info!("stopped");
+    }
+}
+
+/// The MCP hub as the edge mounts it.
+struct McpProtocol(Arc<Hub>);
+
+impl Protocol for McpProtocol {
+    fn router(&self) -> axum::Router {
+        transport::router(Arc::clone(&self.0))
+    }
+
+    fn resource_of<'p>(&self, path: &'p str) -> Option<&'p str> {
+        transport::resource_of(path)
+    }
+
+    fn serves_resource(&self, path: &str) -> bool {
+        transport::serves_resource(&self.0, path)
+    }
+
+    fn waiting_for(&self) -> Vec<String> {
+        self.0.waiting_for()
+    }
+
+    fn sessions(&self) -> u64 {
+        self.0.sessions.count()
     }
 }
 

@@ -88,3 +88,28 @@ impl fmt::Display for Principal {
         write!(f, "{}::{:?}", self.entity_type(), self.id)
     }
 }
+
+/// Who sends one HTTP request: the principal authentication established and the client's
+/// address, gathered once by the edge (`http`) and read by every protocol's handlers.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub principal: Arc<Principal>,
+    /// The TCP peer (a proxy, when one is in front), for logs.
+    pub client: Option<std::net::SocketAddr>,
+    /// The client's address as policies see it: the peer, or what trusted proxies report.
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The edge authenticates every protocol route first; a request it did not see is
+        // anonymous and has no known address.
+        Ok(parts.extensions.get::<Self>().cloned().unwrap_or_else(|| Self {
+            principal: Principal::anonymous(),
+            client: None,
+            client_ip: None,
+        }))
+    }
+}

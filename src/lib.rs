@@ -1,8 +1,12 @@
 //! agentmux: one gateway between AI clients and everything they call.
 //!
-//! Data flows `http | stdio → auth → mcp → upstream`; `config`, `identity`, `jsonrpc`, `arguments` and
-//! `telemetry` are leaves that every module may use, and `app` wires it all together. See
-//! `docs/architecture.md`.
+//! The module tree reads as a request flows (see `docs/architecture.md`):
+//! `http` (the edge: listener, guards, authentication, one router per protocol) → `auth` (who
+//! calls) → `authz` (may they; a protocol-neutral vocabulary) → `mcp` (what they call; it owns
+//! its upstream links) → `egress` (outbound HTTP clients and agentmux's own credentials).
+//! `config`, `error`, `identity`, `jsonrpc`, `arguments`, `sse`, `metrics`, `audit` and
+//! `telemetry` are leaves every module may use; `app` wires it all together and `cli` is the
+//! command line. `tests/layout.rs` fails on an import against this direction.
 
 #![forbid(unsafe_code)]
 
@@ -13,12 +17,12 @@ pub mod auth;
 pub mod authz;
 pub mod cli;
 pub mod config;
+pub mod egress;
+pub mod error;
 pub mod http;
 pub mod identity;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod metrics;
-pub mod policy_cmd;
-pub mod stdio;
+pub mod sse;
 pub mod telemetry;
-pub mod upstream;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use agentmux::authz::{Action, Args, Ask, Attrs, Caller, Gate, Target, ToolHints};
 use agentmux::authz::{Arguments, Authz};
 use agentmux::identity::{Principal, PrincipalKind};
-use agentmux::mcp::{Action, Args, Ask, Caller, Gate, Target, ToolHints};
 
 /// 50 policies of the shapes the policy guide teaches: per group and upstream, argument limits,
 /// read-only defaults, forbids; the one that matters for the measured call is among them.
@@ -61,7 +61,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
             claims: serde_json::Map::new(),
         }),
         endpoint: "/mcp".into(),
-        era: "2025-11-25",
+        version: "2025-11-25",
         client_ip: Some("10.1.2.3".parse()?),
     };
     let args = serde_json::value::RawValue::from_string(r#"{"amount":50,"currency":"EUR"}"#.into())?;
@@ -69,7 +69,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
         action: Action::CallTool,
         upstream: "u7",
         name: "refund",
-        hints: ToolHints::default(),
+        attrs: Attrs::Tool(ToolHints::default()),
     };
     // What the tool declares: each call is validated against it and typed by it.
     let schema = serde_json::value::RawValue::from_string(
@@ -176,10 +176,10 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
             action: Action::CallTool,
             upstream: &upstreams[i % 50],
             name,
-            hints: ToolHints {
+            attrs: Attrs::Tool(ToolHints {
                 read_only: i % 3 == 0,
                 ..ToolHints::default()
-            },
+            }),
         })
         .collect();
     let mut runs = Vec::new();

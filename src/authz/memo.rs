@@ -11,7 +11,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::request::Needs;
-use crate::mcp::{Ask, Verdict};
+use super::{Ask, Attrs, Verdict};
 
 /// Decisions remembered, at most; old ones go first.
 const CAPACITY: u64 = 100_000;
@@ -47,15 +47,18 @@ impl Memo {
         field(t.action.id().as_bytes());
         field(t.upstream.as_bytes());
         field(t.name.as_bytes());
-        let hints = t.hints;
-        field(&[
-            u8::from(hints.read_only),
-            u8::from(hints.destructive),
-            u8::from(hints.idempotent),
-            u8::from(hints.open_world),
-        ]);
+        match t.attrs {
+            Attrs::None => field(&[0]),
+            Attrs::Tool(h) => field(&[
+                1,
+                u8::from(h.read_only),
+                u8::from(h.destructive),
+                u8::from(h.idempotent),
+                u8::from(h.open_world),
+            ]),
+        }
         field(ask.caller.endpoint.as_bytes());
-        field(ask.caller.era.as_bytes());
+        field(ask.caller.version.as_bytes());
         if needs.client_ip {
             field(
                 ask.caller

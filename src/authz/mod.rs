@@ -3,12 +3,12 @@
 //! policy nothing is allowed. The policy set is swapped atomically on reload; a set that fails
 //! to parse or validate is refused and the previous one keeps running.
 
-pub mod cases;
 mod memo;
 mod policies;
 mod request;
 pub mod schema;
 mod slice;
+mod vocabulary;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub use schema::{Arguments, cedar_schema};
 
 use std::collections::HashMap;
 
-use crate::mcp::{Action, Ask, Caller, Gate, Target, ToolHints, Unreadable, Verdict};
+pub use vocabulary::{Action, Args, Ask, Attrs, Caller, Gate, Target, ToolHints, Unreadable, Verdict};
 
 pub struct Authz {
     dir: PathBuf,
@@ -160,7 +160,7 @@ impl Authz {
                 if !s.by_hints {
                     return Some(i);
                 }
-                let class = (Arc::as_ptr(s), t.action, t.upstream, t.hints);
+                let class = (Arc::as_ptr(s), t.action, t.upstream, t.attrs);
                 Some(*class_of.entry(class).or_insert(i))
             })
             .collect();
@@ -209,8 +209,8 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Targets that get the same decision: one slice, action, upstream and hints.
-type Class<'a> = (*const slice::Slice, Action, &'a str, ToolHints);
+/// Targets that get the same decision: one slice, action, upstream and attributes.
+type Class<'a> = (*const slice::Slice, Action, &'a str, Attrs);
 
 /// The policies that can apply to `target` for this caller.
 fn slice_for(

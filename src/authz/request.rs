@@ -9,9 +9,9 @@ use std::sync::{Mutex, OnceLock};
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 
+use super::{Action, Attrs, Caller, Target};
 use crate::arguments::ArgType;
 use crate::identity::{Principal, PrincipalKind};
-use crate::mcp::{Action, Caller, Target};
 
 /// The entity types agentmux builds, parsed once: Cedar parses a type name with its full
 /// grammar, which cost more than evaluating a policy.
@@ -50,15 +50,7 @@ pub fn action_uid(action: Action) -> EntityUid {
 }
 
 pub fn target_uid(t: &Target<'_>) -> EntityUid {
-    uid(target_type(t.action), &format!("{}/{}", t.upstream, t.name))
-}
-
-fn target_type(action: Action) -> &'static str {
-    match action {
-        Action::CallTool => "Tool",
-        Action::GetPrompt => "Prompt",
-        Action::ReadResource => "Resource",
-    }
+    uid(t.action.resource_type(), &format!("{}/{}", t.upstream, t.name))
 }
 
 fn strings(values: &[String]) -> RestrictedExpression {
@@ -109,14 +101,11 @@ pub fn target_entities(t: &Target<'_>, with_upstream: bool, out: &mut Vec<Entity
         "upstream".into(),
         RestrictedExpression::new_string(t.upstream.to_string()),
     );
-    let key = if t.action == Action::ReadResource {
-        "uri"
-    } else {
-        "name"
-    };
-    attrs.insert(key.into(), RestrictedExpression::new_string(t.name.to_string()));
-    if t.action == Action::CallTool {
-        let h = t.hints;
+    attrs.insert(
+        t.action.name_attribute().into(),
+        RestrictedExpression::new_string(t.name.to_string()),
+    );
+    if let Attrs::Tool(h) = t.attrs {
         for (k, v) in [
             ("read_only", h.read_only),
             ("destructive", h.destructive),
@@ -263,7 +252,10 @@ pub fn context(
         "endpoint".into(),
         RestrictedExpression::new_string(caller.endpoint.to_string()),
     ));
-    pairs.push(("era".into(), RestrictedExpression::new_string(caller.era.to_string())));
+    pairs.push((
+        "era".into(),
+        RestrictedExpression::new_string(caller.version.to_string()),
+    ));
     if let Some(ip) = caller.client_ip.filter(|_| needs.client_ip) {
         pairs.push(("client_ip".into(), ip_expression(ip)));
     }

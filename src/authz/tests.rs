@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::*;
 use crate::identity::{Principal, PrincipalKind};
-use crate::mcp::{Args, ToolHints};
 
 mod typed;
 
@@ -33,7 +32,7 @@ fn caller(kind: PrincipalKind, id: &str, groups: &[&str], ip: &str) -> Caller {
             claims: serde_json::Map::new(),
         }),
         endpoint: "/mcp".into(),
-        era: "2025-11-25",
+        version: "2025-11-25",
         client_ip: Some(ip.parse().unwrap()),
     }
 }
@@ -79,7 +78,7 @@ fn sliced_decisions_equal_cedar_over_the_whole_set() {
                         action: Action::CallTool,
                         upstream,
                         name,
-                        hints: h,
+                        attrs: Attrs::Tool(h),
                     };
                     let ask = Ask {
                         caller: c,
@@ -150,7 +149,7 @@ fn lists_show_what_some_arguments_allow_and_match_single_decisions() {
         action: Action::CallTool,
         upstream,
         name,
-        hints,
+        attrs: Attrs::Tool(hints),
     })
     .collect();
     // Refund depends on the amount: listed. Everything read-only: listed (read-only-for-all).
@@ -200,7 +199,7 @@ fn remembered_decisions_follow_arguments_and_reloads() {
             action: Action::CallTool,
             upstream: "stripe",
             name: "refund",
-            hints: ToolHints::default(),
+            attrs: Attrs::Tool(ToolHints::default()),
         };
         authz
             .decide(&Ask {

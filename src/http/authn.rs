@@ -5,25 +5,35 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::Inputs;
-use super::mcp_endpoint::rpc_error_response;
+use super::client_ip;
 use crate::auth::AuthError;
+use crate::error::GatewayError;
+use crate::identity::Requester;
 use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// Authenticates the request; on success the handlers find the caller as
-/// `Extension<Arc<Principal>>`.
+/// Authenticates the request; on success the handlers find the caller as a [`Requester`].
 pub async fn authenticate(State(inputs): State<Arc<Inputs>>, mut request: Request, next: Next) -> Response {
     match inputs.auth.authenticate(request.headers()).await {
         Ok(principal) => {
-            request.extensions_mut().insert(principal);
+            let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+            let client_ip =
+                client.and_then(|peer| client_ip::resolve(peer.ip(), request.headers(), &inputs.config.server));
+            request.extensions_mut().insert(Requester {
+                principal,
+                client,
+                client_ip,
+            });
             next.run(request).await
         }
         Err(error) => refuse(&inputs, request.headers(), request.uri().path(), &error),
@@ -33,7 +43,11 @@ pub async fn authenticate(State(inputs): State<Arc<Inputs>>, mut request: Reques
 /// 401 with a challenge naming the metadata document (RFC 9728 §5.1), or 403 `insufficient_scope`
 /// naming the scopes to ask for (RFC 6750 §3.1) so a client can step up.
 fn refuse(inputs: &Inputs, headers: &HeaderMap, path: &str, error: &AuthError) -> Response {
-    let metadata = format!("{}{METADATA_PATH}{}", base_url(inputs, headers), resource_path(path));
+    let metadata = format!(
+        "{}{METADATA_PATH}{}",
+        base_url(inputs, headers),
+        inputs.resource_of(path)
+    );
     let required = inputs.auth.required_scopes().join(" ");
     let (status, challenge) = match error {
         AuthError::Missing if required.is_empty() => (
@@ -63,23 +77,12 @@ fn refuse(inputs: &Inputs, headers: &HeaderMap, path: &str, error: &AuthError) -
             ),
         ),
     };
-    let mut response = rpc_error_response(status, None, &RpcError::new(INVALID_REQUEST, error.to_string()));
     // Built from a URL, scopes and our own messages; a Host header that is not text never gets
     // this far (the guard refuses it).
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-/// The part of the resource URL after the origin: `/mcp`, `/mcp/{upstream}`, or nothing for the
-/// legacy SSE routes, which share the root document.
-fn resource_path(request_path: &str) -> &str {
-    if request_path == "/mcp" || request_path.starts_with("/mcp/") {
-        request_path
-    } else {
-        ""
-    }
+    let challenge = HeaderValue::from_str(&challenge).ok();
+    GatewayError::rpc(status, RpcError::new(INVALID_REQUEST, error.to_string()))
+        .with_header(header::WWW_AUTHENTICATE, challenge)
+        .into_response()
 }
 
 /// `scheme://authority` clients reach us at: that of `auth.resource` when configured (behind a
@@ -104,19 +107,17 @@ pub async fn metadata_root(State(inputs): State<Arc<Inputs>>, headers: HeaderMap
     metadata(&inputs, &headers, "")
 }
 
-pub async fn metadata_federated(State(inputs): State<Arc<Inputs>>, headers: HeaderMap) -> Response {
-    metadata(&inputs, &headers, "/mcp")
-}
-
-pub async fn metadata_single(
+/// The document of one protected resource (`/mcp`, `/mcp/github`), if a protocol serves it.
+pub async fn metadata_of(
     State(inputs): State<Arc<Inputs>>,
-    Path(upstream): Path<String>,
+    Path(resource): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if inputs.hub.upstream_index(&upstream).is_none() {
+    let path = format!("/{resource}");
+    if !inputs.protocols.iter().any(|p| p.serves_resource(&path)) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    metadata(&inputs, &headers, &format!("/mcp/{upstream}"))
+    metadata(&inputs, &headers, &path)
 }
 
 /// RFC 9728 §2–3. Without an `auth:` block nothing is protected, so there is nothing to describe.
@@ -165,14 +166,5 @@ mod tests {
     fn challenge_parameters_stay_quoted_strings() {
         assert_eq!(quoted(r#"a "b" \c"#), r#"a \"b\" \\c"#);
         assert_eq!(quoted("line\r\nbreak"), "linebreak");
-    }
-
-    #[test]
-    fn each_endpoint_names_its_metadata_document() {
-        assert_eq!(resource_path("/mcp"), "/mcp");
-        assert_eq!(resource_path("/mcp/github"), "/mcp/github");
-        assert_eq!(resource_path("/sse"), "");
-        assert_eq!(resource_path("/messages"), "");
-        assert_eq!(resource_path("/mcpx"), "");
     }
 }

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::Inputs;
-use super::mcp_endpoint::rpc_error_response;
+use crate::error::GatewayError;
 use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
 pub async fn check_host_and_origin(State(inputs): State<Arc<Inputs>>, request: Request, next: Next) -> Response {
@@ -45,9 +45,7 @@ fn refusal(inputs: &Inputs, request: &Request) -> Option<String> {
 
 fn refuse(message: String) -> Response {
     tracing::warn!(%message, "refused request");
-    let mut response = rpc_error_response(StatusCode::FORBIDDEN, None, &RpcError::new(INVALID_REQUEST, message));
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    response.into_response()
+    GatewayError::rpc(StatusCode::FORBIDDEN, RpcError::new(INVALID_REQUEST, message)).into_response()
 }
 
 /// `localhost:8080` matches `localhost`; `[::1]:8080` matches `[::1]`.

@@ -63,10 +63,10 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Ready once every required upstream has been tried (connected and listed, or failed).
 pub async fn readyz(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
-    if inputs.hub.ready() {
+    let waiting: Vec<String> = inputs.protocols.iter().flat_map(|p| p.waiting_for()).collect();
+    if waiting.is_empty() {
         (StatusCode::OK, "ready\n".to_string())
     } else {
-        let waiting = inputs.hub.waiting_for();
         (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("waiting for: {}\n", waiting.join(", ")),
@@ -76,7 +76,7 @@ pub async fn readyz(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(inputs): State<Arc<Inputs>>) -> impl IntoResponse {
-    let body = crate::metrics::metrics().encode(inputs.hub.sessions.count());
+    let body = crate::metrics::metrics().encode(inputs.protocols.iter().map(|p| p.sessions()).sum::<u64>());
     (
         [(
             axum::http::header::CONTENT_TYPE,

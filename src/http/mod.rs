@@ -1,15 +1,13 @@
-//! Inbound HTTP: one listener for the MCP endpoints and operations routes.
+//! The edge: one listener for every protocol. It guards Host and Origin, sheds load,
+//! authenticates, records who calls ([`Requester`](crate::identity::Requester)), serves health,
+//! readiness, metrics and the OAuth protected-resource documents, and mounts one router per
+//! protocol ([`Protocol`]) without knowing what is inside.
 
 mod authn;
-mod caller;
 mod client_ip;
 mod guard;
 mod health;
-mod legacy_sse;
-mod mcp_endpoint;
 mod shed;
-mod sse;
-mod stateless;
 
 use std::sync::Arc;
 
@@ -19,33 +17,50 @@ use axum::routing::get;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::mcp::Hub;
 
-/// What every handler shares.
+/// A protocol module as the edge sees it (the composition root implements it for each).
+pub trait Protocol: Send + Sync {
+    /// Its routes, served behind the edge's guards and authentication.
+    fn router(&self) -> Router;
+
+    /// The protected resource (RFC 9728) a request path belongs to: `/mcp/github` for a call to
+    /// it; `Some("")` for routes that share the root document; `None` when it is not this
+    /// protocol's path.
+    fn resource_of<'p>(&self, path: &'p str) -> Option<&'p str>;
+
+    /// Whether `path` (`/mcp/github`) is one of its protected resources today.
+    fn serves_resource(&self, path: &str) -> bool;
+
+    /// What it still waits for before it is ready (upstreams not yet tried); empty when ready.
+    fn waiting_for(&self) -> Vec<String>;
+
+    /// Sessions open now, for the sessions gauge.
+    fn sessions(&self) -> u64;
+}
+
+/// What the edge's own handlers share.
 pub struct Inputs {
-    pub hub: Arc<Hub>,
     pub config: Arc<Config>,
-    /// Who is calling; its middleware puts an `Arc<Principal>` on every MCP request.
+    /// Who is calling; its middleware puts a [`Requester`](crate::identity::Requester) on every
+    /// protocol request.
     pub auth: Arc<Authenticator>,
+    pub protocols: Vec<Arc<dyn Protocol>>,
+}
+
+impl Inputs {
+    fn resource_of<'p>(&self, path: &'p str) -> &'p str {
+        self.protocols.iter().find_map(|p| p.resource_of(path)).unwrap_or("")
+    }
 }
 
 pub fn router(inputs: Arc<Inputs>) -> Router {
     let limit = inputs.config.server.max_body_bytes;
-    let mcp = Router::new()
-        .route(
-            "/mcp",
-            get(mcp_endpoint::get_federated)
-                .post(mcp_endpoint::post_federated)
-                .delete(mcp_endpoint::delete_federated),
-        )
-        .route(
-            "/mcp/{upstream}",
-            get(mcp_endpoint::get_single)
-                .post(mcp_endpoint::post_single)
-                .delete(mcp_endpoint::delete_single),
-        )
-        .route("/sse", get(legacy_sse::open))
-        .route("/messages", axum::routing::post(legacy_sse::message))
+    let mut protocols: Router<Arc<Inputs>> = Router::new();
+    for protocol in &inputs.protocols {
+        // A protocol's router carries its own state; `with_state` only retypes it to the edge's.
+        protocols = protocols.merge(protocol.router().with_state(()));
+    }
+    let protocols = protocols
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&inputs),
             authn::authenticate,
@@ -54,12 +69,8 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
         // how to authenticate.
         .route("/.well-known/oauth-protected-resource", get(authn::metadata_root))
         .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(authn::metadata_federated),
-        )
-        .route(
-            "/.well-known/oauth-protected-resource/mcp/{upstream}",
-            get(authn::metadata_single),
+            "/.well-known/oauth-protected-resource/{*resource}",
+            get(authn::metadata_of),
         )
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -78,7 +89,7 @@ pub fn router(inputs: Arc<Inputs>) -> Router {
             health::require_token,
         ));
     Router::new()
-        .merge(mcp)
+        .merge(protocols)
         .merge(operations)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&inputs),

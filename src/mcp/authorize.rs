@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{Entry, ListKind, Listing};
 use super::dispatch::Request;
-use super::gate::{Action, Args, Ask, Caller, Target, ToolHints, Unreadable, Verdict};
 use super::hub::Hub;
 use super::session::Scope;
+use crate::authz::{Action, Args, Ask, Attrs, Caller, Target, ToolHints, Unreadable, Verdict};
 use crate::config::Denied;
 use crate::jsonrpc::{INVALID_PARAMS, RpcError};
 
@@ -38,7 +38,7 @@ impl Hub {
             action,
             upstream: self.upstreams[upstream].name(),
             name,
-            hints,
+            attrs: Attrs::of(action, hints),
         }
     }
 
@@ -177,7 +177,7 @@ impl Hub {
         h.update(gate.generation().to_le_bytes());
         h.update([kind as u8]);
         h.update(caller.principal.fingerprint());
-        for text in [&*caller.endpoint, caller.era] {
+        for text in [&*caller.endpoint, caller.version] {
             h.update((text.len() as u64).to_le_bytes());
             h.update(text.as_bytes());
         }
@@ -193,7 +193,7 @@ impl Hub {
                 action: kind.action(),
                 upstream: self.upstreams[e.upstream].name(),
                 name: &e.original,
-                hints: e.hints,
+                attrs: Attrs::of(kind.action(), e.hints),
             })
             .collect();
         let shown = gate.visible(caller, &targets);

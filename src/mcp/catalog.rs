@@ -8,13 +8,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::gate::ToolHints;
 use super::names;
 use super::pinning::{Finding, Pins, Treatment};
 use crate::arguments::Declared;
+use crate::authz::ToolHints;
 use crate::config::{McpSettings, NameFilter, PrefixMode, UpstreamSpec};
 use crate::jsonrpc::{Raw, RawObject};
-use crate::upstream::{InitializeResult, Upstream, UpstreamError};
+use crate::mcp::upstream::{InitializeResult, Upstream, UpstreamError};
 
 /// The four lists MCP servers offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,38 +6,16 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::catalog::{self, ListKind, View};
-use super::gate::{Action, Args, Caller, ToolHints};
 use super::hub::Hub;
 use super::session::{Scope, Session, log_level_rank};
+use super::versions::{MODERN_VERSIONS, SUPPORTED_VERSIONS};
 use super::{Outbox, cursor, names};
+use crate::authz::{Action, Args, Caller, ToolHints};
 use crate::config::ArgumentValidation;
 use crate::jsonrpc::{
     INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw,
     to_raw,
 };
-
-/// Stateful-era versions agentmux serves to clients, newest first.
-pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
-
-/// Stateless-era versions agentmux serves (no `initialize`; `_meta` on every request).
-pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
-
-/// The version to answer `initialize` with: the client's if agentmux speaks it, else the newest.
-pub fn negotiate_version(requested: Option<&str>) -> &'static str {
-    SUPPORTED_VERSIONS
-        .iter()
-        .find(|v| Some(**v) == requested)
-        .copied()
-        .unwrap_or(SUPPORTED_VERSIONS[0])
-}
-
-/// The `protocolVersion` an `initialize` request asks for.
-pub fn requested_version(params: Option<&RawValue>) -> Result<Option<String>, RpcError> {
-    match params {
-        Some(p) => RawObject::parse(p)?.str("protocolVersion"),
-        None => Ok(None),
-    }
-}
 
 /// One client request.
 pub struct Request<'a> {
@@ -278,7 +256,7 @@ impl Hub {
         {
             return super::forward::upstream_error(
                 self.upstreams[i].name(),
-                &crate::upstream::UpstreamError::Unavailable { reason },
+                &crate::mcp::upstream::UpstreamError::Unavailable { reason },
             );
         }
         RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`"))
@@ -346,7 +324,7 @@ impl Hub {
     fn authorize_audited(
         &self,
         req: &Request<'_>,
-        target: super::gate::Target<'_>,
+        target: crate::authz::Target<'_>,
         not_found: impl FnOnce() -> RpcError,
     ) -> Result<(), RpcError> {
         if let Some(verdict) = self.authorize(req, target, None, not_found)? {

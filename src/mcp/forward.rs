@@ -12,7 +12,7 @@ use super::dispatch::Request;
 use super::hub::Hub;
 use super::session::{InFlight, Session};
 use crate::jsonrpc::{Raw, RawObject, RpcError, UPSTREAM_ERROR, to_raw};
-use crate::upstream::{Link, UpstreamError};
+use crate::mcp::upstream::{Link, UpstreamError};
 
 /// `_meta` keys that carry the 2026-07-28 era's per-request protocol fields.
 const PROTOCOL_META_PREFIX: &str = "io.modelcontextprotocol/";

@@ -6,16 +6,17 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
+use super::catalog::ListKind;
 use super::catalog::{UpstreamCatalog, View, Views};
-use super::gate::Gate;
-use super::pinning::{LockError, Pins};
+use super::pinning::{LockError, Pin, Pins, Served};
 use super::progress::ProgressRoutes;
 use super::refresh::RefreshQueue;
 use super::session::Scope;
 use super::sessions::Sessions;
 use crate::audit::Audit;
+use crate::authz::Gate;
 use crate::config::{Config, Denied, McpSettings};
-use crate::upstream::{Upstream, UpstreamEvent};
+use crate::mcp::upstream::{Upstream, UpstreamEvent};
 
 /// Events queued from upstreams to the hub before their readers wait.
 const EVENT_QUEUE: usize = 4096;
@@ -121,6 +122,35 @@ impl Hub {
 
     pub fn upstreams_tried(&self) -> bool {
         self.upstreams.iter().filter(|u| u.spec.required).all(|u| u.tried())
+    }
+
+    /// Every upstream's tools as the registry admits them (include/exclude), pins not applied:
+    /// what an operator approves is what the upstream offers, not what the last approval lets
+    /// through (`agentmux tools approve` and `diff`).
+    pub fn served_tools(&self) -> Vec<Served> {
+        self.upstreams()
+            .iter()
+            .enumerate()
+            .map(|(i, up)| {
+                let tools = match self.catalog(i) {
+                    Some(catalog) => Ok(catalog
+                        .lists
+                        .get(&ListKind::Tools)
+                        .into_iter()
+                        .flatten()
+                        .filter(|item| up.spec.tools.admits(&item.key))
+                        .map(|item| (item.key.clone(), Pin::of(&item.fields)))
+                        .collect()),
+                    None => Err(self
+                        .unavailable_reason(i)
+                        .unwrap_or_else(|| "it serves no catalog".into())),
+                };
+                Served {
+                    upstream: up.name().to_string(),
+                    tools,
+                }
+            })
+            .collect()
     }
 
     /// What is missing for readiness, for `/readyz`.

@@ -15,7 +15,7 @@ use super::names;
 use super::session::{Scope, log_level_rank};
 use crate::config::PrefixMode;
 use crate::jsonrpc::{RawObject, request_frame, to_raw};
-use crate::upstream::{Inbound, UpstreamEvent, supervise};
+use crate::mcp::upstream::{Inbound, UpstreamEvent, supervise};
 
 impl Hub {
     /// Starts every upstream's supervisor and the hub's own loops, all owned by `tasks`.

@@ -10,7 +10,6 @@ mod catalog;
 mod cursor;
 mod dispatch;
 mod forward;
-pub mod gate;
 mod hub;
 mod lifecycle;
 mod names;
@@ -21,16 +20,19 @@ pub mod relay;
 mod rewrite;
 mod session;
 mod sessions;
+pub mod transport;
+pub mod upstream;
+mod versions;
 
 use tokio::sync::mpsc;
 
 pub use authorize::FORBIDDEN;
 pub use catalog::{ListKind, Views};
-pub use dispatch::{MODERN_VERSIONS, Request, SUPPORTED_VERSIONS, negotiate_version, requested_version};
-pub use gate::{Action, Args, Ask, Caller, Gate, Target, ToolHints, Unreadable, Verdict, static_era};
+pub use dispatch::Request;
 pub use hub::{Hub, Security};
 pub use session::{Listen, MAX_RELAYED, Scope, Session, log_level_rank, short_id};
 pub use sessions::{Limits as SessionLimits, Refused, SessionGuard, Sessions};
+pub use versions::{MODERN_VERSIONS, SUPPORTED_VERSIONS, negotiate_version, requested_version, static_era};
 
 /// Where frames for one client request go while it runs (an SSE response stream). Sending never
 /// waits: a client that does not read loses notifications, never the response.

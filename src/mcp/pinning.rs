@@ -22,9 +22,12 @@ use sha2::{Digest, Sha256};
 use crate::config::{OnChanged, OnNew, PinningSettings};
 use crate::jsonrpc::{RawObject, to_raw};
 
-mod review;
-
-pub use review::{Approval, Difference, Diffs, FieldChange, PathChange, ReviewError, Selection, approve, diff};
+/// What one upstream serves now: its tools' definitions, or why it could not be asked (for
+/// `agentmux tools approve` and `diff`).
+pub struct Served {
+    pub upstream: String,
+    pub tools: Result<BTreeMap<String, Pin>, String>,
+}
 
 /// The lock file format this agentmux reads and writes.
 pub const LOCK_VERSION: u32 = 1;

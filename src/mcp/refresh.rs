@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::catalog::{ListKind, UpstreamCatalog};
 use super::hub::Hub;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::mcp::upstream::{Upstream, UpstreamError};
 
 /// How often each upstream's task looks for a missing or expired catalog.
 const REFRESH_TICK: Duration = Duration::from_secs(15);

@@ -20,7 +20,7 @@ pub async fn answer(
     hub: Arc<Hub>,
     scope: Scope,
     session: Option<Arc<Session>>,
-    caller: super::Caller,
+    caller: crate::authz::Caller,
     message: Message,
     out: mpsc::Sender<Vec<u8>>,
 ) {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::Caller;
+use crate::authz::Caller;
 use crate::identity::Principal;
 
 /// What a client addresses: every upstream (`/mcp`) or one (`/mcp/{upstream}`).

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::arguments::{self, Declared};
-use crate::mcp::Unreadable;
+use crate::authz::Unreadable;
 
 const LIMIT_UNLESS: &str = r#"
 @id("all") permit (principal, action, resource);
@@ -50,7 +50,7 @@ fn refund() -> Target<'static> {
         action: Action::CallTool,
         upstream: "stripe",
         name: "refund",
-        hints: ToolHints::default(),
+        attrs: Attrs::Tool(ToolHints::default()),
     }
 }
 
@@ -129,7 +129,7 @@ fn a_forbid_that_errors_denies_every_action() {
                 action,
                 upstream: "stripe",
                 name: "refund",
-                hints: ToolHints::default(),
+                attrs: Attrs::Tool(ToolHints::default()),
             },
             arguments: None,
         };

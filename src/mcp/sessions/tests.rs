@@ -2,8 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::authz::Caller;
 use crate::identity::Principal;
-use crate::mcp::{Caller, Scope};
+use crate::mcp::Scope;
 
 fn limits(per_caller: usize, opens_per_second: u32, max: u64) -> Limits {
     Limits {
@@ -26,7 +27,7 @@ fn session_of(key: &str) -> Arc<Session> {
     let caller = Caller {
         principal,
         endpoint: "/mcp".into(),
-        era: "2025-11-25",
+        version: "2025-11-25",
         client_ip: None,
     };
     Session::new(Scope::Federated, "2025-11-25".into(), caller)

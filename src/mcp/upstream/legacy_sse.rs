@@ -16,12 +16,13 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::correlate::Correlator;
-use super::credentials::{self, Credentials};
 use super::handshake::{initialize_params, parse_initialize};
-use super::http_client::{self, bounded_unlimited, describe};
+use super::http_body::bounded_unlimited;
 use super::sse_bound;
 use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
+use crate::egress::credentials::{self, Credentials};
+use crate::egress::http_client::{self, describe};
 use crate::jsonrpc::{self, Message, Raw};
 
 pub struct SseLink {

@@ -18,14 +18,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::correlate::response_outcome;
-use super::credentials::{self, Credentials};
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
-use super::http_client::{self, bounded, bounded_unlimited, describe, error_status, is_event_stream, read_bounded};
+use super::http_body::{bounded, bounded_unlimited, error_status, read_bounded};
 use super::link::NotificationSink;
 use super::sse_bound;
 use super::stateless;
 use super::{Inbound, InitializeResult, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts, UpstreamProtocol};
+use crate::egress::credentials::{self, Credentials};
+use crate::egress::http_client::{self, describe, is_event_stream};
 use crate::jsonrpc::{self, Kind, Message, Raw};
 
 const SESSION_HEADER: &str = "mcp-session-id";

@@ -18,9 +18,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::Authz;
-use super::schema::Arguments;
-use crate::mcp::{Action, Args, Ask, Caller, Target, ToolHints, Verdict};
+use crate::authz::schema::Arguments;
+use crate::authz::{Action, Args, Ask, Attrs, Authz, Caller, Target, ToolHints, Verdict};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,7 +132,7 @@ impl Case {
         if let Some(issuer) = &p.issuer {
             fields.insert("issuer".into(), issuer.clone().into());
         }
-        let principal = super::principal_from_case(&p.kind, &p.id, &fields)?;
+        let principal = crate::authz::principal_from_case(&p.kind, &p.id, &fields)?;
         let action = Action::from_id(&self.action)
             .ok_or_else(|| format!("action `{}`: use call_tool, get_prompt or read_resource", self.action))?;
         let d = ToolHints::default();
@@ -142,18 +141,21 @@ impl Case {
             action,
             upstream: &r.upstream,
             name: &r.name,
-            hints: ToolHints {
-                read_only: r.read_only.unwrap_or(d.read_only),
-                destructive: r.destructive.unwrap_or(d.destructive),
-                idempotent: r.idempotent.unwrap_or(d.idempotent),
-                open_world: r.open_world.unwrap_or(d.open_world),
-            },
+            attrs: Attrs::of(
+                action,
+                ToolHints {
+                    read_only: r.read_only.unwrap_or(d.read_only),
+                    destructive: r.destructive.unwrap_or(d.destructive),
+                    idempotent: r.idempotent.unwrap_or(d.idempotent),
+                    open_world: r.open_world.unwrap_or(d.open_world),
+                },
+            ),
         };
         let era = self.context.era.as_deref().unwrap_or("2025-11-25");
         let caller = Caller {
             principal: principal.into(),
             endpoint: self.context.endpoint.as_deref().unwrap_or("/mcp").into(),
-            era: crate::mcp::static_era(era),
+            version: crate::mcp::static_era(era),
             client_ip: self.context.client_ip,
         };
         let value = Value::Object(self.arguments.clone().unwrap_or_default());
@@ -170,7 +172,7 @@ impl Case {
         let response = authz
             .evaluate(&ask, self.context.now.as_deref())
             .map_err(|e| e.to_string())?;
-        Ok(super::verdict(&response, &loaded.set))
+        Ok(crate::authz::verdict(&response, &loaded.set))
     }
 }
 

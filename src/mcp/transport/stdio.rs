@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
 use tracing::warn;
 
+use crate::authz::Caller;
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
-use crate::mcp::{Caller, Hub, Scope, Session, negotiate_version, relay, requested_version, static_era};
+use crate::mcp::{Hub, Scope, Session, negotiate_version, relay, requested_version, static_era};
 
 const MAX_MESSAGE: usize = 32 * 1024 * 1024;
 

@@ -7,13 +7,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::credentials::Credentials;
 use super::handshake::{initialize_params, parse_initialize};
 use super::legacy_sse::{SseLink, SseTarget};
 use super::stdio::{Launch, StdioLink};
 use super::streamable_http::{HttpLink, Target};
 use super::{InitializeResult, Link, Status, Upstream, UpstreamError, UpstreamEvent};
-use crate::config::TransportSpec;
+use crate::config::{TransportSpec, UpstreamSpec};
+use crate::egress::credentials::Credentials;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -24,7 +24,7 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 pub async fn supervise(up: Arc<Upstream>, events: mpsc::Sender<UpstreamEvent>, shutdown: CancellationToken) {
     let mut backoff = FIRST_BACKOFF;
     // Made once, so a token outlives reconnects.
-    let credentials = Credentials::for_upstream(&up.spec);
+    let credentials = credentials_for(&up.spec);
     loop {
         up.set_status(Status::Connecting);
         let startup = up.spec.timeouts.startup;
@@ -153,5 +153,15 @@ async fn connect(
         TransportSpec::WebSocket { .. } => Err(UpstreamError::Unavailable {
             reason: "the websocket transport is not supported yet; use streamable-http, sse or stdio".into(),
         }),
+    }
+}
+
+/// agentmux's own OAuth credentials for an HTTP upstream with an `oauth` block.
+fn credentials_for(spec: &UpstreamSpec) -> Result<Option<Arc<Credentials>>, UpstreamError> {
+    match &spec.transport {
+        TransportSpec::StreamableHttp { oauth: Some(oauth), .. } | TransportSpec::Sse { oauth: Some(oauth), .. } => {
+            Ok(Some(Arc::new(Credentials::new(&spec.name, oauth, &spec.timeouts)?)))
+        }
+        _ => Ok(None),
     }
 }

@@ -159,7 +159,7 @@ async fn refusal_names_the_upstream_and_the_oauth_error() {
 async fn unreachable_endpoint_is_a_credentials_error() {
     let c = credentials("http://127.0.0.1:1/token", ClientAuth::Basic);
     let error = c.bearer().await.unwrap_err();
-    assert!(matches!(error, UpstreamError::Credentials(_)), "{error:?}");
+    assert!(matches!(error, EgressError::Credentials(_)), "{error:?}");
     let error = error.to_string();
     assert!(
         error.starts_with("upstream search: token endpoint http://127.0.0.1:1/token unreachable"),
@@ -230,12 +230,7 @@ async fn send_renews_and_resends_once_after_401() {
         let request = http
             .post(format!("{upstream}/mcp"))
             .header("authorization", auth.unwrap());
-        async move {
-            request
-                .send()
-                .await
-                .map_err(|e| UpstreamError::Transport(e.to_string()))
-        }
+        async move { request.send().await.map_err(|e| EgressError::Transport(e.to_string())) }
     };
     let response = send(Some(&c), attempt).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

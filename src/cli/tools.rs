@@ -1,48 +1,12 @@
-//! `agentmux tools approve` and `agentmux tools diff`: what the upstreams serve now, against the
-//! lock file.
+//! `agentmux tools approve` and `agentmux tools diff`: what the upstreams serve now
+//! ([`Hub::served_tools`](crate::mcp::Hub::served_tools)), against the lock file.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
 
-use super::{Lock, PINNED_FIELDS, Pin};
-use crate::mcp::ListKind;
-use crate::mcp::hub::Hub;
-
-/// What one upstream serves now: its tools' definitions, or why it could not be asked.
-pub(super) struct Served {
-    pub(super) upstream: String,
-    pub(super) tools: Result<BTreeMap<String, Pin>, String>,
-}
-
-/// Every upstream's tools as the registry admits them (include/exclude), pins not applied:
-/// what an operator approves is what the upstream offers, not what the last approval lets through.
-fn served(hub: &Hub) -> Vec<Served> {
-    hub.upstreams()
-        .iter()
-        .enumerate()
-        .map(|(i, up)| {
-            let tools = match hub.catalog(i) {
-                Some(catalog) => Ok(catalog
-                    .lists
-                    .get(&ListKind::Tools)
-                    .into_iter()
-                    .flatten()
-                    .filter(|item| up.spec.tools.admits(&item.key))
-                    .map(|item| (item.key.clone(), Pin::of(&item.fields)))
-                    .collect()),
-                None => Err(hub
-                    .unavailable_reason(i)
-                    .unwrap_or_else(|| "it serves no catalog".into())),
-            };
-            Served {
-                upstream: up.name().to_string(),
-                tools,
-            }
-        })
-        .collect()
-}
+use crate::mcp::pinning::{Lock, PINNED_FIELDS, Pin, Served};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
@@ -88,15 +52,7 @@ pub struct Approval {
 
 /// Writes the current definition of every selected tool into `lock`; with `prune`, drops the
 /// selected entries no upstream serves. Upstreams that cannot be asked keep their entries.
-pub fn approve(hub: &Hub, lock: &mut Lock, selection: &Selection) -> Result<Approval, ReviewError> {
-    approve_served(&served(hub), lock, selection)
-}
-
-pub(super) fn approve_served(
-    served: &[Served],
-    lock: &mut Lock,
-    selection: &Selection,
-) -> Result<Approval, ReviewError> {
+pub fn approve(served: &[Served], lock: &mut Lock, selection: &Selection) -> Result<Approval, ReviewError> {
     check(served, lock, selection)?;
     let mut approval = Approval::default();
     for s in served {
@@ -265,11 +221,7 @@ impl Diffs {
 }
 
 /// Compares what every upstream serves with the lock.
-pub fn diff(hub: &Hub, lock: &Lock) -> Diffs {
-    diff_served(&served(hub), lock)
-}
-
-pub(super) fn diff_served(served: &[Served], lock: &Lock) -> Diffs {
+pub fn diff(served: &[Served], lock: &Lock) -> Diffs {
     let mut found: BTreeMap<String, Difference> = BTreeMap::new();
     let mut unchecked = Vec::new();
     for s in served {
@@ -431,3 +383,6 @@ fn write_field(f: &mut fmt::Formatter<'_>, change: &FieldChange) -> fmt::Result 
 fn root(pointer: &str) -> &str {
     if pointer.is_empty() { "/" } else { pointer }
 }
+
+#[cfg(test)]
+mod tests;

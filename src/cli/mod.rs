@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{Core, Gateway};
+mod cases;
+mod policy;
+mod tools;
 
+use crate::app::{Core, Gateway};
+use crate::config;
 use crate::mcp::pinning::{self, Lock};
-use crate::{config, upstream};
+use crate::mcp::upstream;
 
 #[derive(Parser)]
 #[command(
@@ -244,12 +248,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             ..
         }) => {
             let (core, mut lock, path) = start_review(&args.config.config).await?;
-            let selection = pinning::Selection {
+            let selection = tools::Selection {
                 upstreams: args.upstreams,
                 tools: args.tools,
                 prune: args.prune,
             };
-            let approval = pinning::approve(&core.hub, &mut lock, &selection);
+            let approval = tools::approve(&core.hub.served_tools(), &mut lock, &selection);
             core.stop().await;
             let approval = approval?;
             lock.save(&path)?;
@@ -262,7 +266,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             ..
         }) => {
             let (core, lock, path) = start_review(&arg.config).await?;
-            let diffs = pinning::diff(&core.hub, &lock);
+            let diffs = tools::diff(&core.hub.served_tools(), &lock);
             core.stop().await;
             if diffs.is_empty() {
                 println!("every tool matches {}", path.display());
@@ -274,7 +278,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Stdio(arg) => {
             let core = Core::start(load(&arg.config)?)?;
             core.wait_ready(Duration::from_secs(300)).await;
-            crate::stdio::serve(core.hub.clone()).await?;
+            crate::mcp::transport::stdio::serve(core.hub.clone()).await?;
             core.stop().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -290,11 +294,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 async fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
-    use crate::policy_cmd;
     let passed = match command {
-        PolicyCommand::Schema(arg) => policy_cmd::schema(&load(&arg.config)?).await?,
-        PolicyCommand::Validate(arg) => policy_cmd::validate(&load(&arg.config)?).await?,
-        PolicyCommand::Test { config, file } => policy_cmd::test(&load(&config.config)?, &file)?,
+        PolicyCommand::Schema(arg) => policy::schema(&load(&arg.config)?).await?,
+        PolicyCommand::Validate(arg) => policy::validate(&load(&arg.config)?).await?,
+        PolicyCommand::Test { config, file } => policy::test(&load(&config.config)?, &file)?,
         PolicyCommand::Explain {
             config,
             principal,
@@ -324,7 +327,7 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 "resource": { "upstream": upstream, "name": name, "read_only": read_only, "destructive": !not_destructive },
                 "arguments": arguments,
             }))?;
-            policy_cmd::explain(&load(&config.config)?, case)?
+            policy::explain(&load(&config.config)?, case)?
         }
     };
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })

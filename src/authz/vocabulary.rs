@@ -1,6 +1,9 @@
-//! The hub's side of authorization: what it asks before it lists or forwards anything, and
-//! who asks. The policy engine (`authz`) implements [`Gate`]; the hub only knows this trait, so
-//! `mcp` stays below `authz` and a hub without policies simply has no gate.
+//! What authorization is asked, in words every protocol shares: a caller (principal, endpoint,
+//! protocol version, address), an action, a resource (type, id, parent upstream, attributes), the
+//! call's arguments and any further context. `mcp` fills these in, and so will `a2a` and `llm`;
+//! none of them is imported here. The words are the Cedar vocabulary of `docs/policies.md`, the
+//! contract security teams write policies against. The policy engine implements [`Gate`]; a
+//! protocol module only knows this trait, and a deployment without policies has no gate.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,34 +20,25 @@ pub struct Caller {
     pub principal: Arc<Principal>,
     /// The path called (`/mcp`, `/mcp/github`, `/sse`, `stdio`).
     pub endpoint: Arc<str>,
-    /// The MCP protocol version the request is served in.
-    pub era: &'static str,
+    /// The protocol version the request is served in (an MCP era such as `2025-11-25`); policies
+    /// read it as `context.era` for MCP actions.
+    pub version: &'static str,
     pub client_ip: Option<IpAddr>,
 }
 
 impl Caller {
     /// A local caller with no credentials (`agentmux stdio`, tests).
-    pub fn local(endpoint: &str, era: &'static str) -> Self {
+    pub fn local(endpoint: &str, version: &'static str) -> Self {
         Self {
             principal: Principal::anonymous(),
             endpoint: endpoint.into(),
-            era,
+            version,
             client_ip: None,
         }
     }
 }
 
-/// A protocol version as a static string (policies compare it; versions come from a fixed set).
-pub fn static_era(version: &str) -> &'static str {
-    super::MODERN_VERSIONS
-        .iter()
-        .chain(super::SUPPORTED_VERSIONS.iter())
-        .find(|v| **v == version)
-        .copied()
-        .unwrap_or("unknown")
-}
-
-/// The actions of MCP requests. A2A and LLM actions join the policy vocabulary beside these.
+/// Every action of the policy vocabulary, whichever protocol asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     CallTool,
@@ -53,6 +47,8 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Self; 3] = [Self::CallTool, Self::GetPrompt, Self::ReadResource];
+
     /// Its Cedar id: `Action::"call_tool"`.
     pub fn id(self) -> &'static str {
         match self {
@@ -63,13 +59,29 @@ impl Action {
     }
 
     pub fn from_id(id: &str) -> Option<Self> {
-        [Self::CallTool, Self::GetPrompt, Self::ReadResource]
-            .into_iter()
-            .find(|a| a.id() == id)
+        Self::ALL.into_iter().find(|a| a.id() == id)
+    }
+
+    /// The entity type of what it acts on: `Tool`, `Prompt`, `Resource`.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Self::CallTool => "Tool",
+            Self::GetPrompt => "Prompt",
+            Self::ReadResource => "Resource",
+        }
+    }
+
+    /// The attribute that holds the resource's own name: a resource's `uri`, else `name`.
+    pub fn name_attribute(self) -> &'static str {
+        match self {
+            Self::ReadResource => "uri",
+            _ => "name",
+        }
     }
 }
 
-/// MCP tool annotation hints, with the spec's defaults where the server gives none.
+/// A tool's annotation hints, as policies see them (`resource.destructive` …), with MCP's
+/// defaults where the server gives none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ToolHints {
     pub read_only: bool,
@@ -89,14 +101,33 @@ impl Default for ToolHints {
     }
 }
 
-/// What a request acts on, by its upstream's own name (never the exposed, prefixed one).
+/// The attributes a resource has beyond its name and upstream, by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Attrs {
+    #[default]
+    None,
+    Tool(ToolHints),
+}
+
+impl Attrs {
+    /// The attributes of what `action` acts on: a tool's hints for `call_tool`, else none.
+    pub fn of(action: Action, hints: ToolHints) -> Self {
+        match action {
+            Action::CallTool => Self::Tool(hints),
+            _ => Self::None,
+        }
+    }
+}
+
+/// What a request acts on: a resource of the action's type, `<Type>::"<upstream>/<name>"`, whose
+/// parent is `Upstream::"<upstream>"`. Named by its upstream's own name, never the exposed one.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub action: Action,
     pub upstream: &'a str,
-    /// Tool or prompt name, or resource URI, as the upstream knows it.
+    /// The name the upstream knows it by (tool, prompt), or a resource's URI.
     pub name: &'a str,
-    pub hints: ToolHints,
+    pub attrs: Attrs,
 }
 
 /// A call's arguments, read once.

@@ -16,15 +16,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::value::RawValue;
 use tracing::{info, warn};
 
 use super::caller::{self, CallerParts};
-use super::{Inputs, sse, stateless};
+use super::{Inputs, refused_response, stateless};
+use crate::authz::Caller;
+use crate::error::{json_response, rpc_error_response};
 use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RpcError};
-use crate::mcp::{
-    Caller, Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version, short_id,
-};
+use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version, short_id};
+use crate::sse;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -122,7 +122,7 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: Hea
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());
-    let caller = who.caller(caller::endpoint(&inputs.hub, scope), &session.protocol_version);
+    let caller = caller::caller(&who, caller::endpoint(&inputs.hub, scope), &session.protocol_version);
     run_request(inputs, scope, Some(session), caller, message, method, log_level).await
 }
 
@@ -151,7 +151,7 @@ async fn post_stateless(
             &inputs,
             scope,
             &message,
-            who.caller(caller::endpoint(&inputs.hub, scope), "2026-07-28"),
+            caller::caller(&who, caller::endpoint(&inputs.hub, scope), "2026-07-28"),
         );
     }
     if method == "server/discover" {
@@ -161,7 +161,11 @@ async fn post_stateless(
             jsonrpc::result_frame(id, &inputs.hub.discover_result(scope)),
         );
     }
-    let caller = who.caller(caller::endpoint(&inputs.hub, scope), crate::mcp::MODERN_VERSIONS[0]);
+    let caller = caller::caller(
+        &who,
+        caller::endpoint(&inputs.hub, scope),
+        crate::mcp::MODERN_VERSIONS[0],
+    );
     run_request(inputs, scope, None, caller, message, method, validated.log_level).await
 }
 
@@ -186,7 +190,7 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
     let session = Session::new(
         scope,
         version.to_string(),
-        who.caller(caller::endpoint(&inputs.hub, scope), version),
+        caller::caller(&who, caller::endpoint(&inputs.hub, scope), version),
     );
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
@@ -214,7 +218,7 @@ async fn run_request(
     method: String,
     log_level: Option<u8>,
 ) -> Response {
-    let era = if crate::mcp::MODERN_VERSIONS.contains(&caller.era) {
+    let era = if crate::mcp::MODERN_VERSIONS.contains(&caller.version) {
         Era::Stateless
     } else {
         Era::Stateful
@@ -377,31 +381,4 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
         }
         _ => Ok(()),
     }
-}
-
-fn json_response(status: StatusCode, frame: Vec<u8>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        frame,
-    )
-        .into_response()
-}
-
-pub fn rpc_error_response(status: StatusCode, id: Option<&RawValue>, error: &RpcError) -> Response {
-    json_response(status, jsonrpc::error_frame(id, error))
-}
-
-/// 429 (with `Retry-After`) for a caller that opens sessions too fast, 503 when agentmux is full.
-pub(super) fn refused_response(id: Option<&RawValue>, refused: &crate::mcp::Refused) -> Response {
-    let (status, retry_after) = match refused {
-        crate::mcp::Refused::TooFast { retry_after_secs } => (StatusCode::TOO_MANY_REQUESTS, *retry_after_secs),
-        crate::mcp::Refused::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, 5),
-    };
-    let error = RpcError::new(INVALID_REQUEST, refused.to_string());
-    let mut response = rpc_error_response(status, id, &error);
-    response
-        .headers_mut()
-        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
 }

@@ -38,3 +38,12 @@ impl UpstreamError {
         matches!(self, Self::Transport(_) | Self::Closed)
     }
 }
+
+impl From<crate::egress::EgressError> for UpstreamError {
+    fn from(e: crate::egress::EgressError) -> Self {
+        match e {
+            crate::egress::EgressError::Transport(text) => Self::Transport(text),
+            crate::egress::EgressError::Credentials(text) => Self::Credentials(text),
+        }
+    }
+}

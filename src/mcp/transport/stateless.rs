@@ -16,10 +16,11 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use super::mcp_endpoint::rpc_error_response;
-use super::{Inputs, sse};
+use super::Inputs;
+use crate::error::rpc_error_response;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Message, Raw, RawObject, RpcError, to_raw};
 use crate::mcp::{ListKind, Listen, MODERN_VERSIONS, SUPPORTED_VERSIONS, Scope, Session, log_level_rank};
+use crate::sse;
 
 pub const HEADER_MISMATCH: i64 = -32020;
 pub const UNSUPPORTED_VERSION: i64 = -32022;
@@ -194,7 +195,7 @@ pub fn method_exists(method: &str) -> bool {
 
 /// `subscriptions/listen`: an SSE stream of the list changes the client asked for, first
 /// acknowledged with the subset agentmux honours (resource subscriptions are not offered yet).
-pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::mcp::Caller) -> Response {
+pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::authz::Caller) -> Response {
     let id = message.id.as_deref().unwrap_or_else(|| crate::jsonrpc::null_ref());
     let wanted = message
         .params
@@ -233,7 +234,7 @@ pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::m
     // The stream's state lives exactly as long as the stream.
     let guard = match inputs.hub.sessions.open_while(Arc::clone(&session)) {
         Ok(guard) => guard,
-        Err(refused) => return super::mcp_endpoint::refused_response(Some(id), &refused),
+        Err(refused) => return super::refused_response(Some(id), &refused),
     };
     sse::guarded_session_stream(frames, guard)
 }

@@ -6,10 +6,9 @@
 //! JSON-RPC and the MCP handshake, not what tools or prompts are: that is `mcp`'s business.
 
 mod correlate;
-mod credentials;
 mod error;
 mod handshake;
-mod http_client;
+mod http_body;
 mod legacy_sse;
 mod link;
 pub mod reaper;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
+use super::cases::{self, Case, CaseFile};
 use crate::app::{Core, catalog_arguments};
-use crate::authz::cases::{self, Case, CaseFile};
 use crate::authz::{self, Arguments, Authz};
 use crate::config::Config;
 

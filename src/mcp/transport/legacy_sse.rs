@@ -11,11 +11,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::Inputs;
 use super::caller::{self, CallerParts};
-use super::mcp_endpoint::rpc_error_response;
-use super::{Inputs, sse};
+use crate::error::rpc_error_response;
 use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
 use crate::mcp::{Scope, Session, negotiate_version, relay, requested_version};
+use crate::sse;
 
 const ERA: &str = "2024-11-05";
 
@@ -23,13 +24,13 @@ pub async fn open(State(inputs): State<Arc<Inputs>>, who: CallerParts) -> Respon
     let session = Session::new(
         Scope::Federated,
         ERA.to_string(),
-        who.caller(Arc::from(caller::LEGACY_ENDPOINT), ERA),
+        caller::caller(&who, Arc::from(caller::LEGACY_ENDPOINT), ERA),
     );
     let frames = session.open_stream();
     let endpoint = format!("/messages?sessionId={}", session.id);
     let guard = match inputs.hub.sessions.open_while(Arc::clone(&session)) {
         Ok(guard) => guard,
-        Err(refused) => return super::mcp_endpoint::refused_response(None, &refused),
+        Err(refused) => return super::refused_response(None, &refused),
     };
     sse::legacy_stream(endpoint, frames, guard)
 }
@@ -89,7 +90,7 @@ pub async fn message(
                 Arc::clone(&inputs.hub),
                 Scope::Federated,
                 Some(session),
-                who.caller(Arc::from(caller::LEGACY_ENDPOINT), ERA),
+                caller::caller(&who, Arc::from(caller::LEGACY_ENDPOINT), ERA),
                 message,
                 out,
             );

@@ -17,9 +17,9 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use tracing::{debug, info, warn};
 
-use super::UpstreamError;
+use super::EgressError;
 use super::http_client::{describe, read_prefix};
-use crate::config::{ClientAuth, OAuthClient, Timeouts, TransportSpec, UpstreamSpec};
+use crate::config::{ClientAuth, OAuthClient, Timeouts};
 
 /// One token request, connect to last byte.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,7 +58,7 @@ struct Token {
 
 struct Failure {
     at: Instant,
-    error: UpstreamError,
+    error: EgressError,
 }
 
 /// A token handed to one request. Two bearers are the same token when they share the `Arc`.
@@ -97,20 +97,9 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// The credentials an upstream's spec asks for; `None` when it has no `oauth` block.
-    pub fn for_upstream(spec: &UpstreamSpec) -> Result<Option<Arc<Self>>, UpstreamError> {
-        match &spec.transport {
-            TransportSpec::StreamableHttp { oauth: Some(oauth), .. }
-            | TransportSpec::Sse { oauth: Some(oauth), .. } => {
-                Ok(Some(Arc::new(Self::new(&spec.name, oauth, &spec.timeouts)?)))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    pub fn new(upstream: &str, oauth: &OAuthClient, timeouts: &Timeouts) -> Result<Self, UpstreamError> {
+    pub fn new(upstream: &str, oauth: &OAuthClient, timeouts: &Timeouts) -> Result<Self, EgressError> {
         let token_url = reqwest::Url::parse(&oauth.token_url)
-            .map_err(|e| UpstreamError::Credentials(format!("upstream {upstream}: invalid token_url: {e}")))?;
+            .map_err(|e| EgressError::Credentials(format!("upstream {upstream}: invalid token_url: {e}")))?;
         let mut shown = token_url.clone();
         shown.set_query(None);
         let _ = shown.set_password(None);
@@ -120,7 +109,7 @@ impl Credentials {
             // The client secret goes to the URL configured, nowhere else.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| UpstreamError::Transport(describe(&e)))?;
+            .map_err(|e| EgressError::Transport(describe(&e)))?;
         Ok(Self {
             upstream: upstream.into(),
             oauth: oauth.clone(),
@@ -133,7 +122,7 @@ impl Credentials {
     }
 
     /// A token fit to send: the cached one, or a new one when it is due for renewal.
-    pub async fn bearer(&self) -> Result<Bearer, UpstreamError> {
+    pub async fn bearer(&self) -> Result<Bearer, EgressError> {
         if let Some(token) = self.current.load_full()
             && Instant::now() < token.renew_at
         {
@@ -144,11 +133,11 @@ impl Credentials {
 
     /// A replacement for a token the upstream refused (401). Requests that saw the same refusal
     /// share one fetch; a token renewed meanwhile is returned as it is.
-    pub async fn renew(&self, rejected: &Bearer) -> Result<Bearer, UpstreamError> {
+    pub async fn renew(&self, rejected: &Bearer) -> Result<Bearer, EgressError> {
         self.refresh(Some(rejected)).await
     }
 
-    async fn refresh(&self, rejected: Option<&Bearer>) -> Result<Bearer, UpstreamError> {
+    async fn refresh(&self, rejected: Option<&Bearer>) -> Result<Bearer, EgressError> {
         let mut last_failure = self.fetching.lock().await;
         let now = Instant::now();
         // Whoever held the lock before may have fetched what this caller waited for.
@@ -186,7 +175,7 @@ impl Credentials {
     }
 
     /// After a failed fetch: the current token while it is valid and not refused, else the error.
-    fn keep_current(&self, error: UpstreamError, rejected: Option<&Bearer>) -> Result<Bearer, UpstreamError> {
+    fn keep_current(&self, error: EgressError, rejected: Option<&Bearer>) -> Result<Bearer, EgressError> {
         match self.current.load_full() {
             Some(token) if Instant::now() < token.expires_at && rejected.is_none_or(|r| !Arc::ptr_eq(&r.0, &token)) => {
                 Ok(Bearer(token))
@@ -195,7 +184,7 @@ impl Credentials {
         }
     }
 
-    async fn fetch(&self) -> Result<Token, UpstreamError> {
+    async fn fetch(&self) -> Result<Token, EgressError> {
         let started = Instant::now();
         match tokio::time::timeout(TOKEN_TIMEOUT, self.fetch_once(started)).await {
             Ok(outcome) => outcome,
@@ -203,7 +192,7 @@ impl Credentials {
         }
     }
 
-    async fn fetch_once(&self, started: Instant) -> Result<Token, UpstreamError> {
+    async fn fetch_once(&self, started: Instant) -> Result<Token, EgressError> {
         let o = &self.oauth;
         let scope = o.scopes.join(" ");
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
@@ -255,7 +244,7 @@ impl Credentials {
     }
 
     /// `client_secret_basic`: id and secret form-encoded, then Base64 (RFC 6749 §2.3.1).
-    fn basic_auth(&self) -> Result<HeaderValue, UpstreamError> {
+    fn basic_auth(&self) -> Result<HeaderValue, EgressError> {
         let pair = format!(
             "{}:{}",
             form_component(&self.oauth.client_id),
@@ -269,7 +258,7 @@ impl Credentials {
     }
 
     /// An error answer: the OAuth `error` and `error_description` (RFC 6749 §5.2) when present.
-    fn refused(&self, status: StatusCode, body: &[u8]) -> UpstreamError {
+    fn refused(&self, status: StatusCode, body: &[u8]) -> EgressError {
         #[derive(Deserialize)]
         struct OAuthError {
             error: String,
@@ -286,7 +275,7 @@ impl Credentials {
         self.error(format!("answered {}: {detail}", status.as_u16()))
     }
 
-    fn parse(&self, body: &[u8], started: Instant) -> Result<Token, UpstreamError> {
+    fn parse(&self, body: &[u8], started: Instant) -> Result<Token, EgressError> {
         #[derive(Deserialize)]
         struct Answer {
             access_token: String,
@@ -325,8 +314,8 @@ impl Credentials {
         })
     }
 
-    fn error(&self, what: String) -> UpstreamError {
-        UpstreamError::Credentials(format!(
+    fn error(&self, what: String) -> EgressError {
+        EgressError::Credentials(format!(
             "upstream {}: token endpoint {} {what}",
             self.upstream, self.shown_url
         ))
@@ -346,10 +335,11 @@ impl Credentials {
 /// Sends a request with agentmux's token (when the upstream has credentials). When the upstream
 /// answers 401, the token is renewed once and the request sent once more: a 401 means the server
 /// did not act on the request, so sending it again is safe whatever it was.
-pub async fn send<F, Fut>(credentials: Option<&Credentials>, attempt: F) -> Result<reqwest::Response, UpstreamError>
+pub async fn send<F, Fut, E>(credentials: Option<&Credentials>, attempt: F) -> Result<reqwest::Response, E>
 where
     F: Fn(Option<HeaderValue>) -> Fut,
-    Fut: Future<Output = Result<reqwest::Response, UpstreamError>>,
+    Fut: Future<Output = Result<reqwest::Response, E>>,
+    E: From<EgressError>,
 {
     let Some(credentials) = credentials else {
         return attempt(None).await;

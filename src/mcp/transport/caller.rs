@@ -1,0 +1,41 @@
+//! The caller of an MCP request, as policies, audit and sessions see it: the edge's
+//! [`Requester`] plus the endpoint and the protocol era the hub serves the request in.
+//!
+//! The endpoint is not taken from the request: the raw path may be percent-encoded
+//! (`/mcp/%67ithub`), so handlers name the route they resolved ([`endpoint`]).
+
+use std::sync::Arc;
+
+use crate::authz::Caller;
+use crate::identity::Requester;
+use crate::mcp::{Hub, Scope, static_era};
+
+/// What the MCP handlers extract: the edge's requester.
+pub type CallerParts = Requester;
+
+/// The canonical path of a route, as policies compare it: `/mcp`, `/mcp/{upstream}` with the
+/// upstream's registry name, `/sse` for the legacy transport (whose messages arrive on
+/// `/messages`).
+pub fn endpoint(hub: &Hub, scope: Scope) -> Arc<str> {
+    match scope {
+        Scope::Federated => Arc::from("/mcp"),
+        Scope::Single(index) => match hub.upstreams().get(index) {
+            Some(upstream) => format!("/mcp/{}", upstream.name()).into(),
+            // Scopes are made from the hub's own indices; this is unreachable, and names
+            // nothing a policy could permit by path.
+            None => Arc::from("/mcp/?"),
+        },
+    }
+}
+
+pub const LEGACY_ENDPOINT: &str = "/sse";
+
+/// The caller once the handler knows the endpoint and the era.
+pub fn caller(who: &Requester, endpoint: Arc<str>, era: &str) -> Caller {
+    Caller {
+        principal: Arc::clone(&who.principal),
+        endpoint,
+        version: static_era(era),
+        client_ip: who.client_ip,
+    }
+}
