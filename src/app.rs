@@ -225,21 +225,35 @@ async fn watch_policies(hub: Arc<Hub>, authz: Arc<Authz>, shutdown: Cancellation
         }
     }
     let mut catalog = hub.views().generation;
-    let _ = authz.reload(catalog_arguments(&hub));
+    reload_off_runtime(&authz, catalog_arguments(&hub)).await;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(POLICY_POLL) => {}
         }
         let now = hub.views().generation;
-        if authz.changed_on_disk() || authz.loaded().is_none() && now != catalog {
-            // Errors are logged and counted by `reload`; the running set stays.
-            let _ = authz.reload(catalog_arguments(&hub));
+        // Reading the directory is file I/O: done on a blocking thread, never on a worker that
+        // serves requests.
+        let changed = {
+            let authz = Arc::clone(&authz);
+            tokio::task::spawn_blocking(move || authz.changed_on_disk())
+                .await
+                .unwrap_or(false)
+        };
+        if changed || authz.loaded().is_none() && now != catalog {
+            reload_off_runtime(&authz, catalog_arguments(&hub)).await;
         } else if now != catalog {
             authz.set_arguments(catalog_arguments(&hub));
         }
         catalog = now;
     }
+}
+
+/// Reads, parses and validates the policy directory on a blocking thread. Errors are logged and
+/// counted by `reload`; the running set stays.
+async fn reload_off_runtime(authz: &Arc<Authz>, arguments: crate::authz::Arguments) {
+    let authz = Arc::clone(authz);
+    let _ = tokio::task::spawn_blocking(move || authz.reload(arguments)).await;
 }
 
 pub fn catalog_arguments(hub: &Hub) -> crate::authz::Arguments {

@@ -30,10 +30,38 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// Claims selected for policies (`auth.claims`), as JSON.
     pub claims: Map<String, Value>,
+    /// [`Principal::fingerprint`], computed on first use: once per authentication, since
+    /// verified principals are cached and shared.
+    pub fingerprint: Fingerprint,
+}
+
+/// A principal's fingerprint, computed once. Not part of its identity: two principals compare
+/// equal whether or not either has computed it yet.
+#[derive(Clone, Default)]
+pub struct Fingerprint(std::sync::OnceLock<[u8; 32]>);
+
+impl PartialEq for Fingerprint {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Fingerprint {}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fingerprint")
+    }
 }
 
 impl Principal {
+    /// The one anonymous principal, shared (so its fingerprint is computed once).
     pub fn anonymous() -> Arc<Self> {
+        static ANONYMOUS: std::sync::OnceLock<Arc<Principal>> = std::sync::OnceLock::new();
+        Arc::clone(ANONYMOUS.get_or_init(Self::new_anonymous))
+    }
+
+    fn new_anonymous() -> Arc<Self> {
         Arc::new(Self {
             kind: PrincipalKind::Anonymous,
             id: "anonymous".into(),
@@ -41,6 +69,7 @@ impl Principal {
             groups: Vec::new(),
             scopes: Vec::new(),
             claims: Map::new(),
+            fingerprint: Fingerprint::default(),
         })
     }
 
@@ -64,6 +93,10 @@ impl Principal {
     /// SHA-256 of everything policies can see of this principal: equal fingerprints, equal
     /// decisions. Keys remembered decisions and filtered lists.
     pub fn fingerprint(&self) -> [u8; 32] {
+        *self.fingerprint.0.get_or_init(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         // Every field length-prefixed, so no two different principals write the same bytes.

@@ -53,6 +53,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
     let _ = std::fs::remove_dir_all(&dir);
     let caller = Caller {
         principal: Arc::new(Principal {
+            fingerprint: Default::default(),
             kind: PrincipalKind::User,
             id: "alice".into(),
             issuer: Some("https://idp.example.com".into()),

@@ -30,6 +30,7 @@ impl ApiKey {
         Ok(Self {
             hash,
             principal: Arc::new(Principal {
+                fingerprint: Default::default(),
                 kind: PrincipalKind::ApiKey,
                 id: spec.name.clone(),
                 issuer: None,

@@ -162,6 +162,7 @@ impl Issuer {
             },
         };
         Ok(Principal {
+            fingerprint: Default::default(),
             kind: PrincipalKind::User,
             id: self.scoped(sub, "subject")?,
             issuer: Some(self.issuer.clone()),

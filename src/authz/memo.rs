@@ -6,6 +6,7 @@
 //! names the tool declaration the arguments were typed by, so neither a reload nor a changed
 //! tool ever serves an old decision.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -17,7 +18,7 @@ use super::{Ask, Attrs, Verdict};
 const CAPACITY: u64 = 100_000;
 
 pub struct Memo {
-    cache: moka::sync::Cache<[u8; 32], Verdict>,
+    cache: moka::sync::Cache<[u8; 32], Arc<Verdict>>,
 }
 
 impl Memo {
@@ -79,11 +80,11 @@ impl Memo {
         Some(h.finalize().into())
     }
 
-    pub fn get(&self, key: &[u8; 32]) -> Option<Verdict> {
+    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<Verdict>> {
         self.cache.get(key)
     }
 
-    pub fn insert(&self, key: [u8; 32], verdict: Verdict) {
+    pub fn insert(&self, key: [u8; 32], verdict: Arc<Verdict>) {
         self.cache.insert(key, verdict);
     }
 }

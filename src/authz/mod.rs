@@ -284,10 +284,10 @@ pub fn verdict(response: &Response, set: &PolicySet) -> Verdict {
 }
 
 impl Gate for Authz {
-    fn decide(&self, ask: &Ask<'_>) -> Result<Verdict, Unreadable> {
+    fn decide(&self, ask: &Ask<'_>) -> Result<Arc<Verdict>, Unreadable> {
         let loaded = self.loaded.load();
         let Some(loaded) = loaded.as_ref() else {
-            return Ok(denial("no policy set is loaded".into()));
+            return Ok(Arc::new(denial("no policy set is loaded".into())));
         };
         let key = memo::Memo::key(ask, &loaded.needs);
         if let Some(verdict) = key.as_ref().and_then(|k| loaded.memo.get(k)) {
@@ -295,13 +295,13 @@ impl Gate for Authz {
         }
         // Arguments without a declaration of their own are read by their JSON form.
         let verdict = match self.evaluate_with(loaded, ask, None, None) {
-            Ok(response) => verdict(&response, &loaded.set),
+            Ok(response) => Arc::new(verdict(&response, &loaded.set)),
             // Not remembered: arguments that cannot be read are refused every time.
             Err(Problem::Arguments(reason)) => return Err(Unreadable(reason)),
-            Err(Problem::Internal(reason)) => return Ok(denial(reason)),
+            Err(Problem::Internal(reason)) => return Ok(Arc::new(denial(reason))),
         };
         if let Some(key) = key {
-            loaded.memo.insert(key, verdict.clone());
+            loaded.memo.insert(key, Arc::clone(&verdict));
         }
         Ok(verdict)
     }

@@ -429,6 +429,7 @@ pub fn principal_from_case(kind: &str, id: &str, fields: &Map<String, Value>) ->
         other => return Err(format!("principal type `{other}`: use User, ApiKey or Anonymous")),
     };
     Ok(Principal {
+        fingerprint: Default::default(),
         kind,
         id: id.to_string(),
         issuer: fields.get("issuer").and_then(Value::as_str).map(str::to_string),

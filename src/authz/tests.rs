@@ -24,6 +24,7 @@ fn example() -> Authz {
 fn caller(kind: PrincipalKind, id: &str, groups: &[&str], ip: &str) -> Caller {
     Caller {
         principal: Arc::new(Principal {
+            fingerprint: Default::default(),
             kind,
             id: id.into(),
             issuer: (kind == PrincipalKind::User).then(|| "https://idp.example.com".into()),

@@ -168,7 +168,8 @@ pub struct Verdict {
 }
 
 pub trait Gate: Send + Sync {
-    fn decide(&self, ask: &Ask<'_>) -> Result<Verdict, Unreadable>;
+    /// Remembered verdicts are shared, not copied.
+    fn decide(&self, ask: &Ask<'_>) -> Result<Arc<Verdict>, Unreadable>;
 
     /// For a list: which targets the caller could use with some arguments (a policy that
     /// depends on arguments cannot be decided before the call, so its tool stays listed).

@@ -10,8 +10,8 @@ use serde_json::{Map, json};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Entry, ListKind, Listing};
-use super::dispatch::Request;
 use super::hub::Hub;
+use super::request::Request;
 use super::session::Scope;
 use crate::authz::{Action, Args, Ask, Attrs, Caller, Target, ToolHints, Unreadable, Verdict};
 use crate::config::Denied;
@@ -50,7 +50,7 @@ impl Hub {
         target: Target<'_>,
         arguments: Option<Args<'_>>,
         not_found: impl FnOnce() -> RpcError,
-    ) -> Result<Option<Verdict>, RpcError> {
+    ) -> Result<Option<std::sync::Arc<Verdict>>, RpcError> {
         let Some(gate) = self.gate() else {
             return Ok(None);
         };

@@ -2,31 +2,20 @@
 
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::catalog::{self, ListKind, View};
 use super::hub::Hub;
-use super::session::{Scope, Session, log_level_rank};
+use super::request::Request;
+use super::session::{Scope, log_level_rank};
 use super::versions::{MODERN_VERSIONS, SUPPORTED_VERSIONS};
 use super::{Outbox, cursor, names};
-use crate::authz::{Action, Args, Caller, ToolHints};
+use crate::authz::{Action, Args, ToolHints};
 use crate::config::ArgumentValidation;
 use crate::jsonrpc::{
     INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, Raw, RawObject, RpcError, empty_object, raw,
     to_raw,
 };
-
-/// One client request.
-pub struct Request<'a> {
-    pub scope: Scope,
-    pub session: Option<&'a Arc<Session>>,
-    /// The client's id, raw.
-    pub id: &'a RawValue,
-    pub method: &'a str,
-    pub params: Option<&'a RawValue>,
-    pub caller: &'a Caller,
-}
 
 impl Hub {
     /// Answers one request. Notifications that belong to it go to `outbox` meanwhile.

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Outbox;
-use super::dispatch::Request;
 use super::hub::Hub;
+use super::request::Request;
 use super::session::{InFlight, Session};
 use crate::jsonrpc::{Raw, RawObject, RpcError, UPSTREAM_ERROR, to_raw};
 use crate::mcp::upstream::{Link, UpstreamError};

@@ -8,9 +8,9 @@ use tokio::sync::mpsc;
 
 use super::catalog::ListKind;
 use super::catalog::{UpstreamCatalog, View, Views};
+use super::dirty::RefreshQueue;
 use super::pinning::{LockError, Pin, Pins, Served};
 use super::progress::ProgressRoutes;
-use super::refresh::RefreshQueue;
 use super::session::Scope;
 use super::sessions::Sessions;
 use crate::audit::Audit;

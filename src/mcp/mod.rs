@@ -8,6 +8,7 @@
 mod authorize;
 mod catalog;
 mod cursor;
+mod dirty;
 mod dispatch;
 mod forward;
 mod hub;
@@ -17,6 +18,7 @@ pub mod pinning;
 mod progress;
 mod refresh;
 pub mod relay;
+mod request;
 mod rewrite;
 mod session;
 mod sessions;
@@ -28,8 +30,8 @@ use tokio::sync::mpsc;
 
 pub use authorize::FORBIDDEN;
 pub use catalog::{ListKind, Views};
-pub use dispatch::Request;
 pub use hub::{Hub, Security};
+pub use request::Request;
 pub use session::{Listen, MAX_RELAYED, Scope, Session, log_level_rank, short_id};
 pub use sessions::{Limits as SessionLimits, Refused, SessionGuard, Sessions};
 pub use versions::{MODERN_VERSIONS, SUPPORTED_VERSIONS, negotiate_version, requested_version, static_era};

@@ -6,15 +6,14 @@
 //! pending, and no more than one start per [`MIN_GAP`]: a `list_changed` storm costs agentmux
 //! and the upstream a few list requests a second, not one task and one fetch per notification.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::catalog::{ListKind, UpstreamCatalog};
+use super::dirty::Dirty;
 use super::hub::Hub;
 use crate::mcp::upstream::{Upstream, UpstreamError};
 
@@ -23,46 +22,6 @@ const REFRESH_TICK: Duration = Duration::from_secs(15);
 /// Least time between the starts of two refreshes of one upstream: a burst of notifications
 /// settles into one fetch, and a storm into a few per second.
 const MIN_GAP: Duration = Duration::from_millis(500);
-
-/// What one upstream's next refresh must fetch, and the wake-up of its task.
-#[derive(Default)]
-pub(super) struct RefreshQueue {
-    dirty: Mutex<Dirty>,
-    /// Holds at most one permit: many wake-ups before the task looks are one.
-    wake: Notify,
-}
-
-/// Lists to fetch again; `all` (a new connection, the TTL) covers every kind.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Dirty {
-    all: bool,
-    kinds: HashSet<ListKind>,
-}
-
-// === impl RefreshQueue ===
-
-impl RefreshQueue {
-    /// Marks `kind` (every list when `None`) dirty and wakes the task; never waits.
-    pub(super) fn request(&self, kind: Option<ListKind>) {
-        {
-            let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
-            match kind {
-                None => dirty.all = true,
-                Some(kind) => {
-                    dirty.kinds.insert(kind);
-                }
-            }
-        }
-        self.wake.notify_one();
-    }
-
-    /// Takes what is dirty, leaving the set empty; `None` when nothing is.
-    fn take(&self) -> Option<Dirty> {
-        let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
-        let taken = std::mem::take(&mut *dirty);
-        (taken != Dirty::default()).then_some(taken)
-    }
-}
 
 // === impl Hub ===
 
@@ -159,42 +118,4 @@ async fn refetch(
         next = next.refetch(up, *kind).await?;
     }
     Ok(next)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_accumulate_until_taken() {
-        let queue = RefreshQueue::default();
-        assert_eq!(queue.take(), None);
-        for _ in 0..10_000 {
-            queue.request(Some(ListKind::Tools));
-        }
-        queue.request(Some(ListKind::Prompts));
-        let taken = queue.take();
-        assert_eq!(
-            taken,
-            Some(Dirty {
-                all: false,
-                kinds: [ListKind::Tools, ListKind::Prompts].into(),
-            })
-        );
-        assert_eq!(queue.take(), None);
-        queue.request(None);
-        assert!(queue.take().is_some_and(|d| d.all));
-    }
-
-    #[tokio::test]
-    async fn many_wake_ups_before_the_task_looks_are_one() {
-        let queue = RefreshQueue::default();
-        for _ in 0..1000 {
-            queue.request(Some(ListKind::Tools));
-        }
-        // One stored permit: the first wait returns at once, the second would block.
-        queue.wake.notified().await;
-        let second = tokio::time::timeout(Duration::from_millis(20), queue.wake.notified()).await;
-        assert!(second.is_err());
-    }
 }

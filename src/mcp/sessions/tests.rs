@@ -17,6 +17,7 @@ fn limits(per_caller: usize, opens_per_second: u32, max: u64) -> Limits {
 
 fn session_of(key: &str) -> Arc<Session> {
     let principal = Arc::new(Principal {
+        fingerprint: Default::default(),
         kind: PrincipalKind::ApiKey,
         id: key.into(),
         issuer: None,

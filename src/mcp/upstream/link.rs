@@ -1,18 +1,12 @@
 //! A live connection to one upstream, whatever carries it.
 
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
 use super::legacy_sse::SseLink;
 use super::stdio::StdioLink;
 use super::streamable_http::HttpLink;
-use super::{Inbound, UpstreamError};
+use super::{NotificationSink, UpstreamError};
 use crate::jsonrpc::Raw;
-
-/// Where notifications that belong to one request go (progress, log messages sent on that
-/// request's stream). Transports that cannot tell (stdio) send them to the hub instead, which
-/// routes progress by its token.
-pub type NotificationSink = mpsc::Sender<Inbound>;
 
 pub enum Link {
     Stdio(StdioLink),

@@ -23,14 +23,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
+use tokio::sync::mpsc;
 
 use crate::config::UpstreamSpec;
 use crate::jsonrpc::Raw;
 
 pub use error::UpstreamError;
 pub use handshake::HUB_PROTOCOL_VERSION;
-pub use link::{Link, NotificationSink};
+pub use link::Link;
 pub use supervisor::supervise;
+
+/// Where notifications that belong to one request go (progress, log messages sent on that
+/// request's stream). Transports that cannot tell (stdio) send them to the hub instead, which
+/// routes progress by its token.
+pub type NotificationSink = mpsc::Sender<Inbound>;
 
 /// A notification or request that an upstream sent agentmux.
 #[derive(Debug)]
