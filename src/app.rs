@@ -74,7 +74,7 @@ impl Core {
 
     /// Stops supervisors (and so child processes) and waits for them.
     pub async fn stop(self) {
-        self.hub.sessions.close_all();
+        self.hub.sessions().close_all();
         self.shutdown.cancel();
         self.tasks.close();
         if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait()).await.is_err() {
@@ -173,7 +173,7 @@ impl Gateway {
         info!("shutting down");
         self.stop_accepting.cancel();
         // Session streams never end by themselves; ending them lets connections drain.
-        self.core.hub.sessions.close_all();
+        self.core.hub.sessions().close_all();
         let grace = self.core.config.server.shutdown_grace;
         if tokio::time::timeout(grace, &mut self.server).await.is_err() {
             warn!(
@@ -208,7 +208,7 @@ impl Protocol for McpProtocol {
     }
 
     fn sessions(&self) -> u64 {
-        self.0.sessions.count()
+        self.0.sessions().count()
     }
 }
 

@@ -166,7 +166,7 @@ pub fn main() -> ExitCode {
         let (program, args) = command.split_first().map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
         return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
     }
-    crate::telemetry::init();
+    let _log = crate::telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

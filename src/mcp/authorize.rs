@@ -36,7 +36,7 @@ impl Hub {
     pub(super) fn target<'a>(&'a self, action: Action, upstream: usize, name: &'a str, hints: ToolHints) -> Target<'a> {
         Target {
             action,
-            upstream: self.upstreams[upstream].name(),
+            upstream: self.upstream(upstream).name(),
             name,
             attrs: Attrs::of(action, hints),
         }
@@ -98,7 +98,7 @@ impl Hub {
 
     /// The error a denied caller gets (`authz.denied`).
     fn denied(&self, req: &Request<'_>, target: &Target<'_>, not_found: impl FnOnce() -> RpcError) -> RpcError {
-        match self.security.get().map_or(Denied::Hidden, |s| s.denied) {
+        match self.access().denied() {
             Denied::Hidden => not_found(),
             Denied::Forbidden => RpcError::new(
                 FORBIDDEN,
@@ -183,7 +183,7 @@ impl Hub {
         }
         h.update(caller.client_ip.map(|ip| ip.to_string()).unwrap_or_default().as_bytes());
         let key: [u8; 32] = h.finalize().into();
-        if let Some(hit) = self.visibility.get(&key) {
+        if let Some(hit) = self.access().shown(&key) {
             return Some(hit);
         }
         let targets: Vec<Target<'_>> = listing
@@ -191,7 +191,7 @@ impl Hub {
             .iter()
             .map(|e: &Entry| Target {
                 action: kind.action(),
-                upstream: self.upstreams[e.upstream].name(),
+                upstream: self.upstream(e.upstream).name(),
                 name: &e.original,
                 attrs: Attrs::of(kind.action(), e.hints),
             })
@@ -205,7 +205,7 @@ impl Hub {
                 .map(|(i, _)| i as u32)
                 .collect(),
         );
-        self.visibility.insert(key, Arc::clone(&positions));
+        self.access().remember_shown(key, Arc::clone(&positions));
         Some(positions)
     }
 }

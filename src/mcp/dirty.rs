@@ -13,7 +13,7 @@ use super::catalog::ListKind;
 pub(super) struct RefreshQueue {
     dirty: Mutex<Dirty>,
     /// Holds at most one permit: many wake-ups before the task looks are one.
-    pub(super) wake: Notify,
+    wake: Notify,
 }
 
 /// Lists to fetch again; `all` (a new connection, the TTL) covers every kind.
@@ -38,6 +38,11 @@ impl RefreshQueue {
             }
         }
         self.wake.notify_one();
+    }
+
+    /// Resolves when something was marked dirty since the task last looked.
+    pub(super) async fn woken(&self) {
+        self.wake.notified().await;
     }
 
     /// Takes what is dirty, leaving the set empty; `None` when nothing is.
@@ -82,8 +87,8 @@ mod tests {
             queue.request(Some(ListKind::Tools));
         }
         // One stored permit: the first wait returns at once, the second would block.
-        queue.wake.notified().await;
-        let second = tokio::time::timeout(Duration::from_millis(20), queue.wake.notified()).await;
+        queue.woken().await;
+        let second = tokio::time::timeout(Duration::from_millis(20), queue.woken()).await;
         assert!(second.is_err());
     }
 }

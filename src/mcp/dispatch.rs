@@ -51,7 +51,7 @@ impl Hub {
     /// The `initialize` result for a new client session of `scope`.
     pub fn initialize_result(&self, scope: Scope, version: &str) -> Raw {
         let mut result = match scope {
-            Scope::Single(i) => match self.upstreams[i].init() {
+            Scope::Single(i) => match self.upstream(i).init() {
                 Some(init) => json!({
                     "protocolVersion": version,
                     "capabilities": init.capabilities,
@@ -76,7 +76,7 @@ impl Hub {
 
     /// The 2026-07-28 `server/discover` result for `scope`.
     pub fn discover_result(&self, scope: Scope) -> Raw {
-        let (capabilities, server_info) = match scope.single().and_then(|i| self.upstreams[i].init()) {
+        let (capabilities, server_info) = match scope.single().and_then(|i| self.upstream(i).init()) {
             Some(init) => (init.capabilities.clone(), init.server_info.clone()),
             None => (
                 hub_capabilities(),
@@ -102,7 +102,7 @@ impl Hub {
     /// Upstream instructions; federated ones are headed by their upstream's name.
     fn instructions(&self, scope: Scope) -> Option<String> {
         let parts: Vec<String> = self
-            .upstreams
+            .upstreams()
             .iter()
             .enumerate()
             .filter(|(i, _)| scope.covers(*i))
@@ -130,7 +130,7 @@ impl Hub {
         let views = self.views();
         let empty = catalog::Listing::default();
         let listing = views.view(req.scope).listing(kind).unwrap_or(&empty);
-        let limit = self.settings.page_size.unwrap_or(usize::MAX);
+        let limit = self.settings().page_size.unwrap_or(usize::MAX);
         let visible = self.visible(req.caller, kind, listing, views.generation);
         let (entries, next): (Vec<&catalog::Entry>, Option<usize>) = match &visible {
             None => {
@@ -191,7 +191,7 @@ impl Hub {
         params.set_str("name", &original);
         let target = self.target(kind.action(), upstream, &original, hints);
         let not_found = || RpcError::new(INVALID_PARAMS, format!("unknown {what} `{exposed}`"));
-        let strict = self.upstreams[upstream].spec.validate_arguments == ArgumentValidation::Strict;
+        let strict = self.upstream(upstream).spec.validate_arguments == ArgumentValidation::Strict;
         let declared = input.as_ref().filter(|_| strict).map(|i| i.declared());
         let arguments = Args {
             raw: params.get("arguments"),
@@ -237,14 +237,14 @@ impl Hub {
         let owner = match scope {
             Scope::Single(i) => Some(i),
             Scope::Federated => exposed
-                .split_once(self.settings.separator.as_str())
+                .split_once(self.settings().separator.as_str())
                 .and_then(|(name, _)| self.upstream_index(name)),
         };
         if let Some(i) = owner
             && let Some(reason) = self.unavailable_reason(i)
         {
             return super::forward::upstream_error(
-                self.upstreams[i].name(),
+                self.upstream(i).name(),
                 &crate::mcp::upstream::UpstreamError::Unavailable { reason },
             );
         }
@@ -283,7 +283,7 @@ impl Hub {
             ));
         }
         params.set_str("uri", &original);
-        let stateless = self.upstreams[upstream].link().is_ok_and(|l| l.is_stateless());
+        let stateless = self.upstream(upstream).link().is_ok_and(|l| l.is_stateless());
         // A stateless upstream has no `resources/subscribe` (it streams updates through
         // `subscriptions/listen`, not yet bridged): the subscription is kept by agentmux alone.
         let result = if stateless {
@@ -346,7 +346,7 @@ impl Hub {
                 None => catalog::template_owner(view, uri).map(|i| (i, uri.to_string())),
             },
         };
-        found.filter(|(i, original)| self.upstreams[*i].spec.resources.admits(original))
+        found.filter(|(i, original)| self.upstream(*i).spec.resources.admits(original))
     }
 
     async fn complete(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {

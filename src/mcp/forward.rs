@@ -30,7 +30,7 @@ impl Hub {
         mut params: RawObject,
         outbox: &Outbox,
     ) -> Result<Raw, RpcError> {
-        let up = &self.upstreams[upstream];
+        let up = &self.upstream(upstream);
         let link = up.link().map_err(|e| upstream_error(up.name(), &e))?;
 
         // Each call gets its own progress token upstream-side (see progress.rs), and the
@@ -40,7 +40,7 @@ impl Hub {
         if let Some(meta) = params.get("_meta") {
             let mut meta = RawObject::parse(meta)?;
             if let Some(client_token) = meta.get("progressToken") {
-                let guard = self.progress.register(client_token.to_owned(), outbox.clone());
+                let guard = self.progress().register(client_token.to_owned(), outbox.clone());
                 meta.set("progressToken", guard.token_raw());
                 progress = Some(guard);
             }

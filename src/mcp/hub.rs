@@ -1,13 +1,16 @@
-//! The hub's shared state: upstreams, their catalogs, the merged views and the client sessions.
+//! The hub: its upstreams, what they serve (`Catalogs`), client sessions (`Sessions`), progress
+//! routes, and who may do what (`Access`). Each part owns its state behind its own methods; the
+//! request path (`dispatch.rs`, `forward.rs`, `authorize.rs`) and background work
+//! (`lifecycle.rs`, `refresh.rs`) reach them through the accessors below.
 
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
+use super::access::{Access, Security};
 use super::catalog::ListKind;
 use super::catalog::{UpstreamCatalog, View, Views};
+use super::catalogs::Catalogs;
 use super::dirty::RefreshQueue;
 use super::pinning::{LockError, Pin, Pins, Served};
 use super::progress::ProgressRoutes;
@@ -15,39 +18,20 @@ use super::session::Scope;
 use super::sessions::Sessions;
 use crate::audit::Audit;
 use crate::authz::Gate;
-use crate::config::{Config, Denied, McpSettings};
+use crate::config::{Config, McpSettings};
 use crate::mcp::upstream::{Upstream, UpstreamEvent};
 
 /// Events queued from upstreams to the hub before their readers wait.
 const EVENT_QUEUE: usize = 4096;
 
 pub struct Hub {
-    pub(super) settings: McpSettings,
-    pub(super) upstreams: Vec<Arc<Upstream>>,
-    /// Per upstream; `None` while it is down or its lists could not be fetched.
-    pub(super) catalogs: Mutex<Vec<Option<Arc<UpstreamCatalog>>>>,
-    /// Why an upstream's catalog is missing, when fetching it failed.
-    pub(super) catalog_errors: Mutex<Vec<Option<String>>>,
-    /// Per upstream: the lists its refresh task must fetch again. One task per upstream, so an
-    /// older fetch never overwrites a newer one.
-    pub(super) refresh: Vec<RefreshQueue>,
-    pub(super) views: ArcSwap<Views>,
-    /// Tool pinning (`pinning:` in the config): the approved definitions, applied to every view.
-    pub(super) pins: Option<Arc<Pins>>,
-    pub sessions: Sessions,
-    pub(super) progress: Arc<ProgressRoutes>,
-    pub(super) events: mpsc::Sender<UpstreamEvent>,
-    /// Authorization and audit, set once at start; unset = no gate, no audit.
-    pub(super) security: OnceLock<Security>,
-    /// List filtering per caller, by (caller, view, kind, policy generation).
-    pub(super) visibility: moka::sync::Cache<[u8; 32], Arc<Vec<u32>>>,
-}
-
-/// What decides and records calls.
-pub struct Security {
-    pub gate: Option<Arc<dyn Gate>>,
-    pub audit: Arc<Audit>,
-    pub denied: Denied,
+    settings: McpSettings,
+    upstreams: Vec<Arc<Upstream>>,
+    catalogs: Catalogs,
+    sessions: Sessions,
+    progress: Arc<ProgressRoutes>,
+    events: mpsc::Sender<UpstreamEvent>,
+    access: Access,
 }
 
 impl Hub {
@@ -64,16 +48,7 @@ impl Hub {
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
         let hub = Arc::new(Self {
             settings: config.mcp.clone(),
-            catalogs: Mutex::new(vec![None; upstreams.len()]),
-            catalog_errors: Mutex::new(vec![None; upstreams.len()]),
-            refresh: upstreams.iter().map(|_| RefreshQueue::default()).collect(),
-            views: ArcSwap::from_pointee(Views::build(
-                &upstreams,
-                &vec![None; upstreams.len()],
-                &config.mcp,
-                pins.as_deref(),
-            )),
-            pins,
+            catalogs: Catalogs::new(&upstreams, &config.mcp, pins),
             sessions: Sessions::new(super::SessionLimits {
                 idle: config.mcp.session_idle_timeout,
                 max: config.mcp.max_sessions,
@@ -83,27 +58,50 @@ impl Hub {
             progress: Arc::default(),
             upstreams,
             events,
-            security: OnceLock::new(),
-            // Short-lived: time-of-day policies must not be outlived by a cached answer.
-            visibility: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(10))
-                .build(),
+            access: Access::new(),
         });
         Ok((hub, inbox))
     }
 
     /// Installs authorization and audit. Only the first call counts.
     pub fn secure(&self, security: Security) {
-        let _ = self.security.set(security);
+        self.access.secure(security);
+    }
+
+    pub(super) fn access(&self) -> &Access {
+        &self.access
     }
 
     pub(super) fn gate(&self) -> Option<&Arc<dyn Gate>> {
-        self.security.get().and_then(|s| s.gate.as_ref())
+        self.access.gate()
     }
 
     pub(super) fn audit(&self) -> Option<&Audit> {
-        self.security.get().map(|s| &*s.audit).filter(|a| a.enabled())
+        self.access.audit()
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub(super) fn settings(&self) -> &McpSettings {
+        &self.settings
+    }
+
+    pub(super) fn progress(&self) -> &Arc<ProgressRoutes> {
+        &self.progress
+    }
+
+    pub(super) fn events(&self) -> &mpsc::Sender<UpstreamEvent> {
+        &self.events
+    }
+
+    pub(super) fn upstream(&self, index: usize) -> &Arc<Upstream> {
+        &self.upstreams[index]
+    }
+
+    pub(super) fn refresh_queue(&self, upstream: usize) -> &RefreshQueue {
+        self.catalogs.refresh_queue(upstream)
     }
 
     pub fn upstreams(&self) -> &[Arc<Upstream>] {
@@ -169,7 +167,7 @@ impl Hub {
 
     /// Every tool's `inputSchema`, for the policy schema's argument types.
     pub fn tool_input_schemas(&self) -> Vec<serde_json::Value> {
-        let catalogs = self.lock_catalogs().clone();
+        let catalogs = self.catalogs.snapshot();
         catalogs
             .iter()
             .flatten()
@@ -179,17 +177,11 @@ impl Hub {
     }
 
     pub fn views(&self) -> arc_swap::Guard<Arc<Views>> {
-        self.views.load()
-    }
-
-    pub(super) fn lock_catalogs(&self) -> std::sync::MutexGuard<'_, Vec<Option<Arc<UpstreamCatalog>>>> {
-        self.catalogs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.catalogs.views()
     }
 
     pub(super) fn set_catalog_error(&self, upstream: usize, error: Option<String>) {
-        self.catalog_errors
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)[upstream] = error;
+        self.catalogs.set_error(upstream, error);
     }
 
     /// Why an upstream serves nothing right now, if it does not.
@@ -200,11 +192,7 @@ impl Hub {
         if self.catalog(upstream).is_some() {
             return None;
         }
-        let error = self
-            .catalog_errors
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)[upstream]
-            .clone();
+        let error = self.catalogs.error(upstream);
         Some(error.map_or_else(
             || "its catalog is still being fetched".to_string(),
             |e| format!("its catalog could not be fetched: {e}"),
@@ -212,29 +200,17 @@ impl Hub {
     }
 
     pub(super) fn catalog(&self, upstream: usize) -> Option<Arc<UpstreamCatalog>> {
-        self.lock_catalogs().get(upstream).cloned().flatten()
+        self.catalogs.get(upstream)
     }
 
     /// Replaces one upstream's catalog and rebuilds every view.
     pub(super) fn set_catalog(&self, upstream: usize, catalog: Option<Arc<UpstreamCatalog>>) {
-        let mut catalogs = self.lock_catalogs();
-        catalogs[upstream] = catalog;
-        let views = Views::build(&self.upstreams, &catalogs, &self.settings, self.pins.as_deref());
-        for (i, up) in self.upstreams.iter().enumerate() {
-            let tools = views.single[i]
-                .listing(super::ListKind::Tools)
-                .map_or(0, |l| l.entries.len());
-            crate::metrics::metrics().upstream(up.name(), catalogs[i].is_some(), tools);
+        for finding in self
+            .catalogs
+            .replace(upstream, catalog, &self.upstreams, &self.settings)
+        {
+            self.audit_pin(&finding);
         }
-        for conflict in &views.federated.conflicts {
-            tracing::warn!(%conflict, "served by more than one upstream; not served with `mcp.prefix: never`");
-        }
-        if let Some(pins) = &self.pins {
-            for finding in pins.report(&views.pinned) {
-                self.audit_pin(finding);
-            }
-        }
-        self.views.store(Arc::new(views));
     }
 }
 

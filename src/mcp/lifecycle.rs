@@ -25,8 +25,8 @@ impl Hub {
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
-        for up in &self.upstreams {
-            tasks.spawn(supervise(Arc::clone(up), self.events.clone(), shutdown.clone()));
+        for up in self.upstreams() {
+            tasks.spawn(supervise(Arc::clone(up), self.events().clone(), shutdown.clone()));
             tasks.spawn(Arc::clone(self).refresher(up.index, shutdown.clone()));
         }
         tasks.spawn(Arc::clone(self).event_loop(inbox, shutdown.clone()));
@@ -43,7 +43,7 @@ impl Hub {
                 UpstreamEvent::Connected { upstream, .. } => self.request_refresh(upstream, None),
                 UpstreamEvent::Disconnected { upstream, reason } => {
                     if self.catalog(upstream).is_some() {
-                        debug!(upstream = %self.upstreams[upstream].name(), %reason, "catalog withdrawn");
+                        debug!(upstream = %self.upstream(upstream).name(), %reason, "catalog withdrawn");
                         self.set_catalog(upstream, None);
                         self.announce_list_changed(upstream, &ListKind::ALL);
                     }
@@ -60,7 +60,7 @@ impl Hub {
             .filter_map(|k| k.list_changed_notification())
             .map(|method| request_frame(None, method, None))
             .collect();
-        for session in self.sessions.all().filter(|s| s.scope.covers(upstream)) {
+        for session in self.sessions().all().filter(|s| s.scope.covers(upstream)) {
             match &session.listen {
                 None => frames.iter().for_each(|frame| session.push(frame.clone())),
                 // A listen stream gets only the kinds it asked for, tagged with its id.
@@ -76,10 +76,10 @@ impl Hub {
     /// Routes a notification from an upstream: to the request it belongs to (`outbox`), by its
     /// progress token, or to the sessions it concerns.
     pub(super) fn route_inbound(self: &Arc<Self>, upstream: usize, message: Inbound, outbox: Option<&Outbox>) {
-        let name = self.upstreams[upstream].name();
+        let name = self.upstream(upstream).name();
         match message.method.as_str() {
             "notifications/progress" => {
-                if !message.params.as_deref().is_some_and(|p| self.progress.deliver(p)) {
+                if !message.params.as_deref().is_some_and(|p| self.progress().deliver(p)) {
                     debug!(upstream = %name, "progress for no running call");
                 }
             }
@@ -104,7 +104,7 @@ impl Hub {
             .flatten()
             .and_then(|l| log_level_rank(&l))
             .unwrap_or(1);
-        let name = self.upstreams[upstream].name();
+        let name = self.upstream(upstream).name();
         let original = fields.str("logger").ok().flatten();
         let plain = request_frame(None, "notifications/message", Some(&params));
         // Federated clients see which upstream logged it.
@@ -121,7 +121,7 @@ impl Hub {
         }
         // Not tied to a request: only to sessions that asked for logs, and whose caller may use
         // something of this upstream (a log line can carry another caller's arguments).
-        let receivers = self.sessions.all().filter(|s| {
+        let receivers = self.sessions().all().filter(|s| {
             s.listen.is_none()
                 && s.scope.covers(upstream)
                 && s.wants_log(level)
@@ -145,7 +145,7 @@ impl Hub {
             return;
         };
         let federated_uri = self.exposed_uri(upstream, &uri);
-        for session in self.sessions.all().filter(|s| s.scope.covers(upstream)) {
+        for session in self.sessions().all().filter(|s| s.scope.covers(upstream)) {
             let exposed = if session.scope == Scope::Federated {
                 federated_uri.as_str()
             } else {
@@ -173,8 +173,8 @@ impl Hub {
             .map(|e| e.exposed.clone());
         match listed {
             Some(exposed) => exposed,
-            None if self.settings.prefix == PrefixMode::Always => {
-                names::prefixed_uri(self.upstreams[upstream].name(), uri)
+            None if self.settings().prefix == PrefixMode::Always => {
+                names::prefixed_uri(self.upstream(upstream).name(), uri)
             }
             None => uri.to_string(),
         }

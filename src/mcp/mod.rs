@@ -5,8 +5,10 @@
 //! catalog [`View`](catalog::View), forwards to the owning upstream with names, ids and progress
 //! tokens rewritten, and hands back the upstream's raw result.
 
+mod access;
 mod authorize;
 mod catalog;
+mod catalogs;
 mod cursor;
 mod dirty;
 mod dispatch;
@@ -28,9 +30,10 @@ mod versions;
 
 use tokio::sync::mpsc;
 
+pub use access::Security;
 pub use authorize::FORBIDDEN;
 pub use catalog::{ListKind, Views};
-pub use hub::{Hub, Security};
+pub use hub::Hub;
 pub use request::Request;
 pub use session::{Listen, MAX_RELAYED, Scope, Session, log_level_rank, short_id};
 pub use sessions::{Limits as SessionLimits, Refused, SessionGuard, Sessions};

@@ -28,22 +28,22 @@ const MIN_GAP: Duration = Duration::from_millis(500);
 impl Hub {
     /// Asks for `upstream`'s lists to be fetched again (`kind`, or all of them).
     pub(super) fn request_refresh(&self, upstream: usize, kind: Option<ListKind>) {
-        self.refresh[upstream].request(kind);
+        self.refresh_queue(upstream).request(kind);
     }
 
     /// The one refresh task of `upstream`; ends on `shutdown`.
     pub(super) async fn refresher(self: Arc<Self>, upstream: usize, shutdown: CancellationToken) {
-        let queue = &self.refresh[upstream];
+        let queue = self.refresh_queue(upstream);
         let mut tick = tokio::time::interval(REFRESH_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut fetched_at = Instant::now();
         let mut last_start: Option<Instant> = None;
         loop {
             tokio::select! {
-                () = queue.wake.notified() => {}
+                () = queue.woken() => {}
                 _ = tick.tick() => {
-                    let stale = fetched_at.elapsed() >= self.settings.catalog_ttl;
-                    if self.upstreams[upstream].link().is_ok() && (self.catalog(upstream).is_none() || stale) {
+                    let stale = fetched_at.elapsed() >= self.settings().catalog_ttl;
+                    if self.upstream(upstream).link().is_ok() && (self.catalog(upstream).is_none() || stale) {
                         queue.request(None);
                     }
                 }
@@ -72,7 +72,7 @@ impl Hub {
     /// Fetches an upstream's dirty lists (all of them after a new connection) and swaps in new
     /// views.
     async fn refresh(&self, upstream: usize, dirty: Dirty) {
-        let up = &self.upstreams[upstream];
+        let up = &self.upstream(upstream);
         let Some(init) = up.init() else { return };
         let kinds: Vec<ListKind> = ListKind::ALL
             .into_iter()

@@ -28,7 +28,7 @@ pub async fn open(State(inputs): State<Arc<Inputs>>, who: CallerParts) -> Respon
     );
     let frames = session.open_stream();
     let endpoint = format!("/messages?sessionId={}", session.id);
-    let guard = match inputs.hub.sessions.open_while(Arc::clone(&session)) {
+    let guard = match inputs.hub.sessions().open_while(Arc::clone(&session)) {
         Ok(guard) => guard,
         Err(refused) => return super::refused_response(None, &refused),
     };
@@ -43,7 +43,7 @@ pub async fn message(
 ) -> Response {
     let session = query
         .get("sessionId")
-        .and_then(|id| inputs.hub.sessions.get(id))
+        .and_then(|id| inputs.hub.sessions().get(id))
         .filter(|s| s.protocol_version == ERA && s.principal.same_caller(&who.principal));
     let Some(session) = session else {
         let e = RpcError::new(INVALID_REQUEST, "unknown or expired sessionId: open GET /sse again");

@@ -232,7 +232,7 @@ pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::a
         Some(&ack),
     ));
     // The stream's state lives exactly as long as the stream.
-    let guard = match inputs.hub.sessions.open_while(Arc::clone(&session)) {
+    let guard = match inputs.hub.sessions().open_while(Arc::clone(&session)) {
         Ok(guard) => guard,
         Err(refused) => return super::refused_response(Some(id), &refused),
     };

@@ -64,7 +64,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                         }
                     }
                 });
-                if let Err(refused) = hub.sessions.open(Arc::clone(&new)) {
+                if let Err(refused) = hub.sessions().open(Arc::clone(&new)) {
                     let e = jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, refused.to_string());
                     let _ = out_tx.send(jsonrpc::error_frame(Some(id), &e)).await;
                     continue;
@@ -101,7 +101,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
     if let Some(session) = session {
         // Ends the task relaying the session's notifications, which holds a stdout sender.
         session.close_stream();
-        hub.sessions.remove(&session.id);
+        hub.sessions().remove(&session.id);
     }
     drop(out_tx);
     if writer.await.is_err() {

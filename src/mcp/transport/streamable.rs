@@ -194,7 +194,7 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
     );
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
-    if let Err(refused) = inputs.hub.sessions.open(session) {
+    if let Err(refused) = inputs.hub.sessions().open(session) {
         return refused_response(id, &refused);
     }
     info!(session = %short_id(&session_id), version, principal = %who.principal, "session opened");
@@ -309,7 +309,7 @@ fn end_session(inputs: &Inputs, scope: Scope, who: &CallerParts, headers: &Heade
     }
     match find_session(inputs, scope, who, headers) {
         Ok(session) => {
-            inputs.hub.sessions.remove(&session.id);
+            inputs.hub.sessions().remove(&session.id);
             session.close_stream();
             info!(session = %short_id(&session.id), "session closed by client");
             StatusCode::OK.into_response()
@@ -340,7 +340,7 @@ fn find_session(
     };
     let session = inputs
         .hub
-        .sessions
+        .sessions()
         .get(id)
         .filter(|s| s.scope == scope)
         .ok_or_else(unknown)?;
