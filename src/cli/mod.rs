@@ -167,7 +167,7 @@ pub fn main() -> ExitCode {
         return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
     }
     let _log = crate::telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentmux: cannot start the runtime: {e}");
@@ -180,6 +180,16 @@ pub fn main() -> ExitCode {
             eprintln!("agentmux: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The tokio runtime: multi-threaded (one worker per core, or `TOKIO_WORKER_THREADS`), or one
+/// thread for everything with `AGENTMUX_RUNTIME=current-thread` (measured in
+/// docs/benchmarks.md).
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    match std::env::var("AGENTMUX_RUNTIME").as_deref() {
+        Ok("current-thread") => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
     }
 }
 
