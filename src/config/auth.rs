@@ -1,138 +1,13 @@
-//! The `auth:` block (who may connect) and the authorization, audit and tool-pinning settings
-//! that go with `policies:`.
+//! `auth:`: who may connect — JWT issuers and API keys, checked here so a bad trust setting
+//! fails at load, not at the first request. Reads `raw`; imports only leaves besides.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::duration::ConfigDuration;
 use super::error::Problem;
-use super::expand::Text;
-use super::snapshot::Secret;
-
-// === raw ===
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawAuth {
-    #[serde(default)]
-    pub issuers: Vec<RawIssuer>,
-    #[serde(default)]
-    pub api_keys: Vec<RawApiKey>,
-    /// Callers without credentials are let in as `Anonymous` (default false).
-    pub anonymous: Option<bool>,
-    /// The resource identifier clients ask tokens for (RFC 9728 `resource`); default: the URL
-    /// of the endpoint, as the request names it.
-    pub resource: Option<Text>,
-    /// Scopes every token must carry; a token without them gets 403 `insufficient_scope`.
-    #[serde(default)]
-    pub required_scopes: Vec<Text>,
-    /// Clock skew tolerated for `exp` / `nbf` (default 60s).
-    pub leeway: Option<ConfigDuration>,
-    /// Token claims offered to policies as `principal.claims`.
-    #[serde(default)]
-    pub claims: Vec<Text>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawIssuer {
-    /// Namespaces this issuer's subjects and groups (`User::"<name>/<sub>"`,
-    /// `Group::"<name>/<group>"`), so that one trusted issuer cannot mint another's users or
-    /// groups. With several issuers, at most one may leave it out.
-    pub name: Option<Text>,
-    pub issuer: Text,
-    /// Accepted JWT `typ` headers (e.g. `[at+jwt]`, RFC 9068). Default: a token without `typ`,
-    /// or typed `JWT` or `at+jwt`; other types (ID tokens typed as such, logout or DPoP
-    /// tokens) are refused.
-    #[serde(default)]
-    pub token_types: Vec<Text>,
-    #[serde(default)]
-    pub audiences: Vec<Text>,
-    /// An http(s) URL or a file path (relative to the config file).
-    pub jwks: Option<Text>,
-    /// A JWKS inline, as YAML.
-    pub keys: Option<serde_json::Value>,
-    #[serde(default)]
-    pub algorithms: Vec<Text>,
-    pub groups_claim: Option<Text>,
-    pub scopes_claim: Option<Text>,
-    /// Authorization servers to announce in protected-resource metadata (default: the issuer).
-    #[serde(default)]
-    pub authorization_servers: Vec<Text>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawApiKey {
-    pub name: Text,
-    pub hash: Text,
-    #[serde(default)]
-    pub groups: Vec<Text>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawAuthz {
-    /// What a caller hears about a tool it may not use: `hidden` (default: "unknown tool",
-    /// as if it did not exist) or `forbidden` (says it exists and is denied).
-    pub denied: Option<RawDenied>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum RawDenied {
-    Hidden,
-    Forbidden,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawAudit {
-    /// `stderr` (default), `off`, or a file path (appended to).
-    pub sink: Option<Text>,
-    /// How tool arguments are written: `hash` (default), `log`, `omit`.
-    pub arguments: Option<RawArguments>,
-    /// The key of the argument hashes (HMAC-SHA256), e.g. `${file:audit.key}`; without one, a
-    /// random key per start (hashes then compare only within one run).
-    pub hash_key: Option<Text>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum RawArguments {
-    Log,
-    Hash,
-    Omit,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawPinning {
-    /// The lock file of approved tool definitions (default `agentmux.lock` beside the config).
-    pub lock: Option<Text>,
-    /// A tool whose definition differs from the approved one: `hide` (default) or `flag`.
-    pub changed: Option<RawChanged>,
-    /// A tool the lock file does not know: `allow` (default) or `hide`.
-    pub new: Option<RawNew>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum RawChanged {
-    Hide,
-    Flag,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum RawNew {
-    Allow,
-    Hide,
-}
-
-// === validated ===
+use super::names::valid_name;
+use super::raw::RawAuth;
+use super::secret::Secret;
 
 /// Who may connect. Absent (`Config::auth == None`): everyone, as `Anonymous`.
 #[derive(Debug, Clone)]
@@ -179,64 +54,6 @@ pub struct ApiKeySpec {
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denied {
-    Hidden,
-    Forbidden,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditArguments {
-    Log,
-    Hash,
-    Omit,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditSink {
-    Off,
-    Stderr,
-    File(PathBuf),
-}
-
-#[derive(Debug, Clone)]
-pub struct AuditSettings {
-    pub sink: AuditSink,
-    pub arguments: AuditArguments,
-    /// HMAC key for argument hashes; `None`: random per start.
-    pub hash_key: Option<Secret>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnChanged {
-    Hide,
-    Flag,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnNew {
-    Allow,
-    Hide,
-}
-
-#[derive(Debug, Clone)]
-pub struct PinningSettings {
-    pub lock: PathBuf,
-    pub changed: OnChanged,
-    pub new: OnNew,
-}
-
-impl PinningSettings {
-    /// The defaults for the config file at `config`: the lock `agentmux.lock` beside it. What
-    /// `agentmux tools approve`/`diff` use when the config has no `pinning:`.
-    pub fn defaults_for(config: &Path) -> Self {
-        let base = config.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        pinning_settings(RawPinning::default(), &base)
-    }
-}
-
-/// Algorithms an issuer may pin. `none` and HMAC are refused: a verifier that holds only a
-/// public key must never accept a token signed with it as a shared secret.
 /// Several trusted issuers must not be able to mint each other's `User::"alice"` or
 /// `Group::"payments"`: each gets a namespace (`name`), and at most one may go without.
 fn namespace_issuers(issuers: &mut [IssuerSpec], file: &Path, problems: &mut Vec<Problem>) {
@@ -289,11 +106,14 @@ fn is_loopback_url(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Algorithms an issuer may pin. `none` and HMAC are refused: a verifier that holds only a
+/// public key must never accept a token signed with it as a shared secret.
 const ASYMMETRIC: [&str; 9] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-pub(super) fn auth_settings(raw: RawAuth, base: &Path, file: &Path, problems: &mut Vec<Problem>) -> AuthSettings {
+/// `auth:` with its defaults; `jwks` file paths are relative to `base`.
+pub(super) fn resolve(raw: RawAuth, base: &Path, file: &Path, problems: &mut Vec<Problem>) -> AuthSettings {
     let mut issuers = Vec::new();
     for (n, i) in raw.issuers.into_iter().enumerate() {
         let at = format!("auth.issuers[{n}]");
@@ -344,7 +164,7 @@ pub(super) fn auth_settings(raw: RawAuth, base: &Path, file: &Path, problems: &m
             ));
         }
         let name = i.name.map(|t| t.0);
-        if let Some(name) = name.as_deref().filter(|n| !super::registry::valid_name(n)) {
+        if let Some(name) = name.as_deref().filter(|n| !valid_name(n)) {
             problems.push(Problem::new(
                 file,
                 None,
@@ -410,43 +230,6 @@ pub(super) fn auth_settings(raw: RawAuth, base: &Path, file: &Path, problems: &m
     }
 }
 
-pub(super) fn denied(raw: &RawAuthz) -> Denied {
-    match raw.denied {
-        None | Some(RawDenied::Hidden) => Denied::Hidden,
-        Some(RawDenied::Forbidden) => Denied::Forbidden,
-    }
-}
-
-pub(super) fn audit_settings(raw: RawAudit, base: &Path) -> AuditSettings {
-    AuditSettings {
-        sink: match raw.sink.as_ref().map(|t| t.0.as_str()) {
-            None | Some("stderr") => AuditSink::Stderr,
-            Some("off") => AuditSink::Off,
-            Some(path) => AuditSink::File(base.join(path)),
-        },
-        arguments: match raw.arguments {
-            None | Some(RawArguments::Hash) => AuditArguments::Hash,
-            Some(RawArguments::Log) => AuditArguments::Log,
-            Some(RawArguments::Omit) => AuditArguments::Omit,
-        },
-        hash_key: raw.hash_key.map(|t| Secret(t.0)),
-    }
-}
-
-pub(super) fn pinning_settings(raw: RawPinning, base: &Path) -> PinningSettings {
-    PinningSettings {
-        lock: base.join(raw.lock.map_or_else(|| "agentmux.lock".into(), |t| t.0)),
-        changed: match raw.changed {
-            None | Some(RawChanged::Hide) => OnChanged::Hide,
-            Some(RawChanged::Flag) => OnChanged::Flag,
-        },
-        new: match raw.new {
-            None | Some(RawNew::Allow) => OnNew::Allow,
-            Some(RawNew::Hide) => OnNew::Hide,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,7 +238,7 @@ mod tests {
         let raw: RawAuth = serde_yaml_ng::from_str(yaml).unwrap();
         let mut problems = Vec::new();
         let file = Path::new("agentmux.yaml");
-        let settings = auth_settings(raw, Path::new("."), file, &mut problems);
+        let settings = resolve(raw, Path::new("."), file, &mut problems);
         (settings, problems.iter().map(ToString::to_string).collect())
     }
 

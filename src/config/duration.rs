@@ -1,4 +1,5 @@
 //! Human durations in config files: `250ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+//! A leaf raw and resolved files both use; imports nothing from `config`.
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! Config problems that name the file, the line and the key, so `agentmux validate` can list them all.
+//! A leaf: every other config file reports through it, so it imports nothing from `config`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,27 @@ impl fmt::Display for Problem {
             None => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
+}
+
+/// The 1-based line of a top-level `key:` in a YAML text, for problems found after parsing.
+pub(super) fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// The 1-based line of the first `key:` at any depth, for problems found after parsing.
+pub(super) fn nested_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
 }
 
 /// Every problem found while loading a configuration.

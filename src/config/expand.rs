@@ -3,7 +3,8 @@
 //! Expansion happens while a string is deserialized, so an error (a missing variable, an unreadable
 //! file) carries the parser's line number like any other config error. `${file:…}` paths are
 //! relative to the directory of the file being parsed, which the loader sets for the duration of
-//! one parse with [`with_base_dir`].
+//! one parse with [`with_base_dir`]. A leaf raw and resolved files both use; imports nothing from
+//! `config`.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -1,26 +1,42 @@
 //! Configuration: YAML on disk → raw serde types → one validated, immutable [`Config`] snapshot.
 //!
-//! Raw types (`raw.rs`) mirror the files exactly and reject unknown keys; `registry.rs` reads the
-//! upstream registry (our YAML, or IDE `mcpServers`/`servers` JSON files); this module turns both
-//! into the snapshot the rest of agentmux reads. A request works on one snapshot from start to end.
+//! Imports run one way, leaves → `raw` → concerns → `registry` → `snapshot`, so no file reaches
+//! back to one that imports it. The leaves (`duration`, `expand`, `error`, `secret`, `names`)
+//! import nothing from here. `raw/` mirrors the files exactly, rejects unknown keys, and uses
+//! only leaves. Each concern (`server`, `auth`, `authz`, `audit`, `pinning`, `mcp`, `upstream`,
+//! `transport`) owns its settings, their defaults and the `resolve` that reads its raw section;
+//! `registry` reads the upstream registry (our YAML, or IDE `mcpServers`/`servers` JSON files);
+//! `snapshot` composes them all into the [`Config`] the rest of agentmux reads. A request works
+//! on one snapshot from start to end.
 
+mod audit;
 mod auth;
+mod authz;
 mod duration;
 mod error;
 mod expand;
+mod mcp;
+mod names;
+mod pinning;
 mod raw;
 mod registry;
+mod secret;
 mod server;
 mod snapshot;
+mod transport;
+mod upstream;
 
-pub use auth::{
-    ApiKeySpec, AuditArguments, AuditSettings, AuditSink, AuthSettings, Denied, IssuerSpec, JwksSource, OnChanged,
-    OnNew, PinningSettings, token_type,
-};
+pub use audit::{AuditArguments, AuditSettings, AuditSink};
+pub use auth::{ApiKeySpec, AuthSettings, IssuerSpec, JwksSource, token_type};
+pub use authz::Denied;
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
-pub use server::{ForwardedHeader, IpNet};
-pub use snapshot::{
-    ArgumentValidation, ClientAuth, Config, DEFAULT_MAX_MESSAGE_BYTES, McpSettings, NameFilter, OAuthClient, Overrides,
-    PrefixMode, Secret, ServerSettings, Timeouts, TransportSpec, UpstreamProtocol, UpstreamSpec, load, load_with,
+pub use mcp::{McpSettings, PrefixMode};
+pub use pinning::{OnChanged, OnNew, PinningSettings};
+pub use secret::Secret;
+pub use server::{ForwardedHeader, IpNet, ServerSettings};
+pub use snapshot::{Config, Overrides, load, load_with};
+pub use transport::{ClientAuth, OAuthClient, TransportSpec};
+pub use upstream::{
+    ArgumentValidation, DEFAULT_MAX_MESSAGE_BYTES, NameFilter, Timeouts, UpstreamProtocol, UpstreamSpec,
 };

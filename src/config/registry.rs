@@ -3,6 +3,9 @@
 //! - `*.yaml` / `*.yml`: one agentmux upstream per file, name = `name:` or the file stem;
 //! - `*.json`: an IDE's MCP config read as-is: the `mcpServers` object of Claude Desktop, Claude
 //!   Code (`.mcp.json`) and Cursor, or the `servers` object of VS Code. Each entry is an upstream.
+//!
+//! This file finds and parses the files; `upstream` and `transport` judge what they say, so it
+//! imports them (and `raw`, leaves), and nothing imports it but the snapshot.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,13 +14,10 @@ use serde_json::Value;
 
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
-use super::raw::{ArgumentValidation, RawClientAuth, RawOAuth, RawTransport, RawUpstream, UpstreamProtocol};
-use super::snapshot::{
-    ClientAuth, DEFAULT_MAX_MESSAGE_BYTES, NameFilter, OAuthClient, Secret, Timeouts, TransportSpec, UpstreamSpec,
-};
-
-/// Smallest `max_message_bytes` accepted: below this, ordinary handshakes and lists fail.
-const MIN_MESSAGE_BYTES: usize = 4096;
+use super::raw::{RawTransport, RawUpstream, UpstreamProtocol};
+use super::secret::Secret;
+use super::transport::{TransportSpec, http_transport};
+use super::upstream::{self, UpstreamSpec};
 
 /// Reads every registry path; problems are collected, good entries are kept.
 pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> Vec<UpstreamSpec> {
@@ -78,194 +78,9 @@ fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) 
             return None;
         }
     };
-    let name = match raw.name {
-        Some(name) => name,
-        None => file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string(),
-    };
-    if !valid_name(&name) {
-        problems.push(Problem::new(
-            file,
-            key_line(text, "name"),
-            format!("upstream name `{name}` must match [a-z0-9][a-z0-9-]* (set `name:` or rename the file)"),
-        ));
-        return None;
-    }
-    let m = raw.mcp;
-    let transport = match (m.command, m.url) {
-        (Some(_), None) if m.oauth.is_some() => {
-            problems.push(Problem::new(
-                file,
-                nested_key_line(text, "oauth"),
-                "mcp.oauth: gets a token for an HTTP upstream (`url`); a stdio server (`command`) takes none",
-            ));
-            return None;
-        }
-        (Some(command), None) => {
-            if m.transport.is_some_and(|t| t != RawTransport::Stdio) || !m.headers.is_empty() || m.protocol.is_some() {
-                problems.push(Problem::new(
-                    file,
-                    None,
-                    "mcp: `command` runs a stdio server; `transport`, `headers` and `protocol` apply to `url` only",
-                ));
-                return None;
-            }
-            TransportSpec::Stdio {
-                command: command.0,
-                args: m.args.into_iter().map(|a| a.0).collect(),
-                env: m.env.into_iter().map(|(k, v)| (k, Secret(v.0))).collect(),
-                cwd: m.cwd.map(|c| base.join(c.0)),
-            }
-        }
-        (None, Some(url)) => {
-            if !m.args.is_empty() || !m.env.is_empty() || m.cwd.is_some() {
-                problems.push(Problem::new(
-                    file,
-                    None,
-                    "mcp: `args`, `env` and `cwd` apply to `command` only",
-                ));
-                return None;
-            }
-            let headers: BTreeMap<String, Secret> = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
-            let oauth = match m.oauth.map(|o| oauth_client(o, &headers)).transpose() {
-                Ok(oauth) => oauth,
-                Err(msg) => {
-                    problems.push(Problem::new(file, nested_key_line(text, "oauth"), msg));
-                    return None;
-                }
-            };
-            match http_transport(m.transport, url.0, headers, m.protocol.unwrap_or_default(), oauth) {
-                Ok(t) => t,
-                Err(msg) => {
-                    problems.push(Problem::new(file, None, msg));
-                    return None;
-                }
-            }
-        }
-        (Some(_), Some(_)) => {
-            problems.push(Problem::new(
-                file,
-                None,
-                "mcp: give either `command` (stdio) or `url` (HTTP), not both",
-            ));
-            return None;
-        }
-        (None, None) => {
-            problems.push(Problem::new(
-                file,
-                None,
-                "mcp: missing `command` (stdio) or `url` (HTTP)",
-            ));
-            return None;
-        }
-    };
-    if raw.max_message_bytes.is_some_and(|n| n < MIN_MESSAGE_BYTES) {
-        problems.push(Problem::new(
-            file,
-            key_line(text, "max_message_bytes"),
-            format!("max_message_bytes: must be at least {MIN_MESSAGE_BYTES} (an initialize result must fit)"),
-        ));
-        return None;
-    }
-    Some(UpstreamSpec {
-        name,
-        declared_in: file.to_path_buf(),
-        declared_as: None,
-        transport,
-        tools: NameFilter::from_raw(raw.tools),
-        prompts: NameFilter::from_raw(raw.prompts),
-        resources: NameFilter::from_raw(raw.resources),
-        required: raw.required.unwrap_or(true),
-        timeouts: Timeouts::from_raw(raw.timeouts),
-        max_message_bytes: raw.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
-        validate_arguments: raw.validate_arguments.unwrap_or_default(),
-    })
-}
-
-/// The 1-based line of a top-level `key:` in a YAML text, for problems found after parsing.
-fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .map(|i| i + 1)
-}
-
-/// The 1-based line of the first `key:` at any depth, for problems found after parsing.
-fn nested_key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            l.trim_start()
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .map(|i| i + 1)
-}
-
-/// Validates `mcp.oauth` against the rest of the entry.
-fn oauth_client(raw: RawOAuth, headers: &BTreeMap<String, Secret>) -> Result<OAuthClient, String> {
-    // Two sources for one header would leave it to chance which credential the upstream sees.
-    if headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
-        return Err(
-            "mcp.oauth: the token it gets is sent as `Authorization`; remove the static `Authorization` header".into(),
-        );
-    }
-    let token_url = raw.token_url.0;
-    let scheme_ok = ["http://", "https://"].iter().any(|s| token_url.starts_with(s));
-    if !scheme_ok || reqwest::Url::parse(&token_url).is_err() {
-        return Err(format!("mcp.oauth.token_url: `{token_url}` is not an http(s) URL"));
-    }
-    if raw.client_id.0.is_empty() {
-        return Err("mcp.oauth.client_id: must not be empty".into());
-    }
-    let scopes: Vec<String> = raw.scopes.into_iter().map(|s| s.0).collect();
-    // Scopes travel space-separated in one `scope` parameter (RFC 6749 §3.3).
-    if let Some(bad) = scopes.iter().find(|s| s.is_empty() || s.contains(char::is_whitespace)) {
-        return Err(format!("mcp.oauth.scopes: `{bad}` must be one non-empty word"));
-    }
-    Ok(OAuthClient {
-        token_url,
-        client_id: raw.client_id.0,
-        client_secret: Secret(raw.client_secret.0),
-        scopes,
-        audience: raw.audience.map(|a| a.0),
-        resource: raw.resource.map(|r| r.0),
-        auth_method: match raw.auth_method {
-            None | Some(RawClientAuth::Basic) => ClientAuth::Basic,
-            Some(RawClientAuth::Post) => ClientAuth::Post,
-        },
-    })
-}
-
-fn http_transport(
-    kind: Option<RawTransport>,
-    url: String,
-    headers: BTreeMap<String, Secret>,
-    protocol: UpstreamProtocol,
-    oauth: Option<OAuthClient>,
-) -> Result<TransportSpec, String> {
-    let scheme_ok = |schemes: &[&str]| schemes.iter().any(|s| url.starts_with(s));
-    match kind.unwrap_or(RawTransport::StreamableHttp) {
-        RawTransport::StreamableHttp if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::StreamableHttp {
-            url,
-            headers,
-            protocol,
-            oauth,
-        }),
-        RawTransport::Sse if scheme_ok(&["http://", "https://"]) => Ok(TransportSpec::Sse { url, headers, oauth }),
-        RawTransport::Websocket if oauth.is_some() => {
-            Err("mcp.oauth: applies to the streamable-http and sse transports, not websocket".into())
-        }
-        RawTransport::Websocket if scheme_ok(&["ws://", "wss://"]) => Ok(TransportSpec::WebSocket { url, headers }),
-        RawTransport::Stdio => Err("mcp: transport `stdio` needs `command`, not `url`".into()),
-        _ => Err(format!(
-            "mcp.url: `{url}` does not fit the transport (http(s):// or ws(s)://)"
-        )),
-    }
+    upstream::resolve(raw, file, base, text)
+        .map_err(|problem| problems.push(problem))
+        .ok()
 }
 
 /// An IDE config file: `{"mcpServers": {...}}` or VS Code's `{"servers": {...}}`.
@@ -311,19 +126,12 @@ fn ide_file(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<Upstrea
             continue;
         }
         match with_base_dir(base, || ide_entry(entry, syntax, base)) {
-            Ok(transport) => out.push(UpstreamSpec {
-                name: normalize_name(original),
-                declared_in: file.to_path_buf(),
-                declared_as: Some(original.clone()),
+            Ok(transport) => out.push(UpstreamSpec::with_defaults(
+                normalize_name(original),
+                file,
+                Some(original.clone()),
                 transport,
-                tools: NameFilter::default(),
-                prompts: NameFilter::default(),
-                resources: NameFilter::default(),
-                required: true,
-                timeouts: Timeouts::DEFAULT,
-                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-                validate_arguments: ArgumentValidation::Strict,
-            }),
+            )),
             Err(msg) => problems.push(Problem::new(file, None, format!("{at}: {msg}"))),
         }
     }
@@ -385,14 +193,6 @@ fn ide_entry(entry: &Value, syntax: Syntax, base: &Path) -> Result<TransportSpec
         Some(other) => return Err(format!("type: unknown transport `{other}`")),
     };
     http_transport(Some(transport), url, map("headers")?, UpstreamProtocol::Auto, None)
-}
-
-pub(super) fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// IDE names are free text; ours are `[a-z0-9][a-z0-9-]*`.

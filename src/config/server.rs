@@ -1,15 +1,17 @@
 //! `server:`: the listener's own settings — request limits, who may address it (Host, Origin),
 //! which proxies may speak for clients, and the token guarding the operations routes.
+//! Reads `raw`; imports only leaves besides.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::error::Problem;
+use super::expand::Text;
+// Its YAML spelling is the whole setting, so the raw enum serves the snapshot as is.
+pub use super::raw::ForwardedHeader;
 use super::raw::RawServer;
-use super::snapshot::Secret;
+use super::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -27,18 +29,6 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Which header those proxies write.
     pub forwarded_header: ForwardedHeader,
-}
-
-/// The header trusted proxies record the client's address in. Only one is read: a proxy that
-/// appends to one of them passes the other through as the client sent it, forged or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ForwardedHeader {
-    /// `X-Forwarded-For: client, proxy1, proxy2`.
-    #[default]
-    XForwardedFor,
-    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
-    Forwarded,
 }
 
 /// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`).
@@ -87,13 +77,9 @@ fn same_prefix(a: &[u8], b: &[u8], bits: u8) -> bool {
     rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0
 }
 
-pub(super) fn server_settings(
-    s: &RawServer,
-    listen: SocketAddr,
-    path: &Path,
-    problems: &mut Vec<Problem>,
-) -> ServerSettings {
-    let texts = |v: &Option<Vec<super::expand::Text>>| v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect());
+/// `server:` with its defaults; a loopback listener's allowed hosts follow `listen`.
+pub(super) fn resolve(s: &RawServer, listen: SocketAddr, path: &Path, problems: &mut Vec<Problem>) -> ServerSettings {
+    let texts = |v: &Option<Vec<Text>>| v.as_ref().map(|v| v.iter().map(|t| t.0.clone()).collect());
     // A loopback listener only answers to loopback names unless told otherwise: this is what stops
     // a web page from reaching it through DNS rebinding. A listener on a public address is meant to
     // be reached by other names.

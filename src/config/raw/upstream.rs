@@ -1,91 +1,12 @@
-//! Serde types that mirror agentmux's YAML files exactly. Unknown keys are errors.
+//! `registry/<name>.yaml`: one upstream, and the YAML spellings ([`ArgumentValidation`],
+//! [`UpstreamProtocol`]) the snapshot keeps as is. Imports only the leaves (`duration`, `expand`).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::duration::ConfigDuration;
-use super::expand::Text;
-
-/// `agentmux.yaml`.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    pub listen: Option<Text>,
-    pub registry: Option<OneOrMany>,
-    pub policies: Option<Text>,
-    pub auth: Option<super::auth::RawAuth>,
-    #[serde(default)]
-    pub authz: super::auth::RawAuthz,
-    pub audit: Option<super::auth::RawAudit>,
-    pub pinning: Option<super::auth::RawPinning>,
-    #[serde(default)]
-    pub mcp: RawMcp,
-    #[serde(default)]
-    pub server: RawServer,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(Text),
-    Many(Vec<Text>),
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawMcp {
-    pub prefix: Option<RawPrefix>,
-    pub separator: Option<Text>,
-    pub max_name_length: Option<usize>,
-    pub page_size: Option<usize>,
-    pub catalog_ttl: Option<ConfigDuration>,
-    pub session_idle_timeout: Option<ConfigDuration>,
-    pub max_sessions: Option<u64>,
-    /// Sessions one caller may hold (its least recently used is evicted beyond).
-    pub max_sessions_per_caller: Option<usize>,
-    /// Sessions one caller may open per second (bursts of ten times that).
-    pub sessions_per_second: Option<u32>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum RawPrefix {
-    Always,
-    Conditional,
-    Never,
-}
-
-/// `server:`. Its Debug leaves the metrics token out.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawServer {
-    pub max_body_bytes: Option<usize>,
-    pub allowed_origins: Option<Vec<Text>>,
-    pub allowed_hosts: Option<Vec<Text>>,
-    pub shutdown_grace: Option<ConfigDuration>,
-    /// A bearer token `/metrics` and `/readyz` require.
-    pub metrics_token: Option<Text>,
-    /// IPs or CIDR blocks whose forwarding header names the client.
-    pub trusted_proxies: Option<Vec<Text>>,
-    pub forwarded_header: Option<super::server::ForwardedHeader>,
-    /// Requests handled at once on the protocol routes; more are shed with 503.
-    pub max_concurrent_requests: Option<usize>,
-}
-
-impl std::fmt::Debug for RawServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawServer")
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("allowed_hosts", &self.allowed_hosts)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("forwarded_header", &self.forwarded_header)
-            .field("max_concurrent_requests", &self.max_concurrent_requests)
-            .finish_non_exhaustive()
-    }
-}
+use crate::config::duration::ConfigDuration;
+use crate::config::expand::Text;
 
 /// `registry/<name>.yaml`: one upstream.
 #[derive(Debug, Deserialize)]

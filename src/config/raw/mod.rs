@@ -1,0 +1,48 @@
+//! Serde types that mirror agentmux's YAML files exactly. Unknown keys are errors.
+//!
+//! Raw types import only the leaves (`duration`, `expand`), never a resolved file: each resolved
+//! concern reads its raw section, so the dependency runs one way, raw → resolved.
+
+mod auth;
+mod mcp;
+mod policy;
+mod server;
+mod upstream;
+
+use serde::Deserialize;
+
+use crate::config::expand::Text;
+
+pub use auth::RawAuth;
+pub use mcp::{RawMcp, RawPrefix};
+pub use policy::{RawArguments, RawAudit, RawAuthz, RawChanged, RawDenied, RawNew, RawPinning};
+pub use server::{ForwardedHeader, RawServer};
+pub use upstream::{
+    ArgumentValidation, RawClientAuth, RawFilter, RawMcpUpstream, RawOAuth, RawTimeouts, RawTransport, RawUpstream,
+    UpstreamProtocol,
+};
+
+/// `agentmux.yaml`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<Text>,
+    pub registry: Option<OneOrMany>,
+    pub policies: Option<Text>,
+    pub auth: Option<RawAuth>,
+    #[serde(default)]
+    pub authz: RawAuthz,
+    pub audit: Option<RawAudit>,
+    pub pinning: Option<RawPinning>,
+    #[serde(default)]
+    pub mcp: RawMcp,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(Text),
+    Many(Vec<Text>),
+}
