@@ -210,6 +210,7 @@ impl Hub {
         // Kept for the audit line only when there is one to write.
         let arguments = verdict
             .as_ref()
+            .filter(|_| self.audit().is_some())
             .and_then(|_| params.get("arguments"))
             .map(ToOwned::to_owned);
         let started = std::time::Instant::now();

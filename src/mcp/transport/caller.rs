@@ -13,21 +13,35 @@ use crate::mcp::{Hub, Scope, static_era};
 /// What the MCP handlers extract: the edge's requester.
 pub type CallerParts = Requester;
 
-/// The canonical path of a route, as policies compare it: `/mcp`, `/mcp/{upstream}` with the
-/// upstream's registry name, `/sse` for the legacy transport (whose messages arrive on
-/// `/messages`).
-pub fn endpoint(hub: &Hub, scope: Scope) -> Arc<str> {
-    match scope {
-        Scope::Federated => Arc::from("/mcp"),
-        Scope::Single(index) => match hub.upstreams().get(index) {
-            Some(upstream) => format!("/mcp/{}", upstream.name()).into(),
-            // Scopes are made from the hub's own indices; this is unreachable, and names
-            // nothing a policy could permit by path.
-            None => Arc::from("/mcp/?"),
-        },
+/// The canonical paths of the routes, as policies compare them: `/mcp`, `/mcp/{upstream}` with
+/// the upstream's registry name. Made once, so a request only clones an `Arc`.
+pub struct Endpoints {
+    federated: Arc<str>,
+    single: Vec<Arc<str>>,
+}
+
+impl Endpoints {
+    pub fn of(hub: &Hub) -> Self {
+        Self {
+            federated: Arc::from("/mcp"),
+            single: hub.upstreams().iter().map(|u| format!("/mcp/{}", u.name()).into()).collect(),
+        }
+    }
+
+    pub fn get(&self, scope: Scope) -> Arc<str> {
+        match scope {
+            Scope::Federated => Arc::clone(&self.federated),
+            Scope::Single(index) => match self.single.get(index) {
+                Some(path) => Arc::clone(path),
+                // Scopes are made from the hub's own indices; this is unreachable, and names
+                // nothing a policy could permit by path.
+                None => Arc::from("/mcp/?"),
+            },
+        }
     }
 }
 
+/// `/sse`, for the legacy transport (whose messages arrive on `/messages`).
 pub const LEGACY_ENDPOINT: &str = "/sse";
 
 /// The caller once the handler knows the endpoint and the era.

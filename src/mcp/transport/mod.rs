@@ -21,11 +21,11 @@ use super::{Hub, Refused};
 use crate::error::GatewayError;
 use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
-pub use caller::{LEGACY_ENDPOINT, endpoint};
 
 /// What the MCP handlers share.
 pub struct Inputs {
     pub hub: Arc<Hub>,
+    pub endpoints: caller::Endpoints,
 }
 
 /// The MCP routes, to be mounted by the edge.
@@ -45,7 +45,10 @@ pub fn router(hub: Arc<Hub>) -> Router {
         )
         .route("/sse", get(legacy_sse::open))
         .route("/messages", post(legacy_sse::message))
-        .with_state(Arc::new(Inputs { hub }))
+        .with_state(Arc::new(Inputs {
+            endpoints: caller::Endpoints::of(&hub),
+            hub,
+        }))
 }
 
 /// The protected resource (RFC 9728) a path belongs to: `/mcp` and `/mcp/{upstream}` have a

@@ -122,7 +122,7 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: Hea
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());
-    let caller = caller::caller(&who, caller::endpoint(&inputs.hub, scope), &session.protocol_version);
+    let caller = caller::caller(&who, inputs.endpoints.get(scope), &session.protocol_version);
     run_request(inputs, scope, Some(session), caller, message, method, log_level).await
 }
 
@@ -151,7 +151,7 @@ async fn post_stateless(
             &inputs,
             scope,
             &message,
-            caller::caller(&who, caller::endpoint(&inputs.hub, scope), "2026-07-28"),
+            caller::caller(&who, inputs.endpoints.get(scope), "2026-07-28"),
         );
     }
     if method == "server/discover" {
@@ -163,7 +163,7 @@ async fn post_stateless(
     }
     let caller = caller::caller(
         &who,
-        caller::endpoint(&inputs.hub, scope),
+        inputs.endpoints.get(scope),
         crate::mcp::MODERN_VERSIONS[0],
     );
     run_request(inputs, scope, None, caller, message, method, validated.log_level).await
@@ -190,7 +190,7 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
     let session = Session::new(
         scope,
         version.to_string(),
-        caller::caller(&who, caller::endpoint(&inputs.hub, scope), version),
+        caller::caller(&who, inputs.endpoints.get(scope), version),
     );
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
