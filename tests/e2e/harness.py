@@ -3,7 +3,9 @@
 Everything here starts real processes on loopback: the release `agentmux` binary, the
 Rust fixture server `agentmux-fixture`, and (through agentmux's registry) the npm MCP
 servers installed by scripts/install-test-deps.sh. Every process runs in its own
-process group so that a stop also ends the stdio children it spawned.
+process group so that a stop also ends the stdio children it spawned. Servers bind port 0 and
+the harness reads the address each one prints, so no two tests can race for a port; waits are
+for observable events with a deadline (`wait_until`), not fixed sleeps.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
@@ -36,6 +37,8 @@ PATHS_JSON = REPO / ".tools" / "paths.json"
 READY_TIMEOUT_S = float(os.environ.get("AGENTMUX_E2E_READY_TIMEOUT", "60"))
 FIXTURE_START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
+
+T = TypeVar("T")
 
 # Every process started and not yet reaped; conftest attaches their logs to failures.
 LIVE: list[Proc] = []
@@ -64,11 +67,55 @@ def require_binary(path: Path, what: str) -> Path:
     return path
 
 
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the kernel's pick for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+POLL_S = 0.05
+
+
+def wait_until(
+    predicate: Callable[[], T | None | bool],
+    timeout: float,
+    what: str | Callable[[], str],
+    *,
+    interval: float = POLL_S,
+) -> T:
+    """Polls `predicate` every `interval` seconds until it returns something truthy, and returns
+    that. After `timeout` seconds it fails with an AssertionError that names `what` (a
+    callable `what` is asked only then, so it can describe the last state seen, e.g. a log tail).
+
+    Tests wait for the event they need (a log line, a counter, a decision that changes) instead of
+    sleeping for however long it usually takes: fast when the machine is fast, and not flaky when
+    it is loaded. `timeout` bounds a failure, not the usual case, so it can be generous.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {described}")
+        time.sleep(interval)
+
+
+def address_in_log(proc: Proc, pattern: re.Pattern[str], timeout: float, *, stream: str = "stderr") -> str:
+    """The first group of `pattern` once it appears in the process's stdout or stderr log: the
+    address a server that bound port 0 reports. Fails at once if the process exits first."""
+    path = proc.stderr_path if stream == "stderr" else proc.stdout_path
+
+    def found() -> str | None:
+        try:
+            m = pattern.search(path.read_text(errors="replace"))
+        except FileNotFoundError:
+            m = None
+        if m:
+            return m.group(1)
+        if not proc.alive():
+            raise HarnessError(
+                f"{proc.name} exited with code {proc.popen.returncode} before printing "
+                f"/{pattern.pattern}/ on {stream}\n{proc.tail()}"
+            )
+        return None
+
+    return wait_until(found, timeout, lambda: f"/{pattern.pattern}/ in {path}\n{proc.tail()}")
 
 
 # === impl Proc ===
@@ -138,14 +185,17 @@ def spawn(
     argv: Sequence[str | os.PathLike[str]],
     log_dir: Path,
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     cwd: Path | None = None,
     stdout_pipe: bool = False,
 ) -> Proc:
+    """Starts `argv` in its own process group. `env` adds to this process's environment; a `None`
+    value removes that variable."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = log_dir / f"{name}.stdout.log"
     stderr_path = log_dir / f"{name}.stderr.log"
-    full_env = {**os.environ, "RUST_BACKTRACE": "1", **(env or {})}
+    merged = {**os.environ, "RUST_BACKTRACE": "1", **(env or {})}
+    full_env = {k: v for k, v in merged.items() if v is not None}
     with open(stderr_path, "wb") as err:
         out: Any = subprocess.PIPE if stdout_pipe else open(stdout_path, "wb")
         try:
@@ -230,6 +280,9 @@ class PyServer:
         return f"http://127.0.0.1:{self.port}/mcp"
 
 
+_PY_LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+
+
 def start_py_server(
     log_dir: Path,
     name: str = "py-server",
@@ -241,25 +294,21 @@ def start_py_server(
 ) -> PyServer:
     """Run servers/py_server.py (Streamable HTTP) on a loopback port and wait until it accepts.
 
-    Pass the `port` of a stopped server to restart "the same" server: its sessions are gone.
+    The port is the kernel's pick (port 0), read from the server's `listening on` line. Pass the
+    `port` of a stopped server to restart "the same" server: its sessions are gone.
     `legacy_only` refuses the 2026-07-28 era (HTTP 400), so clients fall back to `initialize`.
     `sse` serves the legacy HTTP+SSE transport instead (its stream at `/sse`). `extra_args` go to
     py_server.py as they are (e.g. `--require-bearer URL`).
     """
-    port = port or free_port()
-    argv = [sys.executable, PY_SERVER, "--port", str(port), *(["--legacy-only"] if legacy_only else []), *(["--sse"] if sse else []), *extra_args]
+    argv = [sys.executable, PY_SERVER, "--port", str(port or 0), *(["--legacy-only"] if legacy_only else []), *(["--sse"] if sse else []), *extra_args]
     proc = spawn(name, argv, log_dir)
-    deadline = time.monotonic() + PY_SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise HarnessError(f"py_server.py exited with code {proc.popen.returncode}\n{proc.tail()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return PyServer(proc, port)
-        except OSError:
-            time.sleep(0.05)
-    proc.stop()
-    raise HarnessError(f"py_server.py not accepting on 127.0.0.1:{port} within {PY_SERVER_START_TIMEOUT_S:.0f}s\n{proc.tail()}")
+    try:
+        bound = int(address_in_log(proc, _PY_LISTENING, PY_SERVER_START_TIMEOUT_S, stream="stdout"))
+    except BaseException:
+        proc.stop()
+        raise
+    assert port is None or bound == port, (port, bound)
+    return PyServer(proc, bound)
 
 
 def fixture_stdio_spec(*extra_args: str) -> dict[str, Any]:
@@ -309,13 +358,14 @@ class Hub:
 def write_hub_config(
     config_dir: Path,
     upstreams: Mapping[str, Mapping[str, Any]],
-    port: int,
+    port: int = 0,
     *,
     settings: Mapping[str, Any] | None = None,
     registry_files: Mapping[str, str] | None = None,
 ) -> Path:
     """agentmux.yaml with `listen` and `registry: registry/`, one registry/<name>.yaml per upstream.
 
+    `port` 0 (the default) lets the kernel pick when agentmux binds; `serve` prints the address.
     `settings` adds top-level keys (e.g. `{"mcp": {"prefix": "never"}}`); `registry_files` writes
     other files into registry/ verbatim (e.g. `{".mcp.json": "..."}`).
     """
@@ -331,6 +381,34 @@ def write_hub_config(
     return config
 
 
+# What `agentmux serve` prints on stderr once its listener is bound.
+HUB_LISTENING = re.compile(r"agentmux listening on http://(\S+)/mcp")
+
+
+def serve(
+    args: Sequence[str | os.PathLike[str]],
+    log_dir: Path,
+    *,
+    name: str = "agentmux",
+    cwd: Path | None = None,
+    env: Mapping[str, str | None] | None = None,
+    ready_timeout: float = READY_TIMEOUT_S,
+    ready_headers: Mapping[str, str] | None = None,
+) -> tuple[Proc, str]:
+    """`agentmux serve ARGS`: its address (`HOST:PORT`) read from the line it prints once bound,
+    then GET /readyz until 200 (every required upstream tried). `ready_headers` go with the
+    readiness probe (e.g. a Host the config allows, or the metrics token)."""
+    binary = require_binary(AGENTMUX_BIN, "agentmux")
+    proc = spawn(name, [binary, "serve", *args], log_dir, env=env, cwd=cwd)
+    try:
+        addr = address_in_log(proc, HUB_LISTENING, ready_timeout)
+        wait_ready(proc, f"http://{addr}/readyz", ready_timeout, headers=ready_headers)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, addr
+
+
 def start_hub(
     config_dir: Path,
     upstreams: Mapping[str, Mapping[str, Any]],
@@ -340,36 +418,31 @@ def start_hub(
     settings: Mapping[str, Any] | None = None,
     registry_files: Mapping[str, str] | None = None,
 ) -> Hub:
-    """Write a config, run `agentmux serve --config PATH`, wait for GET /readyz == 200."""
-    binary = require_binary(AGENTMUX_BIN, "agentmux")
-    port = free_port()
-    config = write_hub_config(config_dir, upstreams, port, settings=settings, registry_files=registry_files)
-    proc = spawn(name, [binary, "serve", "--config", config], config_dir / "logs", cwd=config_dir)
-    hub = Hub(proc, port, config)
-    try:
-        wait_ready(hub, ready_timeout)
-    except BaseException:
-        hub.stop()
-        raise
-    return hub
+    """Write a config (listening on port 0), run `agentmux serve --config PATH`, read the address
+    it bound, wait for GET /readyz == 200."""
+    config = write_hub_config(config_dir, upstreams, settings=settings, registry_files=registry_files)
+    proc, addr = serve(["--config", config], config_dir / "logs", name=name, cwd=config_dir, ready_timeout=ready_timeout)
+    return Hub(proc, int(addr.rsplit(":", 1)[1]), config)
 
 
-def wait_ready(hub: Hub, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
+def wait_ready(proc: Proc, url: str, timeout: float, *, headers: Mapping[str, str] | None = None) -> None:
+    """GET `url` (a /readyz) until it answers 200; fails at once if the process exits."""
+    last = ["no answer yet"]
+
     with httpx.Client(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if not hub.proc.alive():
+
+        def ready() -> bool:
+            if not proc.alive():
                 raise HarnessError(
-                    f"agentmux exited with code {hub.proc.popen.returncode} before /readyz answered 200\n"
-                    f"{hub.proc.tail()}"
+                    f"{proc.name} exited with code {proc.popen.returncode} before {url} answered 200\n{proc.tail()}"
                 )
             try:
-                r = http.get(hub.url("/readyz"))
+                r = http.get(url, headers=dict(headers or {}))
                 if r.status_code == 200:
-                    return
-                last = f"HTTP {r.status_code}: {r.text[:200]}"
+                    return True
+                last[0] = f"HTTP {r.status_code}: {r.text[:200]}"
             except httpx.HTTPError as e:
-                last = f"{type(e).__name__}: {e}"
-            time.sleep(0.1)
-    raise HarnessError(f"agentmux /readyz not 200 within {timeout:.0f}s (last: {last})\n{hub.proc.tail()}")
+                last[0] = f"{type(e).__name__}: {e}"
+            return False
+
+        wait_until(ready, timeout, lambda: f"{url} to answer 200 (last: {last[0]})\n{proc.tail()}", interval=0.1)

@@ -6,7 +6,7 @@ issue lists. Nothing denied may reach the upstream; lists show only what the cal
 from __future__ import annotations
 
 import json
-import time
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,10 @@ import pytest
 from raw_mcp import ACCEPT, VERSION, RawSession, RpcError
 # The signing keys and the counting fixture upstream, one of each per test module.
 from test_auth import AUD, ISS, AuthSession, Keys, bearer, keys, post, upstream  # noqa: F401
+
+# Bounds on waits for events; generous, because a wait ends as soon as the event is seen.
+RELOAD_WITHIN_S = 30.0
+AUDIT_WITHIN_S = 10.0
 
 POLICIES = {
     "readers.cedar": """
@@ -196,13 +200,12 @@ def test_audit_log_records_decisions_and_outcomes(hub: harness.Hub, keys: Keys) 
         pay.request("tools/call", {"name": "fixture__refund", "arguments": {"amount": 42}})
         call_error(pay, "fixture__refund", {"amount": 4200})
     path = hub.config_path.parent / "audit.jsonl"
-    deadline = time.monotonic() + 5
-    lines: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+
+    def audited() -> list[dict[str, Any]] | None:
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        if any(e.get("arguments") == {"amount": 4200} for e in lines):
-            break
-        time.sleep(0.1)
+        return lines if any(e.get("arguments") == {"amount": 4200} for e in lines) else None
+
+    lines = harness.wait_until(audited, AUDIT_WITHIN_S, f"the denied refund of 4200 in {path}")
     allowed = [e for e in lines if e.get("arguments") == {"amount": 42}]
     denied = [e for e in lines if e.get("arguments") == {"amount": 4200}]
     assert allowed and denied, lines
@@ -214,25 +217,39 @@ def test_audit_log_records_decisions_and_outcomes(hub: harness.Hub, keys: Keys) 
     assert token not in path.read_text()
 
 
+def policy_loads(hub: harness.Hub, outcome: str) -> int:
+    """agentmux_policy_loads_total{outcome=…}: how many policy sets were accepted or rejected."""
+    metrics = httpx.get(hub.url("/metrics"), timeout=10).text
+    found = re.search(rf'^agentmux_policy_loads_total\{{outcome="{outcome}"\}} (\d+)', metrics, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
 def test_policy_reload_is_atomic_and_an_invalid_set_keeps_the_old_one(hub: harness.Hub, keys: Keys) -> None:
+    # Reloads are waited for by what they change (a counter, a list), never by the period
+    # agentmux happens to check the directory with.
     policies = hub.config_path.parent / "policies"
     with session(hub, keys, "carol", ["ops"]) as ops:
         assert tool_names(ops) == set()
         # A broken policy file: refused, the running set stays (carol still sees nothing, bob still works).
+        rejected = policy_loads(hub, "rejected")
         (policies / "ops.cedar").write_text('permit (principal in Group::"ops", action, resource) when { resource.nope };')
-        time.sleep(3)
+        harness.wait_until(
+            lambda: policy_loads(hub, "rejected") > rejected, RELOAD_WITHIN_S,
+            'the broken ops.cedar to be refused (agentmux_policy_loads_total{outcome="rejected"} to grow)',
+        )
         assert tool_names(ops) == set()
         with session(hub, keys, "bob", ["eng"]) as eng:
             assert "fixture__echo" in tool_names(eng)
-        metrics = httpx.get(hub.url("/metrics"), timeout=10).text
-        assert 'agentmux_policy_loads_total{outcome="rejected"}' in metrics
         # Fixed: the new set takes over.
+        accepted = policy_loads(hub, "accepted")
         (policies / "ops.cedar").write_text('permit (principal in Group::"ops", action == Action::"call_tool", resource == Tool::"fixture/slow");')
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and tool_names(ops) != {"fixture__slow"}:
-            time.sleep(0.3)
-        assert tool_names(ops) == {"fixture__slow"}
-    (policies / "ops.cedar").unlink()
+        harness.wait_until(
+            lambda: tool_names(ops) == {"fixture__slow"}, RELOAD_WITHIN_S, "carol (ops) to be listed fixture__slow by the fixed set"
+        )
+        assert policy_loads(hub, "accepted") > accepted
+        # Back to the module's set, before other tests use the hub.
+        (policies / "ops.cedar").unlink()
+        harness.wait_until(lambda: tool_names(ops) == set(), RELOAD_WITHIN_S, "the set without ops.cedar to hide fixture__slow again")
 
 
 def test_policy_cli_runs_the_documented_examples() -> None:

@@ -29,14 +29,15 @@ CLI_TIMEOUT_S = 60.0
 STDIO_READ_TIMEOUT_S = 30.0
 
 
-def run_cli(*args: str | os.PathLike[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str | os.PathLike[str], cwd: Path, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+    """`agentmux ARGS` in `cwd`; `env` adds variables, and a `None` value removes one."""
     binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
-    full_env = {k: v for k, v in os.environ.items() if k != MISSING_VAR}
+    full_env: dict[str, str | None] = {k: v for k, v in os.environ.items() if k != MISSING_VAR}
     full_env.update(env or {})
     return subprocess.run(
         [str(binary), *map(str, args)],
         cwd=cwd,
-        env=full_env,
+        env={k: v for k, v in full_env.items() if v is not None},
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT_S,
@@ -149,6 +150,13 @@ def test_example_config_validates(config: Path, tmp_path: Path) -> None:
     # From an unrelated directory: paths in the config are relative to the config file.
     r = run_cli("validate", "--config", config, cwd=tmp_path)
     assert r.returncode == 0, f"{config}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+
+
+def test_default_config_validates_with_no_flags() -> None:
+    # `agentmux validate` in the repository root reads ./agentmux.yaml, its registry/ and policies/.
+    r = run_cli("validate", cwd=harness.REPO, env={"AGENTMUX_CONFIG": None})
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert "policies parse" in r.stdout, r.stdout
 
 
 # === tools ===

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,24 +69,15 @@ def token_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]
     dir = tmp_path_factory.mktemp("metrics-token")
     # A secret like any other: read from a file, never logged.
     (dir / "metrics.token").write_text(METRICS_TOKEN + "\n")
-    port = harness.free_port()
     config = harness.write_hub_config(
-        dir, {"fixture": harness.fixture_stdio_spec()}, port, settings={"server": {"metrics_token": "${file:metrics.token}"}}
+        dir, {"fixture": harness.fixture_stdio_spec()}, settings={"server": {"metrics_token": "${file:metrics.token}"}}
     )
-    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
-    proc = harness.spawn("agentmux-metrics-token", [binary, "serve", "--config", config], dir / "logs", cwd=dir)
-    hub = harness.Hub(proc, port, config)
-    deadline = time.monotonic() + harness.READY_TIMEOUT_S
+    proc, addr = harness.serve(
+        ["--config", config], dir / "logs", name="agentmux-metrics-token", cwd=dir,
+        ready_headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+    )
+    hub = harness.Hub(proc, int(addr.rsplit(":", 1)[1]), config)
     try:
-        while True:
-            assert proc.alive(), proc.tail()
-            try:
-                if httpx.get(hub.url("/readyz"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready\n{proc.tail()}"
-            time.sleep(0.1)
         yield hub
     finally:
         hub.stop()

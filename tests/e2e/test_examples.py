@@ -1,18 +1,25 @@
-"""Every shipped example is started, not only parsed: `agentmux serve` on a copy of each
-examples/*/agentmux.yaml (and the config the README's quick start runs) must come up and answer a
-real MCP session, initialize and tools/list, with the credentials that example asks for.
+"""Every shipped config is started, not only parsed: `agentmux serve` on a copy of each
+examples/*/agentmux.yaml, and on the repository's own default config (./agentmux.yaml, which the
+README's first command serves), must come up and answer a real MCP session, initialize and
+tools/list, with the credentials that config asks for.
 
 Each example is copied to a temp dir, so relative registry and policy paths resolve as they would
 for a user, and served on a free loopback port with `serve --listen 127.0.0.1:0`. Commands the
 examples fetch with `npx` are rewritten to the pinned local copies (no network); nothing else is
 changed, except the secure example's API key, whose hash is replaced by one whose key the test
 holds. agentmux runs in the repository root, where the READMEs tell users to run it.
+
+The default config is served in place, exactly as `agentmux serve` with no flags runs it from the
+repository root; only `npx` is a stand-in on PATH that runs the pinned local copies, and refuses
+any other package or version.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -25,32 +32,39 @@ import httpx
 import jwt
 import pytest
 import yaml
+from mcp_util import MODES, all_tools, client, texts
 from raw_mcp import ACCEPT, VERSION, RawSession, RpcError
 from test_auth import Keys, new_api_key
 
 EXAMPLES = harness.REPO / "examples"
 README = harness.REPO / "README.md"
-_LISTENING = re.compile(r"agentmux listening on http://(127\.0\.0\.1:\d+)/mcp")
+DEFAULT_CONFIG = harness.REPO / "agentmux.yaml"
 # How long a non-required upstream (started in the background) may take to show up.
 UPSTREAM_WAIT_S = 60.0
+# How long a log line that follows readiness closely may take.
+LOG_WAIT_S = 10.0
 
 
 def readme_configs() -> list[Path]:
-    """Configs the README tells users to `serve`."""
-    found = re.findall(r"\bserve\s+--config\s+(\S+)", README.read_text())
-    return [harness.REPO / p for p in found]
+    """Configs the README's shell blocks `serve`: `--config PATH`, or else ./agentmux.yaml."""
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL)
+    found = re.findall(r"(?:agentmux|cargo run --release --) serve\b(?:[ \t]+--config[ \t]+(\S+))?", "".join(blocks))
+    return sorted({harness.REPO / (path or "agentmux.yaml") for path in found})
 
 
 def example_configs() -> list[Path]:
+    """The examples to copy and serve (the default config is served in place, below)."""
     configs = set(EXAMPLES.glob("*/agentmux.yaml")) | set(readme_configs())
-    return sorted(configs)
+    return sorted(configs - {DEFAULT_CONFIG})
 
 
 def test_the_readme_quick_start_is_an_example_that_exists() -> None:
     configs = readme_configs()
-    assert configs, "README.md names no `agentmux serve --config …` command"
+    assert configs, "README.md names no `agentmux serve` command"
     for config in configs:
         assert config.is_file(), f"README.md serves {config}, which does not exist"
+    # The first command of the README runs the default config.
+    assert DEFAULT_CONFIG in configs, configs
 
 
 # === making a copy runnable here ===
@@ -140,53 +154,34 @@ class Session(RawSession):
 def serve(config: Path, log_dir: Path, headers: dict[str, str]) -> Served:
     """`agentmux serve --config CONFIG --listen 127.0.0.1:0`, its address read from its log, then
     GET /readyz until 200 (a failed upstream counts as tried)."""
-    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
-    argv = [binary, "serve", "--config", config, "--listen", "127.0.0.1:0"]
-    proc = harness.spawn(f"agentmux-{config.parent.name}", argv, log_dir, cwd=harness.REPO)
-    deadline = time.monotonic() + harness.READY_TIMEOUT_S
-    addr = None
-    last = "no answer yet"
-    try:
-        while time.monotonic() < deadline:
-            if not proc.alive():
-                raise AssertionError(f"agentmux exited with code {proc.popen.returncode}\n{proc.tail()}")
-            if addr is None:
-                found = _LISTENING.search(proc.stderr_path.read_text(errors="replace"))
-                addr = found and found.group(1)
-            if addr:
-                try:
-                    r = httpx.get(f"http://{addr}/readyz", headers=headers, timeout=2)
-                    if r.status_code == 200:
-                        return Served(proc, addr, headers)
-                    last = f"HTTP {r.status_code}: {r.text[:200]}"
-                except httpx.HTTPError as e:
-                    last = f"{type(e).__name__}: {e}"
-            time.sleep(0.1)
-        raise AssertionError(f"{config} did not become ready (last: {last})\n{proc.tail()}")
-    except BaseException:
-        proc.stop()
-        raise
+    proc, addr = harness.serve(
+        ["--config", config, "--listen", "127.0.0.1:0"], log_dir,
+        name=f"agentmux-{config.parent.name}", cwd=harness.REPO, ready_headers=headers,
+    )
+    return Served(proc, addr, headers)
 
 
 def wait_log(served: Served, pattern: str) -> None:
-    """Waits (briefly) for a line of agentmux's log: the summary follows readiness closely."""
-    deadline = time.monotonic() + 10
-    while not re.search(pattern, served.proc.stderr_path.read_text(errors="replace")):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no log line like {pattern!r}\n{served.proc.tail()}")
-        time.sleep(0.1)
+    """Waits for a line of agentmux's log (the upstream summary follows readiness closely)."""
+    path = served.proc.stderr_path
+    harness.wait_until(
+        lambda: re.search(pattern, path.read_text(errors="replace")), LOG_WAIT_S,
+        lambda: f"a log line like {pattern!r}\n{served.proc.tail()}",
+    )
 
 
 def wait_for_tool(s: RawSession, name: str, served: Served) -> set[str]:
     """Tool names once `name` is among them (non-required upstreams connect in the background)."""
-    deadline = time.monotonic() + UPSTREAM_WAIT_S
-    while True:
+    names: set[str] = set()
+
+    def listed() -> set[str] | None:
+        nonlocal names
         names = {t["name"] for t in s.list_all("tools/list", "tools")}
-        if name in names:
-            return names
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no tool {name} within {UPSTREAM_WAIT_S:.0f}s; tools: {sorted(names)}\n{served.proc.tail()}")
-        time.sleep(0.3)
+        return names if name in names else None
+
+    return harness.wait_until(
+        listed, UPSTREAM_WAIT_S, lambda: f"tool {name} to be listed; tools: {sorted(names)}\n{served.proc.tail()}", interval=0.3
+    )
 
 
 # === what each example needs, and what it must do ===
@@ -294,3 +289,86 @@ def test_example_serves(served_example: tuple[str, Served, Path, dict[str, str]]
     else:
         assert name in CHECKS, f"examples/{name} is new: say in CHECKS what it must serve"
         CHECKS[name](served, copy)
+
+
+# === the default config, in place ===
+
+# The npm packages a stand-in `npx` may run: where install-test-deps.sh put each, and the
+# arguments it gets when the command gives none.
+PINNED_NPX = {
+    "@modelcontextprotocol/server-everything": ("SERVER_EVERYTHING_JS", ["stdio"]),
+    "@modelcontextprotocol/server-filesystem": ("SERVER_FILESYSTEM_JS", []),
+}
+
+
+def npx_stand_in(bin_dir: Path) -> Path:
+    """A directory holding an `npx` that runs the pinned local copy of a package on Node 22, for
+    `npx [-y] PACKAGE[@VERSION] ARGS…` with VERSION the one installed; anything else fails."""
+    t = harness.tools()
+    arms = []
+    for package, (key, default_args) in PINNED_NPX.items():
+        version = json.loads((harness.REPO / ".tools" / "node_modules" / package / "package.json").read_text())["version"]
+        defaults = f"[ $# -gt 0 ] || set -- {shlex.join(default_args)}; " if default_args else ""
+        arms.append(
+            f"  {package}|{package}@{version}) shift; {defaults}exec {shlex.quote(t['NODE22'])} {shlex.quote(t[key])} \"$@\" ;;"
+        )
+    script = "\n".join([
+        "#!/bin/sh",
+        "# npx for tests/e2e/test_examples.py: the pinned local copies only, no network.",
+        '[ "$1" = "-y" ] && shift',
+        'case "$1" in',
+        *arms,
+        '  *) echo "npx stand-in: $1 is not a package (and version) scripts/install-test-deps.sh installed" >&2; exit 127 ;;',
+        "esac",
+        "",
+    ])
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    npx = bin_dir / "npx"
+    npx.write_text(script)
+    npx.chmod(0o755)
+    return bin_dir
+
+
+@pytest.fixture(scope="module")
+def served_default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`agentmux serve --listen 127.0.0.1:0` in the repository root: no --config, so the default
+    ./agentmux.yaml (AGENTMUX_CONFIG unset), with its registry/ and policies/ as they are."""
+    tmp = tmp_path_factory.mktemp("default-config")
+    bin_dir = npx_stand_in(tmp / "bin")
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "AGENTMUX_CONFIG": None}
+    proc, addr = harness.serve(["--listen", "127.0.0.1:0"], tmp / "logs", name="agentmux-default", cwd=harness.REPO, env=env)
+    served = Served(proc, addr, {})
+    yield served
+    served.proc.stop()
+
+
+def allowed_calls(served: Served) -> int:
+    metrics = served.get("/metrics").text
+    found = re.search(r'^agentmux_authz_decisions_total\{action="call_tool",decision="allow"\} (\d+)', metrics, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_default_config_serves(served_default: Served, mode: str) -> None:
+    served = served_default
+    # Both upstreams are required: /readyz was 200, and the summary says they connected.
+    wait_log(served, r"everything\s+connected")
+    wait_log(served, r"\bfs\s+connected")
+    allowed = allowed_calls(served)
+    async with client(served.url("/mcp"), mode) as c:
+        names = {t.name for t in await all_tools(c)}
+        assert {"everything__echo", "fs__read_text_file"} <= names, sorted(names)
+        # The filesystem server's write tools are excluded.
+        assert not [n for n in names if n.startswith(("fs__write_", "fs__edit_", "fs__move_", "fs__create_"))], sorted(names)
+        echoed = await c.call_tool("everything__echo", {"message": "default federation"})
+        assert not echoed.is_error and "default federation" in " ".join(texts(echoed)), echoed
+        # The filesystem server reads docs/ and nothing else.
+        doc = await c.call_tool("fs__read_text_file", {"path": str(harness.REPO / "docs" / "policies.md")})
+        assert not doc.is_error and "Cedar" in " ".join(texts(doc)), doc
+        outside = await c.call_tool("fs__read_text_file", {"path": str(README)})
+        assert outside.is_error, outside
+    # The shipped policy set is in force and permits: every call was decided, and allowed by it.
+    assert allowed_calls(served) >= allowed + 3
+    assert '"policies":["permit-all"]' in served.proc.stderr_path.read_text(), "no audit line names the shipped policy"
+

@@ -10,6 +10,7 @@ import json
 import re
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import harness
 import httpx
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.anyio
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 FIXTURE_TEXT = "This is a simple text response for testing."
 STATIC_DOC = "demo://resource/static/document/architecture.md"
+OTHER_DOC = "demo://resource/static/document/features.md"
 
 
 def test_healthz_and_readyz(hub: harness.Hub) -> None:
@@ -176,21 +178,38 @@ def test_resource_updates_reach_subscribed_sessions_only(hub: harness.Hub) -> No
     from raw_mcp import RawSession
 
     uri = f"agentmux://everything/{STATIC_DOC}"
+    other_uri = f"agentmux://everything/{OTHER_DOC}"
     with RawSession(hub.url("/mcp")) as subscriber, RawSession(hub.url("/mcp")) as bystander:
         sub_stream = subscriber.open_get_stream()
         other_stream = bystander.open_get_stream()
+        # The bystander takes the upstream's logs: they show how far its stream has got.
+        assert bystander.request("logging/setLevel", {"level": "debug"}) == {}
         try:
             assert subscriber.request("resources/subscribe", {"uri": uri}) == {}
             toggled = subscriber.request("tools/call", {"name": "everything__toggle-subscriber-updates", "arguments": {}})
             try:
                 update = sub_stream.wait_for("notifications/resources/updated", timeout=12)
                 assert update["params"]["uri"] == uri, update
-                with pytest.raises(AssertionError):
-                    other_stream.wait_for("notifications/resources/updated", timeout=0.5)
+                # A later message from the same upstream to the bystander: server-everything logs
+                # the bystander's own subscribe (to another document). Had the hub sent the
+                # bystander the update above, it would have come first.
+                assert bystander.request("resources/subscribe", {"uri": other_uri}) == {}
+                marker = f"Received Subscribe Resource request for URI: {OTHER_DOC}"
+                seen: list[dict[str, Any]] = []
+
+                def marker_seen() -> bool:
+                    while not other_stream.queue.empty():
+                        seen.append(other_stream.queue.get_nowait())
+                    return any(marker in json.dumps(m) for m in seen)
+
+                harness.wait_until(marker_seen, 10, lambda: f"the bystander's GET stream to carry {marker!r} (saw {seen})")
+                before = seen[: next(i for i, m in enumerate(seen) if marker in json.dumps(m))]
+                assert not [m for m in before if m.get("method") == "notifications/resources/updated"], before
             finally:
                 # Toggle back: the shared upstream connection keeps its simulation otherwise.
                 if "Started" in json.dumps(toggled) or "enabled" in json.dumps(toggled).lower():
                     subscriber.request("tools/call", {"name": "everything__toggle-subscriber-updates", "arguments": {}})
+                bystander.request("resources/unsubscribe", {"uri": other_uri})
         finally:
             sub_stream.close()
             other_stream.close()

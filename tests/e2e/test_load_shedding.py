@@ -15,26 +15,52 @@ from raw_mcp import ACCEPT, VERSION, RawSession
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Hub]:
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.FixtureServer]:
+    # Over HTTP, so the test can ask it how many calls reached it without going through agentmux.
+    server = harness.start_fixture_http(tmp_path_factory.mktemp("shed-fixture"), "fixture-shed")
+    yield server
+    server.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, upstream: harness.FixtureServer) -> Iterator[harness.Hub]:
     dir = tmp_path_factory.mktemp("shed-hub")
     settings = {"server": {"max_concurrent_requests": 2}}
-    hub = harness.start_hub(dir, {"fixture": harness.fixture_stdio_spec()}, name="agentmux-shed", settings=settings)
+    hub = harness.start_hub(dir, {"fixture": harness.http_spec(upstream.url)}, name="agentmux-shed", settings=settings)
     yield hub
     hub.stop()
 
 
-def test_requests_past_the_limit_are_shed_not_queued(hub: harness.Hub) -> None:
+class CallsReceived:
+    """Asks the fixture directly (agentmux's slots may all be taken) how many `tools/call`
+    requests it has received, its own questions left out."""
+
+    def __init__(self, upstream: harness.FixtureServer) -> None:
+        self.session = RawSession(upstream.url)
+        self.asked = 0
+
+    def __call__(self) -> int:
+        self.asked += 1
+        result = self.session.request("tools/call", {"name": "count_calls", "arguments": {}})
+        return result["structuredContent"]["count"] - self.asked
+
+
+def test_requests_past_the_limit_are_shed_not_queued(hub: harness.Hub, upstream: harness.FixtureServer) -> None:
+    received = CallsReceived(upstream)
     with RawSession(hub.url("/mcp")) as s:
         slow = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "fixture__slow", "arguments": {"ms": 1500}}}
+        before = received()
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             busy = [pool.submit(s.post, {**slow, "id": i}) for i in (1, 2)]
-            time.sleep(0.5)
+            # Both calls are at the upstream: agentmux is handling two requests, its limit.
+            harness.wait_until(lambda: received() >= before + 2, 10, "both slow calls to reach the upstream")
             started = time.monotonic()
             r = httpx.post(hub.url("/mcp"), json={"jsonrpc": "2.0", "id": 3, "method": "ping"}, headers=s.headers(), timeout=10)
             assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
             assert time.monotonic() - started < 0.5, "a shed request must not wait"
             assert all(f.result().status_code == 200 for f in busy)
         assert s.request("ping") == {}
+    received.session.close()
     metrics = httpx.get(hub.url("/metrics"), timeout=10).text
     assert "agentmux_requests_shed_total 1" in metrics, metrics
 

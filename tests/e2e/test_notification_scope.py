@@ -7,7 +7,6 @@ belong to a request (an HTTP upstream's response stream) go only to that request
 from __future__ import annotations
 
 import queue
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,8 @@ when { resource.name == "test_tool_with_logging" };
 """
 
 LOG = "notifications/message"
+# Bounds the wait for logs that must arrive; generous, as the wait ends when they do.
+LOGS_WITHIN_S = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +38,27 @@ def session(hub: harness.Hub, keys: Keys, sub: str, groups: list[str]) -> AuthSe
     return AuthSession(hub.url("/mcp"), bearer(keys.token(sub=sub, groups=groups)))
 
 
-def logs(stream: GetStream, settle: float) -> list[dict[str, Any]]:
-    """Every log message the stream got, waiting `settle` seconds for late ones."""
+def logs_now(stream: GetStream) -> list[dict[str, Any]]:
+    """The log messages the stream has received so far (others are dropped)."""
     got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + settle
-    while (left := deadline - time.monotonic()) > 0:
+    while True:
         try:
-            message = stream.queue.get(timeout=left)
+            message = stream.queue.get_nowait()
         except queue.Empty:
-            break
+            return got
         if message.get("method") == LOG:
             got.append(message)
+
+
+def logs_until(stream: GetStream, count: int, who: str) -> list[dict[str, Any]]:
+    """Log messages until `count` have arrived."""
+    got: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        got.extend(logs_now(stream))
+        return len(got) >= count
+
+    harness.wait_until(enough, LOGS_WITHIN_S, lambda: f"{count} log messages on {who}'s GET stream (got {got})")
     return got
 
 
@@ -66,12 +77,18 @@ def test_upstream_wide_logs_reach_only_entitled_sessions_that_asked(hub: harness
             assert "executed successfully" in result["content"][0]["text"], result
             # The HTTP upstream's logs travel on alice's own response stream.
             alice.request("tools/call", {"name": "web__test_tool_with_logging", "arguments": {}})
-            got = {name: logs(stream, settle=1.5) for name, stream in streams.items()}
+            # Carol asks for logs only now, and makes the upstream log again: a later batch, which
+            # reaches her and alice. Once both have it, anything the hub sent any session for the
+            # earlier calls was on the wire before it, so what is missing now never came.
+            carol.request("logging/setLevel", {"level": "info"})
+            carol.request("tools/call", {"name": "local__test_tool_with_logging", "arguments": {}})
+            got = {"alice": logs_until(streams["alice"], 6, "alice"), "carol": logs_until(streams["carol"], 3, "carol")}
+            got = {name: got.get(name, []) + logs_now(stream) for name, stream in streams.items()}
         finally:
             for stream in streams.values():
                 stream.close()
-    texts = [m["params"]["data"] for m in got["alice"]]
-    assert texts == ["Tool execution started", "Tool processing data", "Tool execution completed"], got["alice"]
-    assert all(m["params"]["logger"] == "local/agentmux-fixture" for m in got["alice"]), got["alice"]
+    batch = ["Tool execution started", "Tool processing data", "Tool execution completed"]
+    assert [m["params"]["data"] for m in got["alice"]] == batch * 2, got["alice"]
+    assert all(m["params"]["logger"] == "local/agentmux-fixture" for m in got["alice"] + got["carol"]), got
     assert got["mallory"] == [], "a caller with no permits saw another caller's logs"
-    assert got["carol"] == [], "a session that never set a log level got upstream-wide logs"
+    assert [m["params"]["data"] for m in got["carol"]] == batch, "a session got upstream-wide logs from before it set a log level"

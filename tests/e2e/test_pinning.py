@@ -36,7 +36,7 @@ def fixture(description: str | None = None, synthetic: int = 0) -> dict[str, dic
 
 
 def configure(root: Path, upstreams: dict[str, dict[str, Any]], pinning: dict[str, Any]) -> Path:
-    return harness.write_hub_config(root, upstreams, harness.free_port(), settings={"pinning": pinning})
+    return harness.write_hub_config(root, upstreams, settings={"pinning": pinning})
 
 
 def cli(*args: str | os.PathLike[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,6 @@ what a security team writes and what was bypassed by `150.0`, `"150"` and `100.0
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,12 +113,10 @@ def test_refusals_are_audited_with_the_reason(hub: harness.Hub, keys: Keys) -> N
     with session(hub, keys, "alice", ["payments"]) as pay:
         call_error(pay, "fixture__refund", {"amount": 150.5, "note": "audit-me"})
     path = hub.config_path.parent / "audit.jsonl"
-    deadline = time.monotonic() + 5
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not events:
-        events = [e for e in map(json.loads, path.read_text().splitlines()) if (e.get("arguments") or {}).get("note") == "audit-me"]
-        time.sleep(0.1)
-    assert events, "no audit event for the refused call"
+    events: list[dict[str, Any]] = harness.wait_until(
+        lambda: [e for e in map(json.loads, path.read_text().splitlines()) if (e.get("arguments") or {}).get("note") == "audit-me"],
+        10, f"an audit event for the refused call in {path}",
+    )
     e = events[-1]
     assert e["decision"] == "deny" and e["resource"] == "fixture/refund", e
     assert any("arguments/amount" in reason for reason in e["policy_errors"]), e

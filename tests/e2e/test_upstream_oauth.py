@@ -31,6 +31,9 @@ UP = "secure"
 CLIENT_ID = "agentmux-e2e"
 CLIENT_SECRET = "s3cr:t/with spaces"  # form-encoded before Basic (RFC 6749 §2.3.1)
 CLIENT_TOKEN = "client-token-that-must-stay-at-the-gateway"
+# agentmux renews a token the upstream refused only once it is this old (its MIN_AGE_TO_RENEW,
+# in the upstream credentials module).
+MIN_AGE_TO_RENEW_S = 1.0
 FORECAST = {
     "city": "Oslo",
     "temperature_c": 21.5,
@@ -49,6 +52,7 @@ class TokenServer:
         self.expires_in = expires_in
         self.lock = threading.Lock()
         self.issued: dict[str, float] = {}  # token → expiry (monotonic)
+        self.last_issued_at = 0.0  # when the newest token was issued (monotonic)
         self.forms: list[dict[str, list[str]]] = []  # each token request's form
         self.refusals = 0
         owner = self
@@ -98,7 +102,8 @@ class TokenServer:
         token = f"tok-{secrets.token_urlsafe(12)}"
         with self.lock:
             self.forms.append(form)
-            self.issued[token] = time.monotonic() + self.expires_in
+            self.last_issued_at = time.monotonic()
+            self.issued[token] = self.last_issued_at + self.expires_in
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
 
     def active(self, token: str) -> bool:
@@ -226,8 +231,12 @@ def test_tools_are_listed_and_called_with_the_gateways_token(setup: Setup) -> No
 
 def test_a_refused_token_is_renewed_once_and_the_request_resent(setup: Setup) -> None:
     with ClientWithToken(setup.hub.url("/mcp")) as s:
-        call_forecast(s)  # a token in use, older than the minimum age for renewal
-        time.sleep(1.1)
+        call_forecast(s)  # a token in use
+        # agentmux renews a refused token only once it is older than MIN_AGE_TO_RENEW_S (a younger
+        # one may be refused for another reason): wait until the token in use is that old,
+        # counted from when it was issued (at setup, usually long before).
+        old_enough = setup.tokens.last_issued_at + MIN_AGE_TO_RENEW_S + 0.05
+        harness.wait_until(lambda: time.monotonic() >= old_enough, MIN_AGE_TO_RENEW_S + 5, "the token in use to age past 1 s")
         hits = setup.tokens.hits
         before = len(setup.seen())
         setup.tokens.revoke_all()  # e.g. the IdP rotated keys: the upstream refuses the old token
@@ -245,10 +254,13 @@ def test_short_lived_tokens_are_renewed_before_they_expire(tmp_path: Path) -> No
     setup = start(tmp_path, "streamable-http", expires_in=3)
     try:
         with ClientWithToken(setup.hub.url("/mcp")) as s:
-            deadline = time.monotonic() + 4.5
-            while time.monotonic() < deadline:
+            # Calls every 0.25 s until agentmux has renewed its 3 s token and sent the new one; a
+            # renewal that waited for the expiry would show as a refused call below.
+            def renewed_and_sent() -> bool:
                 call_forecast(s)
-                time.sleep(0.25)
+                return setup.tokens.hits >= 2 and len({e["authorization"] for e in setup.seen()}) >= 2
+
+            harness.wait_until(renewed_and_sent, 20, "agentmux to renew its 3 s token and send the new one", interval=0.25)
         # Renewal at 90% of the lifetime: no request is ever refused for an expired token.
         assert setup.tokens.hits >= 2, setup.tokens.hits
         seen = setup.seen()
@@ -266,12 +278,12 @@ def test_a_wrong_client_secret_fails_the_upstream_with_the_oauth_error(tmp_path:
         token_url = f"{setup.tokens.base}/token"
         reason = f"upstream {UP}: token endpoint {token_url} answered 401: invalid_client (client authentication failed)"
         proc = setup.hub.proc
-        out = ""
-        for _ in range(50):  # the summary is printed just after /readyz turns 200
+        def summarized() -> str | None:
             out = proc.stdout_path.read_text() + proc.stderr_path.read_text()
-            if "FAILED" in out:
-                break
-            time.sleep(0.1)
+            return out if "FAILED" in out else None
+
+        # The summary is printed just after /readyz turns 200.
+        out = harness.wait_until(summarized, 10, "the upstream's FAILED summary line")
         summary = [line for line in out.splitlines() if "FAILED" in line]
         assert len(summary) == 1 and UP in summary[0] and reason in summary[0], proc.tail()
         assert reason in proc.stderr_path.read_text(), "the log names the upstream and the OAuth error"

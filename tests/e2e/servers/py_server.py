@@ -2,8 +2,11 @@
 over Streamable HTTP on a loopback port, for tests/e2e/test_python_upstream.py and
 test_notifications.py.
 
-    .venv/bin/python tests/e2e/servers/py_server.py --port PORT [--host 127.0.0.1] [--legacy-only]
+    .venv/bin/python tests/e2e/servers/py_server.py [--port PORT] [--host 127.0.0.1] [--legacy-only]
         [--sse] [--require-bearer INTROSPECTION_URL --auth-log PATH]
+
+Once it accepts connections it prints one line to stdout, `listening on http://HOST:PORT`; with
+`--port 0` (the default) the port is the one the kernel picked.
 
 The SDK serves both MCP eras on /mcp. `--legacy-only` makes it a server of the stateful era
 alone (2025-11-25 and older): 2026-07-28 requests (`server/discover`, or any request with
@@ -238,7 +241,7 @@ class RequireBearer:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0 (the default): a free port, printed once listening")
     parser.add_argument("--legacy-only", action="store_true")
     parser.add_argument("--sse", action="store_true", help="the legacy HTTP+SSE transport (GET /sse, POST /messages/)")
     parser.add_argument("--require-bearer", metavar="INTROSPECTION_URL", help="accept only tokens this endpoint calls active")
@@ -249,7 +252,18 @@ def main() -> None:
         app = LegacyOnly(app)
     if args.require_bearer:
         app = RequireBearer(app, args.require_bearer, args.auth_log)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    ReportingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).run()
+
+
+class ReportingServer(uvicorn.Server):
+    """Prints `listening on http://HOST:PORT` on stdout once the socket accepts, with the port the
+    kernel picked for `--port 0`, so tests never race for a port chosen in advance."""
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            print(f"listening on http://{host}:{port}", flush=True)
 
 
 if __name__ == "__main__":
