@@ -9,6 +9,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use std::borrow::Cow;
+
 pub type Raw = Box<RawValue>;
 
 pub const PARSE_ERROR: i64 = -32700;
@@ -21,15 +23,44 @@ pub const RESOURCE_NOT_FOUND: i64 = -32002;
 /// agentmux: the upstream that owns the item cannot be reached or failed.
 pub const UPSTREAM_ERROR: i64 = -32010;
 
-/// One JSON-RPC message as received. Which kind it is follows from the fields present.
+/// One JSON-RPC message as received, borrowing from the bytes it was read from: every field is
+/// a slice of them (a `method` with escapes is the one exception, unescaped). Which kind it is
+/// follows from the fields present.
 #[derive(Debug, Deserialize)]
-pub struct Message {
-    pub jsonrpc: Option<Raw>,
-    pub id: Option<Raw>,
-    pub method: Option<String>,
-    pub params: Option<Raw>,
-    pub result: Option<Raw>,
-    pub error: Option<Raw>,
+pub struct Message<'a> {
+    #[serde(borrow)]
+    pub jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub params: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub error: Option<&'a RawValue>,
+}
+
+self_cell::self_cell!(
+    /// A request body together with the message read from it: parsed once, and movable as one
+    /// value into the task that answers it (a streamed answer outlives its handler).
+    pub struct Received {
+        owner: bytes::Bytes,
+        #[covariant]
+        dependent: Message,
+    }
+    impl {Debug}
+);
+
+impl Received {
+    pub fn parse(body: bytes::Bytes) -> Result<Self, RpcError> {
+        Self::try_new(body, |bytes| Message::parse(bytes))
+    }
+
+    pub fn message(&self) -> &Message<'_> {
+        self.borrow_dependent()
+    }
 }
 
 /// What a [`Message`] is.
@@ -39,8 +70,8 @@ pub enum Kind<'a> {
     Response { id: &'a RawValue },
 }
 
-impl Message {
-    pub fn parse(bytes: &[u8]) -> Result<Self, RpcError> {
+impl<'a> Message<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, RpcError> {
         // A JSON array is a batch, which MCP removed in 2025-06-18.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(RpcError::new(
@@ -48,7 +79,7 @@ impl Message {
                 "JSON-RPC batches are not supported: send one message per request",
             ));
         }
-        serde_json::from_slice::<Self>(bytes).map_err(|e| {
+        serde_json::from_slice::<Message<'a>>(bytes).map_err(|e| {
             if e.is_data() {
                 RpcError::new(INVALID_REQUEST, format!("invalid JSON-RPC message: {e}"))
             } else {
@@ -62,7 +93,11 @@ impl Message {
         if self.jsonrpc.as_deref().map(RawValue::get) != Some("\"2.0\"") {
             return Err(RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\""));
         }
-        match (&self.id, &self.method, self.result.is_some() || self.error.is_some()) {
+        match (
+            self.id,
+            self.method.as_deref(),
+            self.result.is_some() || self.error.is_some(),
+        ) {
             (Some(id), Some(method), false) => {
                 if !valid_id(id) {
                     return Err(RpcError::new(INVALID_REQUEST, "`id` must be a string or an integer"));

@@ -389,4 +389,4 @@ impl Pins {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

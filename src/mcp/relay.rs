@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{Hub, Outbox, Request, Scope, Session};
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::{self, Received};
 
 /// Notifications buffered for one request before new ones are dropped.
 const NOTES: usize = 256;
@@ -15,16 +15,17 @@ const NOTES: usize = 256;
 /// dropped (the client stopped reading; its request must not be held forever).
 const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Handles `message` (a request) and writes what it produces to `out`.
+/// Handles `received` (a request) and writes what it produces to `out`.
 pub async fn answer(
     hub: Arc<Hub>,
     scope: Scope,
     session: Option<Arc<Session>>,
     caller: crate::authz::Caller,
-    message: Message,
+    received: Received,
     out: mpsc::Sender<Vec<u8>>,
 ) {
-    let (Some(id), Some(method)) = (message.id.as_deref(), message.method.as_deref()) else {
+    let message = received.message();
+    let (Some(id), Some(method)) = (message.id, message.method.as_deref()) else {
         return;
     };
     let (outbox, mut notes) = Outbox::channel(NOTES, Some(session.as_ref().map_or(0, |s| s.log_level())));
@@ -41,7 +42,7 @@ pub async fn answer(
         session: session.as_ref(),
         id,
         method,
-        params: message.params.as_deref(),
+        params: message.params,
         caller: &caller,
     };
     let frame = match hub.handle(&req, &outbox).await {

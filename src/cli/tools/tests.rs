@@ -1,25 +1,8 @@
 use serde_json::json;
 
 use super::*;
-use crate::jsonrpc::{RawObject, raw};
-
-fn tool(value: serde_json::Value) -> RawObject {
-    RawObject::parse(&raw(value.to_string())).unwrap()
-}
-
-fn echo(description: &str) -> RawObject {
-    tool(json!({
-        "name": "echo",
-        "description": description,
-        "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-    }))
-}
-
-fn lock_with(entries: &[(&str, &RawObject)]) -> Lock {
-    Lock {
-        tools: entries.iter().map(|(k, t)| (k.to_string(), Pin::of(t))).collect(),
-    }
-}
+use crate::jsonrpc::RawObject;
+use crate::mcp::pinning::tests::{echo, lock_with, tool};
 
 // === approve and diff ===
 

@@ -5,11 +5,11 @@ use serde_json::json;
 use super::*;
 use crate::jsonrpc::raw;
 
-fn tool(value: serde_json::Value) -> RawObject {
+pub(crate) fn tool(value: serde_json::Value) -> RawObject {
     RawObject::parse(&raw(value.to_string())).unwrap()
 }
 
-fn echo(description: &str) -> RawObject {
+pub(crate) fn echo(description: &str) -> RawObject {
     tool(json!({
         "name": "echo",
         "description": description,
@@ -25,7 +25,7 @@ fn settings(changed: OnChanged, new: OnNew) -> PinningSettings {
     }
 }
 
-fn lock_with(entries: &[(&str, &RawObject)]) -> Lock {
+pub(crate) fn lock_with(entries: &[(&str, &RawObject)]) -> Lock {
     Lock {
         tools: entries.iter().map(|(k, t)| (k.to_string(), Pin::of(t))).collect(),
     }

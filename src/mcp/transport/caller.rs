@@ -24,7 +24,11 @@ impl Endpoints {
     pub fn of(hub: &Hub) -> Self {
         Self {
             federated: Arc::from("/mcp"),
-            single: hub.upstreams().iter().map(|u| format!("/mcp/{}", u.name()).into()).collect(),
+            single: hub
+                .upstreams()
+                .iter()
+                .map(|u| format!("/mcp/{}", u.name()).into())
+                .collect(),
         }
     }
 

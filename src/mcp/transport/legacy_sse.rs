@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::Inputs;
 use super::caller::{self, CallerParts};
 use crate::error::rpc_error_response;
-use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
+use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Received, RpcError};
 use crate::mcp::{Scope, Session, negotiate_version, relay, requested_version};
 use crate::sse;
 
@@ -56,56 +56,55 @@ pub async fn message(
         );
         return rpc_error_response(StatusCode::NOT_FOUND, None, &e);
     };
-    let message = match Message::parse(&body) {
-        Ok(m) => m,
+    let received = match Received::parse(body) {
+        Ok(r) => r,
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, None, &e),
     };
+    let message = received.message();
+    let answered = matches!(message.kind(), Ok(Kind::Request { method, .. }) if method != "initialize");
+    if answered {
+        let Some(slot) = session.relay_slot() else {
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                format!(
+                    "this session has {} requests in flight; wait for answers",
+                    crate::mcp::MAX_RELAYED
+                ),
+            );
+            let mut response = rpc_error_response(StatusCode::TOO_MANY_REQUESTS, message.id, &e);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            return response;
+        };
+        let answer = relay::answer(
+            Arc::clone(&inputs.hub),
+            Scope::Federated,
+            Some(session),
+            caller::caller(&who, Arc::from(caller::LEGACY_ENDPOINT), ERA),
+            received,
+            out,
+        );
+        tokio::spawn(async move {
+            answer.await;
+            drop(slot);
+        });
+        return StatusCode::ACCEPTED.into_response();
+    }
     match message.kind() {
-        Ok(Kind::Request {
-            id,
-            method: "initialize",
-        }) => {
-            let requested = requested_version(message.params.as_deref()).ok().flatten();
+        Ok(Kind::Request { id, .. }) => {
+            // `initialize` (the others were answered above).
+            let requested = requested_version(message.params).ok().flatten();
             let version = negotiate_version(requested.as_deref());
             let frame = jsonrpc::result_frame(id, &inputs.hub.initialize_result(Scope::Federated, version));
             let _ = out.send(frame).await;
         }
-        Ok(Kind::Request { .. }) => {
-            let Some(slot) = session.relay_slot() else {
-                let e = RpcError::new(
-                    INVALID_REQUEST,
-                    format!(
-                        "this session has {} requests in flight; wait for answers",
-                        crate::mcp::MAX_RELAYED
-                    ),
-                );
-                let mut response = rpc_error_response(StatusCode::TOO_MANY_REQUESTS, message.id.as_deref(), &e);
-                response.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("1"),
-                );
-                return response;
-            };
-            let answer = relay::answer(
-                Arc::clone(&inputs.hub),
-                Scope::Federated,
-                Some(session),
-                caller::caller(&who, Arc::from(caller::LEGACY_ENDPOINT), ERA),
-                message,
-                out,
-            );
-            tokio::spawn(async move {
-                answer.await;
-                drop(slot);
-            });
-        }
         Ok(Kind::Notification { method }) => {
-            inputs
-                .hub
-                .client_notification(Some(&session), method, message.params.as_deref());
+            inputs.hub.client_notification(Some(&session), method, message.params);
         }
         Ok(Kind::Response { .. }) => {}
-        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id, &e),
     }
     StatusCode::ACCEPTED.into_response()
 }

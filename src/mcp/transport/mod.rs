@@ -21,7 +21,6 @@ use super::{Hub, Refused};
 use crate::error::GatewayError;
 use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
-
 /// What the MCP handlers share.
 pub struct Inputs {
     pub hub: Arc<Hub>,

@@ -29,7 +29,7 @@ const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 
 /// Whether a POST takes the stateless path.
-pub fn is_modern(headers: &HeaderMap, message: &Message) -> bool {
+pub fn is_modern(headers: &HeaderMap, message: &Message<'_>) -> bool {
     if headers.contains_key("mcp-session-id") {
         return false;
     }
@@ -57,7 +57,7 @@ pub struct Validated {
 
 /// Checks headers against the body, then `_meta`, then the version, in the order the spec's
 /// conformance suite expects.
-pub fn validate(headers: &HeaderMap, message: &Message, method: &str) -> Result<Validated, Response> {
+pub fn validate(headers: &HeaderMap, message: &Message<'_>, method: &str) -> Result<Validated, Response> {
     let id = message.id.as_deref();
     let fail = |status, code, text: String| Err(rpc_error_response(status, id, &RpcError::new(code, text)));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
@@ -195,7 +195,7 @@ pub fn method_exists(method: &str) -> bool {
 
 /// `subscriptions/listen`: an SSE stream of the list changes the client asked for, first
 /// acknowledged with the subset agentmux honours (resource subscriptions are not offered yet).
-pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::authz::Caller) -> Response {
+pub fn listen(inputs: &Inputs, scope: Scope, message: &Message<'_>, caller: crate::authz::Caller) -> Response {
     let id = message.id.as_deref().unwrap_or_else(|| crate::jsonrpc::null_ref());
     let wanted = message
         .params
@@ -239,7 +239,7 @@ pub fn listen(inputs: &Inputs, scope: Scope, message: &Message, caller: crate::a
     sse::guarded_session_stream(frames, guard)
 }
 
-pub fn method_not_found(message: &Message, method: &str) -> Response {
+pub fn method_not_found(message: &Message<'_>, method: &str) -> Response {
     let error = RpcError::new(
         METHOD_NOT_FOUND,
         format!("method `{method}` does not exist in protocol 2026-07-28"),

@@ -10,7 +10,7 @@ use tokio_util::codec::{FramedRead, LinesCodec};
 use tracing::warn;
 
 use crate::authz::Caller;
-use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Message, RpcError};
+use crate::jsonrpc::{self, INVALID_REQUEST, Kind, Received, RpcError};
 use crate::mcp::{Hub, Scope, Session, negotiate_version, relay, requested_version, static_era};
 
 const MAX_MESSAGE: usize = 32 * 1024 * 1024;
@@ -39,13 +39,30 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let message = match Message::parse(line.as_bytes()) {
-            Ok(m) => m,
+        let received = match Received::parse(line.into()) {
+            Ok(r) => r,
             Err(e) => {
                 let _ = out_tx.send(jsonrpc::error_frame(None, &e)).await;
                 continue;
             }
         };
+        let message = received.message();
+        let answered = matches!(message.kind(), Ok(Kind::Request { method, .. }) if method != "initialize");
+        if answered {
+            let era = session
+                .as_ref()
+                .map_or("2025-11-25", |s| static_era(&s.protocol_version));
+            tokio::spawn(relay::answer(
+                Arc::clone(&hub),
+                Scope::Federated,
+                session.clone(),
+                // The local user who started `agentmux stdio`: no credentials to check.
+                Caller::local("stdio", era),
+                received,
+                out_tx.clone(),
+            ));
+            continue;
+        }
         match message.kind() {
             Ok(Kind::Request {
                 id,
@@ -73,26 +90,11 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 let result = hub.initialize_result(Scope::Federated, version);
                 let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;
             }
-            Ok(Kind::Request { .. }) => {
-                tokio::spawn(relay::answer(
-                    Arc::clone(&hub),
-                    Scope::Federated,
-                    session.clone(),
-                    // The local user who started `agentmux stdio`: no credentials to check.
-                    Caller::local(
-                        "stdio",
-                        session
-                            .as_ref()
-                            .map_or("2025-11-25", |s| static_era(&s.protocol_version)),
-                    ),
-                    message,
-                    out_tx.clone(),
-                ));
-            }
             Ok(Kind::Notification { method }) => {
                 hub.client_notification(session.as_ref(), method, message.params.as_deref());
             }
-            Ok(Kind::Response { .. }) => {}
+            // Requests other than `initialize` were answered above.
+            Ok(Kind::Request { .. } | Kind::Response { .. }) => {}
             Err(e) => {
                 let _ = out_tx.send(jsonrpc::error_frame(message.id.as_deref(), &e)).await;
             }

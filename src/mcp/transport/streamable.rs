@@ -22,7 +22,7 @@ use super::caller::{self, CallerParts};
 use super::{Inputs, refused_response, stateless};
 use crate::authz::Caller;
 use crate::error::{json_response, rpc_error_response};
-use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, RpcError};
+use crate::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Kind, Message, Received, RpcError};
 use crate::mcp::{Outbox, Request, SUPPORTED_VERSIONS, Scope, Session, negotiate_version, requested_version, short_id};
 use crate::sse;
 
@@ -93,80 +93,79 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: Hea
     if let Err(response) = check_content_type(&headers) {
         return response;
     }
-    let message = match Message::parse(&body) {
-        Ok(m) => m,
+    let received = match Received::parse(body) {
+        Ok(r) => r,
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, None, &e),
     };
+    let message = received.message();
     let (method, is_request) = match message.kind() {
-        Ok(Kind::Request { method, .. }) => (method.to_string(), true),
-        Ok(Kind::Notification { method }) => (method.to_string(), false),
+        Ok(Kind::Request { method, .. }) => (method, true),
+        Ok(Kind::Notification { method }) => (method, false),
         // Answers to server→client requests: nothing waits for them until sampling/elicitation
         // forwarding exists, so they are accepted and dropped.
         Ok(Kind::Response { .. }) => return StatusCode::ACCEPTED.into_response(),
-        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id.as_deref(), &e),
+        Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, message.id, &e),
     };
-    if stateless::is_modern(&headers, &message) {
-        return post_stateless(inputs, scope, who, &headers, message, method, is_request).await;
+    if stateless::is_modern(&headers, message) {
+        let (log_level, caller) = match admit_stateless(&inputs, scope, who, &headers, message, method, is_request) {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
+        return run_request(inputs, scope, None, caller, received, log_level).await;
     }
     if is_request && method == "initialize" {
-        return initialize(&inputs, scope, who, &message);
+        return initialize(&inputs, scope, who, message);
     }
     let session = match find_session(&inputs, scope, who, &headers) {
         Ok(session) => session,
         Err(response) => return response,
     };
     if !is_request {
-        inputs
-            .hub
-            .client_notification(Some(&session), &method, message.params.as_deref());
+        inputs.hub.client_notification(Some(&session), method, message.params);
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());
     let caller = caller::caller(&who, inputs.endpoints.get(scope), &session.protocol_version);
-    run_request(inputs, scope, Some(session), caller, message, method, log_level).await
+    run_request(inputs, scope, Some(session), caller, received, log_level).await
 }
 
-async fn post_stateless(
-    inputs: Arc<Inputs>,
+/// A stateless-era (2026-07-28) message: checked against its headers and `_meta`; requests the
+/// edge answers itself (`server/discover`, `subscriptions/listen`) are answered here
+/// (`Err(response)`), the rest go on to the hub with the caller and log level found.
+fn admit_stateless(
+    inputs: &Inputs,
     scope: Scope,
     who: &CallerParts,
     headers: &HeaderMap,
-    message: Message,
-    method: String,
+    message: &Message<'_>,
+    method: &str,
     is_request: bool,
-) -> Response {
+) -> Result<(Option<u8>, Caller), Response> {
     if !is_request {
         // Cancellation over HTTP is closing the stream; other notifications mean nothing here.
-        return StatusCode::ACCEPTED.into_response();
+        return Err(StatusCode::ACCEPTED.into_response());
     }
-    let validated = match stateless::validate(headers, &message, &method) {
-        Ok(v) => v,
-        Err(response) => return response,
-    };
-    if !stateless::method_exists(&method) {
-        return stateless::method_not_found(&message, &method);
+    let validated = stateless::validate(headers, message, method)?;
+    if !stateless::method_exists(method) {
+        return Err(stateless::method_not_found(message, method));
     }
     if method == "subscriptions/listen" {
-        return stateless::listen(
-            &inputs,
+        return Err(stateless::listen(
+            inputs,
             scope,
-            &message,
-            caller::caller(&who, inputs.endpoints.get(scope), "2026-07-28"),
-        );
+            message,
+            caller::caller(who, inputs.endpoints.get(scope), "2026-07-28"),
+        ));
     }
     if method == "server/discover" {
-        let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
-        return json_response(
+        let id = message.id.unwrap_or_else(|| jsonrpc::null_ref());
+        return Err(json_response(
             StatusCode::OK,
             jsonrpc::result_frame(id, &inputs.hub.discover_result(scope)),
-        );
+        ));
     }
-    let caller = caller::caller(
-        &who,
-        inputs.endpoints.get(scope),
-        crate::mcp::MODERN_VERSIONS[0],
-    );
-    run_request(inputs, scope, None, caller, message, method, validated.log_level).await
+    let caller = caller::caller(who, inputs.endpoints.get(scope), crate::mcp::MODERN_VERSIONS[0]);
+    Ok((validated.log_level, caller))
 }
 
 /// Which protocol era a request is served in.
@@ -176,7 +175,7 @@ enum Era {
     Stateless,
 }
 
-fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Message) -> Response {
+fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Message<'_>) -> Response {
     let id = message.id.as_deref();
     let requested = match requested_version(message.params.as_deref()) {
         Ok(requested) => requested,
@@ -214,8 +213,7 @@ async fn run_request(
     scope: Scope,
     session: Option<Arc<Session>>,
     caller: Caller,
-    message: Message,
-    method: String,
+    received: Received,
     log_level: Option<u8>,
 ) -> Response {
     let era = if crate::mcp::MODERN_VERSIONS.contains(&caller.version) {
@@ -227,19 +225,21 @@ async fn run_request(
     let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX, log_level);
     let hub = Arc::clone(&inputs.hub);
     let mut call: sse::PendingCall = Box::pin(async move {
-        let id = message.id.as_deref().unwrap_or_else(|| jsonrpc::null_ref());
+        let message = received.message();
+        let id = message.id.unwrap_or_else(|| jsonrpc::null_ref());
+        let method = message.method.as_deref().unwrap_or_default();
         let req = Request {
             scope,
             session: session.as_ref(),
             id,
-            method: &method,
-            params: message.params.as_deref(),
+            method,
+            params: message.params,
             caller: &caller,
         };
         let mut outcome = hub.handle(&req, &outbox).await;
         if era == Era::Stateless {
             outcome = outcome
-                .map(|r| stateless::finish_result(&method, r))
+                .map(|r| stateless::finish_result(method, r))
                 .map_err(stateless::finish_error);
         }
         let status = outcome.as_ref().map_or_else(|e| e.code.to_string(), |_| "ok".into());

@@ -46,7 +46,7 @@ impl Correlator {
 
     /// Delivers a response to request `id` (agentmux's ids are integers); false if no request
     /// waits for it.
-    fn deliver_response(&self, id: Option<u64>, message: Message) -> bool {
+    fn deliver_response(&self, id: Option<u64>, message: Message<'_>) -> bool {
         let waiter = id.and_then(|id| lock(&self.pending).remove(&id));
         match waiter {
             Some(tx) => {
@@ -125,9 +125,9 @@ fn progress_token(params: &RawValue) -> Option<String> {
 }
 
 /// Turns a response message into the request's outcome.
-pub fn response_outcome(message: Message) -> Outcome {
+pub fn response_outcome(message: Message<'_>) -> Outcome {
     match (message.result, message.error) {
-        (Some(result), _) => Ok(result),
+        (Some(result), _) => Ok(result.to_owned()),
         (None, Some(error)) => Err(UpstreamError::Rpc(
             serde_json::from_str::<RpcError>(error.get()).unwrap_or_else(|_| {
                 RpcError::new(jsonrpc::INTERNAL_ERROR, format!("malformed error: {}", error.get()))
@@ -146,7 +146,7 @@ impl Correlator {
     /// write back when the upstream asked agentmux something.
     pub async fn handle(
         &self,
-        message: Message,
+        message: Message<'_>,
         name: &str,
         index: usize,
         events: &mpsc::Sender<UpstreamEvent>,
@@ -161,7 +161,7 @@ impl Correlator {
             Ok(jsonrpc::Kind::Notification { method }) => {
                 let inbound = Inbound {
                     method: method.to_string(),
-                    params: message.params,
+                    params: message.params.map(ToOwned::to_owned),
                 };
                 match self.progress_sink(&inbound) {
                     Some(sink) => {

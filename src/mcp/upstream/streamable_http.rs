@@ -342,7 +342,7 @@ impl HttpLink {
                 Ok(Kind::Notification { method }) => {
                     let inbound = Inbound {
                         method: method.to_string(),
-                        params: message.params,
+                        params: message.params.map(ToOwned::to_owned),
                     };
                     self.deliver(inbound, sink).await;
                 }
