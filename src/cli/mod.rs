@@ -11,7 +11,7 @@ mod policy;
 mod tools;
 
 use crate::app::{Core, Gateway};
-use crate::config;
+use crate::config::{self, RuntimeFlavor};
 use crate::mcp::pinning::{self, Lock};
 use crate::mcp::upstream;
 
@@ -167,14 +167,33 @@ pub fn main() -> ExitCode {
         return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
     }
     let _log = crate::telemetry::init();
-    let runtime = match runtime() {
+    // `serve` runs on the runtime its config asks for, so its config is read first.
+    let serving = match &cli.command {
+        Command::Serve(arg) => match config::load_with(&arg.config.config, config::Overrides { listen: arg.listen }) {
+            Ok(cfg) => Some(cfg),
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let server = serving.as_ref().map(|cfg| &cfg.server);
+    let runtime = match runtime(
+        server.map_or(RuntimeFlavor::default(), |s| s.runtime),
+        server.and_then(|s| s.worker_threads),
+    ) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentmux: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let outcome = match serving {
+        Some(cfg) => runtime.block_on(serve(cfg)),
+        None => runtime.block_on(run(cli.command)),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("agentmux: {e:#}");
@@ -183,20 +202,41 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The tokio runtime: multi-threaded (one worker per core, or `TOKIO_WORKER_THREADS`), or one
-/// thread for everything with `AGENTMUX_RUNTIME=current-thread` (measured in
-/// docs/benchmarks.md).
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    match std::env::var("AGENTMUX_RUNTIME").as_deref() {
-        Ok("current-thread") => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+/// The tokio runtime `server.runtime` asks for (docs/benchmarks.md compares them).
+fn runtime(flavor: RuntimeFlavor, workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    match flavor {
+        RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        RuntimeFlavor::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = workers {
+                builder.worker_threads(n);
+            }
+            builder.enable_all().build()
+        }
+    }
+}
+
+/// `agentmux serve`: the gateway until a signal stops it.
+async fn serve(cfg: config::Config) -> anyhow::Result<ExitCode> {
+    enable_reaper();
+    let gateway = Gateway::start(cfg).await?;
+    eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
+    gateway
+        .run(Duration::from_secs(300), |core| {
+            eprintln!("agentmux ready; upstreams:\n{}", core.summary().join("\n"));
+        })
+        .await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn enable_reaper() {
+    if let Ok(exe) = std::env::current_exe() {
+        upstream::reaper::enable(exe);
     }
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    if let Ok(exe) = std::env::current_exe() {
-        upstream::reaper::enable(exe);
-    }
+    enable_reaper();
     match command {
         Command::Validate(arg) => {
             match config::load(&arg.config) {
@@ -233,18 +273,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Serve(arg) => {
-            let overrides = config::Overrides { listen: arg.listen };
-            let cfg = config::load_with(&arg.config.config, overrides).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let gateway = Gateway::start(cfg).await?;
-            eprintln!("agentmux listening on http://{}/mcp", gateway.local_addr);
-            gateway
-                .run(Duration::from_secs(300), |core| {
-                    eprintln!("agentmux ready; upstreams:\n{}", core.summary().join("\n"));
-                })
-                .await;
-            Ok(ExitCode::SUCCESS)
-        }
+        // Started by `main` on the runtime its config asks for.
+        Command::Serve(_) => Ok(ExitCode::FAILURE),
         Command::Tools(ToolsArgs { command: None, config }) => {
             let core = Core::start(load(&config.config)?)?;
             core.wait_ready(Duration::from_secs(300)).await;

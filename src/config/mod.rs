@@ -34,7 +34,7 @@ pub use error::{ConfigError, Problem};
 pub use mcp::{McpSettings, PrefixMode};
 pub use pinning::{OnChanged, OnNew, PinningSettings};
 pub use secret::Secret;
-pub use server::{ForwardedHeader, IpNet, ServerSettings};
+pub use server::{ForwardedHeader, IpNet, RuntimeFlavor, ServerSettings};
 pub use snapshot::{Config, Overrides, load, load_with};
 pub use transport::{ClientAuth, OAuthClient, TransportSpec};
 pub use upstream::{

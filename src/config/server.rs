@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::error::Problem;
 use super::expand::Text;
 // Its YAML spelling is the whole setting, so the raw enum serves the snapshot as is.
-pub use super::raw::ForwardedHeader;
 use super::raw::RawServer;
+pub use super::raw::{ForwardedHeader, RuntimeFlavor};
 use super::secret::Secret;
 
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Which header those proxies write.
     pub forwarded_header: ForwardedHeader,
+    pub runtime: RuntimeFlavor,
+    /// For the multi-thread runtime; `None`: one per core.
+    pub worker_threads: Option<usize>,
 }
 
 /// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`).
@@ -121,7 +124,23 @@ pub(super) fn resolve(s: &RawServer, listen: SocketAddr, path: &Path, problems: 
         metrics_token,
         trusted_proxies,
         forwarded_header: s.forwarded_header.unwrap_or_default(),
+        runtime: s.runtime.unwrap_or_default(),
+        worker_threads: worker_threads(s, path, problems),
     }
+}
+
+fn worker_threads(s: &RawServer, path: &Path, problems: &mut Vec<Problem>) -> Option<usize> {
+    let n = s.worker_threads?;
+    if s.runtime == Some(RuntimeFlavor::CurrentThread) {
+        problems.push(Problem::new(
+            path,
+            None,
+            "server.worker_threads: the current-thread runtime has one thread; remove one of the two settings",
+        ));
+    } else if !(1..=512).contains(&n) {
+        problems.push(Problem::new(path, None, "server.worker_threads: must be 1–512"));
+    }
+    Some(n.clamp(1, 512))
 }
 
 #[cfg(test)]

@@ -77,6 +77,8 @@ mod tests {
             metrics_token: None,
             trusted_proxies: trusted.iter().map(|t| IpNet::parse(t).unwrap()).collect(),
             forwarded_header: header,
+            runtime: Default::default(),
+            worker_threads: None,
         }
     }
 

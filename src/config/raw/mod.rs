@@ -16,7 +16,7 @@ use crate::config::expand::Text;
 pub use auth::RawAuth;
 pub use mcp::{RawMcp, RawPrefix};
 pub use policy::{RawArguments, RawAudit, RawAuthz, RawChanged, RawDenied, RawNew, RawPinning};
-pub use server::{ForwardedHeader, RawServer};
+pub use server::{ForwardedHeader, RawServer, RuntimeFlavor};
 pub use upstream::{
     ArgumentValidation, RawClientAuth, RawFilter, RawMcpUpstream, RawOAuth, RawTimeouts, RawTransport, RawUpstream,
     UpstreamProtocol,

@@ -21,6 +21,21 @@ pub struct RawServer {
     pub forwarded_header: Option<ForwardedHeader>,
     /// Requests handled at once on the protocol routes; more are shed with 503.
     pub max_concurrent_requests: Option<usize>,
+    /// How agentmux's threads serve requests (`serve` only).
+    pub runtime: Option<RuntimeFlavor>,
+    /// Worker threads of the multi-thread runtime; default one per core.
+    pub worker_threads: Option<usize>,
+}
+
+/// `server.runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuntimeFlavor {
+    /// A pool of worker threads that steal work from each other (tokio's multi-thread runtime).
+    #[default]
+    MultiThread,
+    /// Everything on one thread: no hand-offs between threads, one core at most.
+    CurrentThread,
 }
 
 impl std::fmt::Debug for RawServer {
@@ -33,6 +48,8 @@ impl std::fmt::Debug for RawServer {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("forwarded_header", &self.forwarded_header)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("runtime", &self.runtime)
+            .field("worker_threads", &self.worker_threads)
             .finish_non_exhaustive()
     }
 }
