@@ -1,7 +1,7 @@
-//! Authentication at the HTTP edge: a middleware on the MCP routes that establishes who is
-//! calling (an `Arc<Principal>` request extension for handlers) or answers 401/403 with the
-//! OAuth challenge MCP clients follow, and the RFC 9728 protected-resource metadata they follow
-//! it to.
+//! Authentication at the HTTP edge: a middleware on every protocol route that establishes who is
+//! calling (a [`Requester`] request extension for handlers) or answers 401/403 with the OAuth
+//! challenge clients follow (MCP's authorization spec, RFC 6750), and the RFC 9728
+//! protected-resource metadata they follow it to.
 
 use std::sync::Arc;
 

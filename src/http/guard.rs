@@ -1,7 +1,7 @@
 //! DNS-rebinding protection: the Host and Origin a request carries must be ones we serve.
 //!
 //! A web page can make a browser send requests to a loopback port under a hostile name (DNS
-//! rebinding) or from a hostile origin; both are refused before any MCP handling.
+//! rebinding) or from a hostile origin; both are refused before any protocol sees the request.
 
 use std::sync::Arc;
 
