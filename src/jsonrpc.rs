@@ -208,14 +208,25 @@ pub fn to_raw<T: Serialize>(value: &T) -> Raw {
 
 // === objects whose members stay raw ===
 
-/// A JSON object whose member values stay raw, in their original order. Duplicate keys are
-/// rejected: what agentmux checks must be exactly what the upstream receives.
+/// A JSON object whose member values stay raw, in their original order. Read from text, names and
+/// values borrow from it (nothing is copied); what agentmux replaces is held owned. Duplicate
+/// keys are rejected: what agentmux checks must be exactly what the upstream receives.
 #[derive(Debug, Default, Clone)]
-pub struct RawObject(pub Vec<(String, Raw)>);
+pub struct RawObject<'a>(pub Vec<(Cow<'a, str>, Cow<'a, RawValue>)>);
 
-impl RawObject {
-    pub fn parse(raw: &RawValue) -> Result<Self, RpcError> {
+impl<'a> RawObject<'a> {
+    pub fn parse(raw: &'a RawValue) -> Result<Self, RpcError> {
         serde_json::from_str(raw.get()).map_err(|e| RpcError::new(INVALID_PARAMS, format!("params: {e}")))
+    }
+
+    /// The same object, holding its own copies (to be kept beyond the text it was read from).
+    pub fn into_owned(self) -> RawObject<'static> {
+        RawObject(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        )
     }
 
     pub fn get(&self, key: &str) -> Option<&RawValue> {
@@ -234,8 +245,8 @@ impl RawObject {
 
     pub fn set(&mut self, key: &str, value: Raw) {
         match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = value,
-            None => self.0.push((key.to_string(), value)),
+            Some((_, v)) => *v = Cow::Owned(value),
+            None => self.0.push((Cow::Owned(key.to_string()), Cow::Owned(value))),
         }
     }
 
@@ -243,47 +254,78 @@ impl RawObject {
         self.set(key, to_raw(&value));
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<Raw> {
+    pub fn remove(&mut self, key: &str) -> Option<Cow<'a, RawValue>> {
         let at = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(at).1)
     }
 
+    /// The object as JSON text, written once into a buffer of its size.
     pub fn to_raw(&self) -> Raw {
-        raw(serde_json::to_string(self).unwrap_or_else(|_| "{}".into()))
+        let size = self.0.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 2;
+        let mut out = Vec::with_capacity(size);
+        // Writing strings and raw values into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, self);
+        raw(String::from_utf8(out).unwrap_or_else(|_| "{}".into()))
     }
 }
 
-impl Serialize for RawObject {
+impl Serialize for RawObject<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k, &**v)?;
         }
         map.end()
     }
 }
 
-impl<'de> Deserialize<'de> for RawObject {
+impl<'de> Deserialize<'de> for RawObject<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ObjectVisitor;
         impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = RawObject;
+            type Value = RawObject<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
-                let mut members: Vec<(String, Raw)> = Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some(key) = map.next_key::<String>()? {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
+                let mut members: Vec<(Cow<'de, str>, Cow<'de, RawValue>)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     if members.iter().any(|(k, _)| *k == key) {
                         return Err(de::Error::custom(format!("duplicate key `{key}`")));
                     }
-                    let value: Raw = map.next_value()?;
-                    members.push((key, value));
+                    let value: &'de RawValue = map.next_value()?;
+                    members.push((key, Cow::Borrowed(value)));
                 }
                 Ok(RawObject(members))
             }
         }
         deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// A member name: borrowed from the text unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 

@@ -151,8 +151,8 @@ proptest! {
         match RawObject::parse(&raw) {
             Ok(object) => {
                 prop_assert!(unique, "{text}");
-                let order: Vec<&String> = object.0.iter().map(|(k, _)| k).collect();
-                prop_assert_eq!(order, keys.iter().collect::<Vec<_>>());
+                let order: Vec<&str> = object.0.iter().map(|(k, _)| &**k).collect();
+                prop_assert_eq!(order, keys.iter().map(String::as_str).collect::<Vec<_>>());
                 let written = object.to_raw();
                 prop_assert_eq!(written.get(), text.as_str());
             }

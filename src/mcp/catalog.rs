@@ -96,7 +96,7 @@ impl ListKind {
 pub struct Item {
     /// Its name, URI or URI template.
     pub key: String,
-    pub fields: RawObject,
+    pub fields: RawObject<'static>,
 }
 
 /// Guards against an upstream that pages forever.
@@ -174,7 +174,8 @@ async fn fetch_list(up: &Upstream, kind: ListKind) -> Result<Vec<Item>, Upstream
             .map_err(|e| UpstreamError::Protocol(format!("{}: `{}`: {e}", kind.method(), kind.field())))?;
         for raw in raw_items {
             let fields = RawObject::parse(&raw)
-                .map_err(|e| UpstreamError::Protocol(format!("{}: item: {}", kind.method(), e.message)))?;
+                .map_err(|e| UpstreamError::Protocol(format!("{}: item: {}", kind.method(), e.message)))?
+                .into_owned();
             let key = fields.str(kind.key()).ok().flatten().ok_or_else(|| {
                 UpstreamError::Protocol(format!("{}: an item has no `{}`", kind.method(), kind.key()))
             })?;

@@ -454,7 +454,7 @@ fn prompt_arguments(value: &Value) -> Result<(), String> {
     }
 }
 
-fn required_params(req: &Request<'_>) -> Result<RawObject, RpcError> {
+fn required_params<'a>(req: &Request<'a>) -> Result<RawObject<'a>, RpcError> {
     let params = req
         .params
         .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("`{}` needs params", req.method)))?;

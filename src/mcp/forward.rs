@@ -27,7 +27,7 @@ impl Hub {
         self: &Arc<Self>,
         upstream: usize,
         req: &Request<'_>,
-        mut params: RawObject,
+        mut params: RawObject<'_>,
         outbox: &Outbox,
     ) -> Result<Raw, RpcError> {
         let up = &self.upstream(upstream);

@@ -35,7 +35,8 @@ fn catalog(tools: &[&str], resources: &[&str]) -> Option<Arc<UpstreamCatalog>> {
         fields: RawObject::parse(&raw(
             serde_json::json!({ field: key, "annotations": {"readOnlyHint": true} }).to_string(),
         ))
-        .unwrap(),
+        .unwrap()
+        .into_owned(),
     };
     let init = Arc::new(InitializeResult {
         protocol_version: "2025-11-25".into(),
@@ -185,8 +186,9 @@ fn pinned_views(changed: OnChanged, new: OnNew, prefix: PrefixMode) -> Views {
             .unwrap()
             .fields
     };
-    let approved_before =
-        RawObject::parse(&raw(r#"{"name":"changed","annotations":{"readOnlyHint":false}}"#.into())).unwrap();
+    let approved_before = RawObject::parse(&raw(r#"{"name":"changed","annotations":{"readOnlyHint":false}}"#.into()))
+        .unwrap()
+        .into_owned();
     let lock = Lock {
         tools: [
             ("a/kept".to_string(), Pin::of(served("kept"))),

@@ -5,11 +5,11 @@ use serde_json::json;
 use super::*;
 use crate::jsonrpc::raw;
 
-pub(crate) fn tool(value: serde_json::Value) -> RawObject {
-    RawObject::parse(&raw(value.to_string())).unwrap()
+pub(crate) fn tool(value: serde_json::Value) -> RawObject<'static> {
+    RawObject::parse(&raw(value.to_string())).unwrap().into_owned()
 }
 
-pub(crate) fn echo(description: &str) -> RawObject {
+pub(crate) fn echo(description: &str) -> RawObject<'static> {
     tool(json!({
         "name": "echo",
         "description": description,
@@ -39,11 +39,13 @@ fn pinning_fingerprint_ignores_key_order_and_whitespace() {
         r#"{"name":"t","description":"d","inputSchema":{"type":"object","properties":{"a":{"type":"string","minLength":1}}}}"#
             .into(),
     ))
-    .unwrap();
+    .unwrap()
+    .into_owned();
     let b = RawObject::parse(&raw(
         "{ \"inputSchema\" : { \"properties\" : { \"a\" : { \"minLength\" : 1, \"type\" : \"string\" } },\n \"type\" : \"object\" },\n \"description\" : \"d\", \"name\" : \"t\" }".into(),
     ))
-    .unwrap();
+    .unwrap()
+    .into_owned();
     assert_eq!(fingerprint(&a), fingerprint(&b));
     let fp = fingerprint(&a);
     assert!(fp.starts_with("sha256:") && fp.len() == 7 + 64, "{fp}");

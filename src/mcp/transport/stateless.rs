@@ -44,9 +44,14 @@ pub fn is_modern(headers: &HeaderMap, message: &Message<'_>) -> bool {
         .is_some_and(|p| p.get().contains(META_VERSION) && meta_of(p).is_some_and(|m| m.get(META_VERSION).is_some()))
 }
 
-fn meta_of(params: &serde_json::value::RawValue) -> Option<RawObject> {
+fn meta_of(params: &serde_json::value::RawValue) -> Option<RawObject<'_>> {
     let params = RawObject::parse(params).ok()?;
-    RawObject::parse(params.get("_meta")?).ok()
+    let meta = params.0.into_iter().find(|(k, _)| k == "_meta")?.1;
+    match meta {
+        std::borrow::Cow::Borrowed(meta) => RawObject::parse(meta).ok(),
+        // Parsed from `params`, so borrowed.
+        std::borrow::Cow::Owned(_) => None,
+    }
 }
 
 /// What a valid stateless request asks for beyond its method and params.
@@ -201,7 +206,11 @@ pub fn listen(inputs: &Inputs, scope: Scope, message: &Message<'_>, caller: crat
         .params
         .as_deref()
         .and_then(|p| RawObject::parse(p).ok())
-        .and_then(|p| p.get("notifications").and_then(|n| RawObject::parse(n).ok()));
+        .and_then(|p| {
+            p.get("notifications")
+                .and_then(|n| RawObject::parse(n).ok())
+                .map(RawObject::into_owned)
+        });
     let Some(wanted) = wanted else {
         let e = RpcError::new(INVALID_PARAMS, "subscriptions/listen needs params.notifications");
         return rpc_error_response(StatusCode::BAD_REQUEST, Some(id), &e);
@@ -276,7 +285,9 @@ pub fn finish_result(method: &str, result: Raw) -> Raw {
         return result;
     };
     if object.get("resultType").is_none() {
-        object.0.insert(0, ("resultType".to_string(), to_raw(&"complete")));
+        object
+            .0
+            .insert(0, ("resultType".into(), std::borrow::Cow::Owned(to_raw(&"complete"))));
     }
     let cacheable = matches!(
         method,
