@@ -90,7 +90,7 @@ impl<'a> Message<'a> {
 
     /// Classifies the message, rejecting what JSON-RPC 2.0 does not allow.
     pub fn kind(&self) -> Result<Kind<'_>, RpcError> {
-        if self.jsonrpc.as_deref().map(RawValue::get) != Some("\"2.0\"") {
+        if self.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
             return Err(RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\""));
         }
         match (

@@ -6,6 +6,8 @@
 //! prefix that is a file. Test modules are left out, and a module may always use its ancestors
 //! (a parent holds what its children share).
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

@@ -40,7 +40,6 @@ pub fn is_modern(headers: &HeaderMap, message: &Message<'_>) -> bool {
     // Cheap test first: most legacy traffic has no such key anywhere.
     message
         .params
-        .as_deref()
         .is_some_and(|p| p.get().contains(META_VERSION) && meta_of(p).is_some_and(|m| m.get(META_VERSION).is_some()))
 }
 
@@ -63,7 +62,7 @@ pub struct Validated {
 /// Checks headers against the body, then `_meta`, then the version, in the order the spec's
 /// conformance suite expects.
 pub fn validate(headers: &HeaderMap, message: &Message<'_>, method: &str) -> Result<Validated, Response> {
-    let id = message.id.as_deref();
+    let id = message.id;
     let fail = |status, code, text: String| Err(rpc_error_response(status, id, &RpcError::new(code, text)));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
 
@@ -91,7 +90,7 @@ pub fn validate(headers: &HeaderMap, message: &Message<'_>, method: &str) -> Res
         }
         Some(_) => {}
     }
-    let params = match message.params.as_deref().map(RawObject::parse).transpose() {
+    let params = match message.params.map(RawObject::parse).transpose() {
         Ok(p) => p,
         Err(e) => return Err(rpc_error_response(StatusCode::BAD_REQUEST, id, &e)),
     };
@@ -201,16 +200,12 @@ pub fn method_exists(method: &str) -> bool {
 /// `subscriptions/listen`: an SSE stream of the list changes the client asked for, first
 /// acknowledged with the subset agentmux honours (resource subscriptions are not offered yet).
 pub fn listen(inputs: &Inputs, scope: Scope, message: &Message<'_>, caller: crate::authz::Caller) -> Response {
-    let id = message.id.as_deref().unwrap_or_else(|| crate::jsonrpc::null_ref());
-    let wanted = message
-        .params
-        .as_deref()
-        .and_then(|p| RawObject::parse(p).ok())
-        .and_then(|p| {
-            p.get("notifications")
-                .and_then(|n| RawObject::parse(n).ok())
-                .map(RawObject::into_owned)
-        });
+    let id = message.id.unwrap_or_else(|| crate::jsonrpc::null_ref());
+    let wanted = message.params.and_then(|p| RawObject::parse(p).ok()).and_then(|p| {
+        p.get("notifications")
+            .and_then(|n| RawObject::parse(n).ok())
+            .map(RawObject::into_owned)
+    });
     let Some(wanted) = wanted else {
         let e = RpcError::new(INVALID_PARAMS, "subscriptions/listen needs params.notifications");
         return rpc_error_response(StatusCode::BAD_REQUEST, Some(id), &e);
@@ -253,7 +248,7 @@ pub fn method_not_found(message: &Message<'_>, method: &str) -> Response {
         METHOD_NOT_FOUND,
         format!("method `{method}` does not exist in protocol 2026-07-28"),
     );
-    rpc_error_response(StatusCode::NOT_FOUND, message.id.as_deref(), &error)
+    rpc_error_response(StatusCode::NOT_FOUND, message.id, &error)
 }
 
 /// The body member `Mcp-Name` must equal, for methods that name one thing.

@@ -68,7 +68,7 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 id,
                 method: "initialize",
             }) => {
-                let requested = requested_version(message.params.as_deref()).ok().flatten();
+                let requested = requested_version(message.params).ok().flatten();
                 let version = negotiate_version(requested.as_deref());
                 let new = Session::new(Scope::Federated, version.to_string(), Caller::local("stdio", version));
                 // Notifications for the session (list changes, logs) go straight to stdout.
@@ -91,12 +91,12 @@ pub async fn serve(hub: Arc<Hub>) -> anyhow::Result<()> {
                 let _ = out_tx.send(jsonrpc::result_frame(id, &result)).await;
             }
             Ok(Kind::Notification { method }) => {
-                hub.client_notification(session.as_ref(), method, message.params.as_deref());
+                hub.client_notification(session.as_ref(), method, message.params);
             }
             // Requests other than `initialize` were answered above.
             Ok(Kind::Request { .. } | Kind::Response { .. }) => {}
             Err(e) => {
-                let _ = out_tx.send(jsonrpc::error_frame(message.id.as_deref(), &e)).await;
+                let _ = out_tx.send(jsonrpc::error_frame(message.id, &e)).await;
             }
         }
     }

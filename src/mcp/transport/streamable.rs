@@ -125,7 +125,7 @@ async fn post(inputs: Arc<Inputs>, scope: Scope, who: &CallerParts, headers: Hea
         return StatusCode::ACCEPTED.into_response();
     }
     let log_level = Some(session.log_level());
-    let caller = caller::caller(&who, inputs.endpoints.get(scope), &session.protocol_version);
+    let caller = caller::caller(who, inputs.endpoints.get(scope), &session.protocol_version);
     run_request(inputs, scope, Some(session), caller, received, log_level).await
 }
 
@@ -176,8 +176,8 @@ enum Era {
 }
 
 fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Message<'_>) -> Response {
-    let id = message.id.as_deref();
-    let requested = match requested_version(message.params.as_deref()) {
+    let id = message.id;
+    let requested = match requested_version(message.params) {
         Ok(requested) => requested,
         Err(e) => return rpc_error_response(StatusCode::BAD_REQUEST, id, &e),
     };
@@ -189,7 +189,7 @@ fn initialize(inputs: &Inputs, scope: Scope, who: &CallerParts, message: &Messag
     let session = Session::new(
         scope,
         version.to_string(),
-        caller::caller(&who, inputs.endpoints.get(scope), version),
+        caller::caller(who, inputs.endpoints.get(scope), version),
     );
     let result = inputs.hub.initialize_result(scope, version);
     let session_id = session.id.clone();
