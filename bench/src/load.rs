@@ -35,7 +35,7 @@ pub async fn call(
     client: &Client,
     url: &str,
     session: Option<&str>,
-    body: &'static str,
+    body: impl Into<reqwest::Body>,
 ) -> anyhow::Result<bytes_len::Len> {
     let mut request = client
         .post(url)
@@ -92,6 +92,17 @@ pub async fn closed_loop(
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<Run> {
+    closed_loop_with(url, move |_| body.to_string(), concurrency, warmup, duration).await
+}
+
+/// The same, each call's body made by `body` from a number unique to the call.
+pub async fn closed_loop_with(
+    url: &str,
+    body: impl Fn(u64) -> String + Send + Sync + Clone + 'static,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Run> {
     let client = Client::builder().pool_max_idle_per_host(concurrency * 2).build()?;
     let mut sessions = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -101,16 +112,18 @@ pub async fn closed_loop(
     let measure_from = start + warmup;
     let end = measure_from + duration;
     let mut workers = tokio::task::JoinSet::new();
-    for session in sessions {
-        let (client, url) = (client.clone(), url.to_string());
+    for (worker, session) in sessions.into_iter().enumerate() {
+        let (client, url, body) = (client.clone(), url.to_string(), body.clone());
         workers.spawn(async move {
             let mut latencies = Vec::with_capacity(100_000);
+            let mut n = (worker as u64) << 32;
             loop {
                 let sent = Instant::now();
                 if sent >= end {
                     break;
                 }
-                call(&client, &url, session.as_deref(), body).await?;
+                n += 1;
+                call(&client, &url, session.as_deref(), body(n)).await?;
                 if sent >= measure_from {
                     latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                 }

@@ -4,6 +4,7 @@
 //! `target/release`), runs each scenario, and prints a Markdown report with its method.
 
 mod authz;
+mod compare;
 mod load;
 mod process;
 mod upstream;
@@ -29,6 +30,9 @@ enum Cmd {
         listen: String,
         #[arg(long, default_value_t = 100)]
         tools: usize,
+        /// Serve over stdin/stdout instead (newline-delimited JSON-RPC).
+        #[arg(long)]
+        stdio: bool,
     },
     /// Load one URL with `tools/call` of one tool (for profiling agentmux by hand).
     Load {
@@ -48,6 +52,16 @@ enum Cmd {
         #[arg(long, default_value_t = 5000)]
         tools: usize,
     },
+    /// Measure several agentmux builds or runtime layouts side by side
+    /// (`--variant NAME=BINARY[,runtime=current-thread][,workers=N]`, repeated).
+    Compare {
+        #[arg(long = "variant", required = true)]
+        variants: Vec<String>,
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+    },
     /// Run every scenario and print the report.
     Run {
         /// The agentmux binary to measure.
@@ -62,15 +76,17 @@ enum Cmd {
     },
 }
 
-const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"payload_1k","arguments":{}}}"#;
-const CALL_VIA: &str =
+pub const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"payload_1k","arguments":{}}}"#;
+pub const CALL_VIA: &str =
     r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fast__payload_1k","arguments":{}}}"#;
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Cmd::Upstream { listen, tools } => upstream::run(&listen, tools).await,
+        Cmd::Upstream { tools, stdio: true, .. } => upstream::run_stdio(tools).await,
+        Cmd::Upstream { listen, tools, .. } => upstream::run(&listen, tools).await,
         Cmd::Load {
             url,
             tool,
@@ -99,6 +115,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Authz { policies, tools } => authz::run(policies, tools),
+        Cmd::Compare {
+            variants,
+            seconds,
+            rounds,
+        } => {
+            let variants = variants
+                .iter()
+                .map(|v| compare::Variant::parse(v))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            compare::run(variants, Duration::from_secs(seconds), rounds).await
+        }
         Cmd::Run {
             agentmux,
             seconds,
@@ -115,29 +142,36 @@ struct Gateway {
 
 /// Starts agentmux with one registry file per `(name, url)`.
 async fn start_agentmux(binary: &PathBuf, upstreams: &[(String, String)]) -> anyhow::Result<Gateway> {
-    start_agentmux_with(binary, upstreams, None).await
+    start_agentmux_with(binary, &registry(upstreams), None, "").await
 }
 
-/// With `policies`, agentmux runs with that Cedar text as its policy set (audit off).
+/// `(name, url)` pairs as registry entries of HTTP upstreams.
+fn registry(upstreams: &[(String, String)]) -> Vec<(String, String)> {
+    upstreams
+        .iter()
+        .map(|(name, url)| (name.clone(), format!("mcp:\n  url: {url}\n")))
+        .collect()
+}
+
+/// Starts agentmux with one registry file per `(name, YAML text)`. With `policies`, agentmux runs
+/// with that Cedar text as its policy set (audit off); `server` is a `server:` section or empty.
 async fn start_agentmux_with(
     binary: &PathBuf,
-    upstreams: &[(String, String)],
+    entries: &[(String, String)],
     policies: Option<&str>,
+    server: &str,
 ) -> anyhow::Result<Gateway> {
     let dir = TempDir::new()?;
     std::fs::create_dir_all(dir.0.join("registry"))?;
-    let mut config = "listen: 127.0.0.1:0\nregistry: registry/\n".to_string();
+    let mut config = format!("listen: 127.0.0.1:0\nregistry: registry/\n{server}");
     if let Some(text) = policies {
         std::fs::create_dir_all(dir.0.join("policies"))?;
         std::fs::write(dir.0.join("policies/bench.cedar"), text)?;
         config.push_str("policies: policies/\naudit:\n  sink: \"off\"\n");
     }
     std::fs::write(dir.0.join("agentmux.yaml"), config)?;
-    for (name, url) in upstreams {
-        std::fs::write(
-            dir.0.join(format!("registry/{name}.yaml")),
-            format!("mcp:\n  url: {url}\n"),
-        )?;
+    for (name, text) in entries {
+        std::fs::write(dir.0.join(format!("registry/{name}.yaml")), text)?;
     }
     let mut cmd = Command::new(binary);
     cmd.arg("serve").arg("--config").arg(dir.0.join("agentmux.yaml"));
@@ -226,7 +260,13 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
     policies.push_str(
         "permit (principal is Anonymous, action == Action::\"call_tool\", resource in Upstream::\"fast\");\n",
     );
-    let secured = start_agentmux_with(&binary, &[("fast".to_string(), direct_url.clone())], Some(&policies)).await?;
+    let secured = start_agentmux_with(
+        &binary,
+        &registry(&[("fast".to_string(), direct_url.clone())]),
+        Some(&policies),
+        "",
+    )
+    .await?;
     let secured_url = format!("http://{}/mcp", secured.addr);
     let secured_pid = secured.child.id().context("agentmux pid")?;
     println!("| concurrency | authorization | calls/s | p50 ms | p99 ms | agentmux CPU µs/call |");

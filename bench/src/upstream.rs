@@ -18,7 +18,7 @@ struct Shared {
     payload: String,
 }
 
-pub async fn run(listen: &str, tools: usize) -> anyhow::Result<()> {
+fn shared(tools: usize) -> Arc<Shared> {
     let tool_items: Vec<Value> = (0..tools)
         .map(|i| {
             json!({
@@ -30,10 +30,14 @@ pub async fn run(listen: &str, tools: usize) -> anyhow::Result<()> {
         })
         .collect();
     let text: String = "agentmux benchmark payload. ".repeat(37);
-    let shared = Arc::new(Shared {
+    Arc::new(Shared {
         tools_list: json!({ "tools": tool_items }).to_string(),
         payload: json!({ "content": [{ "type": "text", "text": &text[..1000] }] }).to_string(),
-    });
+    })
+}
+
+pub async fn run(listen: &str, tools: usize) -> anyhow::Result<()> {
+    let shared = shared(tools);
     let app = Router::new()
         .route("/mcp", post(handle))
         .route("/u/{n}/mcp", post(handle))
@@ -51,13 +55,38 @@ struct Msg<'a> {
     method: Option<&'a str>,
 }
 
+/// The same server over stdin/stdout: one JSON-RPC message per line.
+pub async fn run_stdio(tools: usize) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let shared = shared(tools);
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
+    while let Some(line) = lines.next_line().await? {
+        let Ok(msg) = serde_json::from_str::<Msg>(&line) else {
+            continue;
+        };
+        if let Some(mut frame) = answer(&shared, &msg) {
+            frame.push('\n');
+            out.write_all(frame.as_bytes()).await?;
+            out.flush().await?;
+        }
+    }
+    Ok(())
+}
+
 async fn handle(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: Bytes) -> Response {
     let Ok(msg) = serde_json::from_slice::<Msg>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let Some(id) = msg.id else {
-        return StatusCode::ACCEPTED.into_response();
-    };
+    match answer(&shared, &msg) {
+        Some(frame) => json_response(frame),
+        None => StatusCode::ACCEPTED.into_response(),
+    }
+}
+
+/// The response frame to a request; `None` for a notification.
+fn answer(shared: &Shared, msg: &Msg<'_>) -> Option<String> {
+    let id = msg.id?;
     let result: &str = match msg.method.unwrap_or("") {
         "initialize" => {
             r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"bench-upstream","version":"1"}}"#
@@ -66,14 +95,13 @@ async fn handle(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
         "tools/call" => &shared.payload,
         "ping" => "{}",
         _ => {
-            let body = format!(
+            return Some(format!(
                 r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":-32601,"message":"no"}}}}"#,
                 id.get()
-            );
-            return json_response(body);
+            ));
         }
     };
-    json_response(format!(r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#, id.get(), result))
+    Some(format!(r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#, id.get(), result))
 }
 
 fn json_response(body: String) -> Response {
