@@ -6,6 +6,7 @@
 mod memo;
 mod policies;
 mod request;
+mod scene;
 pub mod schema;
 mod slice;
 mod vocabulary;
@@ -127,14 +128,24 @@ impl Authz {
             }
             None => cedar_policy::RestrictedExpression::new_record([]).map_err(|e| Problem::Internal(e.to_string()))?,
         };
-        let mut list: Vec<Entity> = Vec::with_capacity(8);
-        let groups = request::principal_entities(&ask.caller.principal, &mut list).map_err(Problem::Internal)?;
-        let policies = slice_for(loaded, ask.caller, &groups, &ask.target);
+        let scene = loaded
+            .scenes
+            .get_or_build(ask.caller, &ask.target, || {
+                let mut list: Vec<Entity> = Vec::with_capacity(8);
+                let groups = request::principal_entities(&ask.caller.principal, &mut list)?;
+                let policies = slice_for(loaded, ask.caller, &groups, &ask.target);
+                request::target_entities(&ask.target, true, &mut list)?;
+                Ok(scene::Scene {
+                    entities: request::entities(list)?,
+                    policies,
+                })
+            })
+            .map_err(Problem::Internal)?;
         let context = request::context(ask.caller, Some(arguments), now, &loaded.needs).map_err(Problem::Internal)?;
         let request = cedar_request(ask.caller, &ask.target, context).map_err(Problem::Internal)?;
-        request::target_entities(&ask.target, true, &mut list).map_err(Problem::Internal)?;
-        let entities = request::entities(list).map_err(Problem::Internal)?;
-        Ok(self.authorizer.is_authorized(&request, &policies.set, &entities))
+        Ok(self
+            .authorizer
+            .is_authorized(&request, &scene.policies.set, &scene.entities))
     }
 }
 

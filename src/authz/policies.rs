@@ -18,6 +18,8 @@ pub struct Loaded {
     pub needs: super::request::Needs,
     /// Decisions of this set, remembered.
     pub memo: super::memo::Memo,
+    /// Entities and policy slices per caller and target, for decisions not remembered.
+    pub scenes: super::scene::Scenes,
     /// Policy ids in file order, for messages.
     pub ids: Vec<String>,
     pub files: Vec<PathBuf>,
@@ -187,6 +189,7 @@ pub fn load(dir: &Path, arguments: &Arguments, claims: &[String]) -> Result<Load
     let needs = super::request::Needs::of(&set);
     Ok(Loaded {
         memo: super::memo::Memo::new(),
+        scenes: super::scene::Scenes::new(),
         needs,
         index: super::slice::Index::new(&set),
         warnings,
