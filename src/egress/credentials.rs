@@ -9,12 +9,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use base64::Engine;
 use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
+// Tokio's clock reads the system's monotonic clock as `std::time::Instant` does; tests can pause
+// and advance it instead of sleeping through a token's lifetime.
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::EgressError;

@@ -69,3 +69,6 @@ impl Outbox {
         self.tx.closed().await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -119,3 +119,15 @@ async fn refetch(
     }
     Ok(next)
 }
+
+#[cfg(test)]
+impl Hub {
+    /// Fetches every list of `upstream` now, as its refresh task does after a connect.
+    pub(super) async fn refresh_all(&self, upstream: usize) {
+        let all = Dirty {
+            all: true,
+            ..Dirty::default()
+        };
+        self.refresh(upstream, all).await;
+    }
+}

@@ -75,6 +75,15 @@ fn text(b: &Bearer) -> String {
     b.header().to_str().unwrap().to_string()
 }
 
+/// Moves the clock the credentials read forward by `by`, at once. The clock then runs on: the
+/// token endpoint is a real socket, and a paused clock would jump to the next timer (a connect or
+/// read timeout) whenever the socket is not ready yet.
+async fn skip(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
 #[tokio::test]
 async fn cached_across_calls_with_basic_auth() {
     let (ep, url) = endpoint(Endpoint::default()).await;
@@ -113,14 +122,16 @@ async fn post_method_puts_the_credentials_in_the_form() {
 #[tokio::test]
 async fn refetched_once_due_for_renewal() {
     let (ep, url) = endpoint(Endpoint {
-        expires_in: Some(1),
+        expires_in: Some(20),
         ..Endpoint::default()
     })
     .await;
     let c = credentials(&url, ClientAuth::Basic);
     assert_eq!(text(&c.bearer().await.unwrap()), "Bearer tok-1");
-    // Renewal is due at 90% of the lifetime, before the token expires.
-    tokio::time::sleep(Duration::from_millis(950)).await;
+    skip(Duration::from_secs(17)).await;
+    assert_eq!(text(&c.bearer().await.unwrap()), "Bearer tok-1");
+    // Renewal is due at 90% of the lifetime (18 s), before the token expires.
+    skip(Duration::from_secs(1)).await;
     assert_eq!(text(&c.bearer().await.unwrap()), "Bearer tok-2");
     assert_eq!(text(&c.bearer().await.unwrap()), "Bearer tok-2");
     assert_eq!(ep.hits.load(Ordering::SeqCst), 2);
@@ -150,9 +161,15 @@ async fn refusal_names_the_upstream_and_the_oauth_error() {
         format!("upstream search: token endpoint {url} answered 401: invalid_client (bad secret)")
     );
     assert!(!error.contains(SECRET));
-    // Within the cool-down the error is served without asking again.
+    // Within the cool-down the error is served without asking again (no socket is touched, so
+    // the clock can stand still meanwhile).
+    tokio::time::pause();
     assert!(c.bearer().await.is_err());
+    tokio::time::resume();
     assert_eq!(ep.hits.load(Ordering::SeqCst), 1);
+    skip(FAILURE_COOLDOWN).await;
+    assert!(c.bearer().await.is_err());
+    assert_eq!(ep.hits.load(Ordering::SeqCst), 2, "asked again after the cool-down");
 }
 
 #[tokio::test]
@@ -170,17 +187,18 @@ async fn unreachable_endpoint_is_a_credentials_error() {
 #[tokio::test]
 async fn failed_renewal_keeps_the_token_until_it_expires() {
     let (ep, url) = endpoint(Endpoint {
-        expires_in: Some(2),
+        expires_in: Some(20),
         ..Endpoint::default()
     })
     .await;
     let c = credentials(&url, ClientAuth::Basic);
     let first = c.bearer().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1850)).await;
+    // Due for renewal (18 s), not expired (20 s).
+    skip(Duration::from_secs(18)).await;
     ep.refuse.store(true, Ordering::SeqCst);
-    assert!(c.bearer().await.unwrap().same(&first), "still valid for 150 ms");
+    assert!(c.bearer().await.unwrap().same(&first), "still valid for 2 s");
     assert_eq!(ep.hits.load(Ordering::SeqCst), 2);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    skip(Duration::from_secs(2)).await;
     let error = c.bearer().await.unwrap_err().to_string();
     assert!(error.contains("invalid_client"), "{error}");
 }
@@ -192,7 +210,7 @@ async fn renewal_after_401_is_shared_and_not_repeated() {
     let first = c.bearer().await.unwrap();
     // A token just issued is not replaced: the upstream would refuse the next one too.
     assert!(c.renew(&first).await.unwrap().same(&first));
-    tokio::time::sleep(MIN_AGE_TO_RENEW).await;
+    skip(MIN_AGE_TO_RENEW).await;
     let second = c.renew(&first).await.unwrap();
     assert_eq!(text(&second), "Bearer tok-2");
     // A request that saw the first token refused too gets the second, without a fetch.
@@ -224,7 +242,7 @@ async fn send_renews_and_resends_once_after_401() {
     };
     let c = credentials(&url, ClientAuth::Basic);
     c.bearer().await.unwrap();
-    tokio::time::sleep(MIN_AGE_TO_RENEW).await;
+    skip(MIN_AGE_TO_RENEW).await;
     let http = reqwest::Client::new();
     let attempt = |auth: Option<HeaderValue>| {
         let request = http

@@ -187,3 +187,6 @@ impl Correlator {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,9 @@ pub enum Link {
     Stdio(StdioLink),
     Http(std::sync::Arc<HttpLink>),
     Sse(std::sync::Arc<SseLink>),
+    /// An upstream played by a test (`memory.rs`).
+    #[cfg(test)]
+    Memory(std::sync::Arc<super::memory::MemoryLink>),
 }
 
 impl Link {
@@ -28,6 +31,8 @@ impl Link {
             Self::Stdio(l) => l.request(id, method, params, sink).await,
             Self::Http(l) => l.request(id, method, params, sink).await,
             Self::Sse(l) => l.request(id, method, params, sink).await,
+            #[cfg(test)]
+            Self::Memory(l) => l.request(id, method, params, sink).await,
         }
     }
 
@@ -36,6 +41,8 @@ impl Link {
             Self::Stdio(l) => l.notify(method, params).await,
             Self::Http(l) => l.notify(method, params).await,
             Self::Sse(l) => l.notify(method, params).await,
+            #[cfg(test)]
+            Self::Memory(l) => l.notify(method, params).await,
         }
     }
 
@@ -44,6 +51,8 @@ impl Link {
         match self {
             Self::Stdio(_) | Self::Sse(_) => false,
             Self::Http(l) => l.is_stateless(),
+            #[cfg(test)]
+            Self::Memory(_) => false,
         }
     }
 
@@ -61,6 +70,8 @@ impl Link {
             Self::Stdio(l) => &l.closed,
             Self::Http(l) => &l.closed,
             Self::Sse(l) => &l.closed,
+            #[cfg(test)]
+            Self::Memory(l) => &l.closed,
         }
     }
 
@@ -70,6 +81,8 @@ impl Link {
             Self::Stdio(l) => l.shutdown().await,
             Self::Http(l) => l.shutdown().await,
             Self::Sse(l) => l.shutdown().await,
+            #[cfg(test)]
+            Self::Memory(l) => l.shutdown().await,
         }
     }
 }

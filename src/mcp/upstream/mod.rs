@@ -11,6 +11,8 @@ mod handshake;
 mod http_body;
 mod legacy_sse;
 mod link;
+#[cfg(test)]
+mod memory;
 pub mod reaper;
 mod sse_bound;
 mod stateless;
@@ -31,6 +33,8 @@ use crate::jsonrpc::Raw;
 pub use error::UpstreamError;
 pub use handshake::HUB_PROTOCOL_VERSION;
 pub use link::Link;
+#[cfg(test)]
+pub use memory::{Call, MemoryLink};
 pub use supervisor::supervise;
 
 /// Where notifications that belong to one request go (progress, log messages sent on that
