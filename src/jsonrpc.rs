@@ -36,10 +36,16 @@ pub struct Message<'a> {
     pub method: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub params: Option<&'a RawValue>,
-    #[serde(borrow)]
+    /// Present even when `null` (a method may answer `null`).
+    #[serde(borrow, default, deserialize_with = "present")]
     pub result: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub error: Option<&'a RawValue>,
+}
+
+/// A member that is there, whatever its value: `null` too (serde reads `null` as absent).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(deserializer).map(Some)
 }
 
 self_cell::self_cell!(

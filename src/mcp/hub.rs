@@ -187,7 +187,11 @@ impl Hub {
     /// Why an upstream serves nothing right now, if it does not.
     pub fn unavailable_reason(&self, upstream: usize) -> Option<String> {
         if let Err(e) = self.upstreams[upstream].link() {
-            return Some(e.to_string());
+            // The reason alone: callers put it after "unavailable: " themselves.
+            return Some(match e {
+                crate::mcp::upstream::UpstreamError::Unavailable { reason } => reason,
+                other => other.to_string(),
+            });
         }
         if self.catalog(upstream).is_some() {
             return None;

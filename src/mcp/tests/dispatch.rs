@@ -110,7 +110,6 @@ async fn a_call_to_an_upstream_that_is_down_names_it() {
 /// `Hub::unavailable_reason` returns the link error's text, prefix included, and
 /// `Hub::unknown_name` wraps it in `UpstreamError::Unavailable` again.
 #[tokio::test]
-#[ignore = "bug: the reason of an upstream that is down is prefixed twice with `unavailable:`"]
 async fn a_down_upstream_is_called_unavailable_once() {
     let (bench, _ups) = two_upstreams().await;
     let beta = bench.hub.upstream_index("beta").unwrap();

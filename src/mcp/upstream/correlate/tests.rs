@@ -102,7 +102,6 @@ async fn error_responses_become_the_upstreams_rpc_error() {
 /// `kind()` then finds neither request nor response, the message is dropped as invalid, and the
 /// request waits for its whole timeout (`timeouts.total`) instead of failing at once.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a response with `result: null` is dropped; its request waits for its timeout"]
 async fn a_null_result_answers_its_request() {
     let (c, events, _inbox) = correlator();
     let waiter = c.register(1, None, None);
