@@ -9,10 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::request::Needs;
-use super::{Ask, Attrs, Verdict};
+use super::scene::Key;
+use super::{Ask, Verdict};
 
 /// Decisions remembered, at most; old ones go first.
 const CAPACITY: u64 = 100_000;
@@ -37,27 +36,10 @@ impl Memo {
         if needs.now {
             return None;
         }
-        let mut h = Sha256::new();
-        // Every field length-prefixed, so no two different asks write the same bytes.
-        let mut field = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        field(&ask.caller.principal.fingerprint());
-        let t = &ask.target;
-        field(t.action.id().as_bytes());
-        field(t.upstream.as_bytes());
-        field(t.name.as_bytes());
-        match t.attrs {
-            Attrs::None => field(&[0]),
-            Attrs::Tool(h) => field(&[
-                1,
-                u8::from(h.read_only),
-                u8::from(h.destructive),
-                u8::from(h.idempotent),
-                u8::from(h.open_world),
-            ]),
-        }
+        let mut key = Key::new();
+        key.field(&ask.caller.principal.fingerprint());
+        key.target(&ask.target);
+        let mut field = |bytes: &[u8]| key.field(bytes);
         field(ask.caller.endpoint.as_bytes());
         field(ask.caller.version.as_bytes());
         if needs.client_ip {
@@ -77,7 +59,7 @@ impl Memo {
             field(arguments.and_then(|a| a.declared).map_or(&[0; 32], |d| &d.id));
             field(&[u8::from(arguments.is_some())]);
         }
-        Some(h.finalize().into())
+        Some(key.finish())
     }
 
     pub fn get(&self, key: &[u8; 32]) -> Option<Arc<Verdict>> {

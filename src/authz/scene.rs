@@ -52,26 +52,45 @@ impl Scenes {
     }
 }
 
-fn key(caller: &Caller, t: &Target<'_>) -> [u8; 32] {
-    let mut h = Sha256::new();
-    // Every field length-prefixed, so no two different scenes write the same bytes.
-    let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    field(&caller.principal.fingerprint());
-    field(t.action.id().as_bytes());
-    field(t.upstream.as_bytes());
-    field(t.name.as_bytes());
-    match t.attrs {
-        Attrs::None => field(&[0]),
-        Attrs::Tool(hints) => field(&[
-            1,
-            u8::from(hints.read_only),
-            u8::from(hints.destructive),
-            u8::from(hints.idempotent),
-            u8::from(hints.open_world),
-        ]),
+fn key(caller: &Caller, target: &Target<'_>) -> [u8; 32] {
+    let mut key = Key::new();
+    key.field(&caller.principal.fingerprint());
+    key.target(target);
+    key.finish()
+}
+
+/// A SHA-256 of fields, each length-prefixed so that no two different field lists write the
+/// same bytes: the keys of remembered decisions and of scenes.
+pub struct Key(Sha256);
+
+impl Key {
+    pub fn new() -> Self {
+        Self(Sha256::new())
     }
-    h.finalize().into()
+
+    pub fn field(&mut self, bytes: &[u8]) {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// Everything policies can see of a target.
+    pub fn target(&mut self, t: &Target<'_>) {
+        self.field(t.action.id().as_bytes());
+        self.field(t.upstream.as_bytes());
+        self.field(t.name.as_bytes());
+        match t.attrs {
+            Attrs::None => self.field(&[0]),
+            Attrs::Tool(hints) => self.field(&[
+                1,
+                u8::from(hints.read_only),
+                u8::from(hints.destructive),
+                u8::from(hints.idempotent),
+                u8::from(hints.open_world),
+            ]),
+        }
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
 }

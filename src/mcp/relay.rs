@@ -37,14 +37,7 @@ pub async fn answer(
             }
         }
     });
-    let req = Request {
-        scope,
-        session: session.as_ref(),
-        id,
-        method,
-        params: message.params,
-        caller: &caller,
-    };
+    let req = Request::of(message, scope, session.as_ref(), &caller);
     let frame = match hub.handle(&req, &outbox).await {
         Ok(result) => jsonrpc::result_frame(id, &result),
         Err(e) => jsonrpc::error_frame(Some(id), &e),

@@ -225,17 +225,8 @@ async fn run_request(
     let (outbox, mut notes) = Outbox::channel(REQUEST_OUTBOX, log_level);
     let hub = Arc::clone(&inputs.hub);
     let mut call: sse::PendingCall = Box::pin(async move {
-        let message = received.message();
-        let id = message.id.unwrap_or_else(|| jsonrpc::null_ref());
-        let method = message.method.as_deref().unwrap_or_default();
-        let req = Request {
-            scope,
-            session: session.as_ref(),
-            id,
-            method,
-            params: message.params,
-            caller: &caller,
-        };
+        let req = Request::of(received.message(), scope, session.as_ref(), &caller);
+        let (id, method) = (req.id, req.method);
         let mut outcome = hub.handle(&req, &outbox).await;
         if era == Era::Stateless {
             outcome = outcome
