@@ -7,10 +7,9 @@
 //! tool ever serves an old decision.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use super::keyed::{self, Key};
 use super::request::Needs;
-use super::scene::Key;
 use super::{Ask, Verdict};
 
 /// Decisions remembered, at most; old ones go first.
@@ -23,11 +22,7 @@ pub struct Memo {
 impl Memo {
     pub fn new() -> Self {
         Self {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
-                // A bound on how long a decision lives, not needed for correctness.
-                .time_to_live(Duration::from_secs(600))
-                .build(),
+            cache: keyed::cache(CAPACITY),
         }
     }
 

@@ -3,6 +3,7 @@
 //! policy nothing is allowed. The policy set is swapped atomically on reload; a set that fails
 //! to parse or validate is refused and the previous one keeps running.
 
+mod keyed;
 mod memo;
 mod policies;
 mod request;

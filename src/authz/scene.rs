@@ -5,13 +5,11 @@
 //! the principal's fingerprint (everything policies can see of it) and the target.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cedar_policy::Entities;
-use sha2::{Digest, Sha256};
-
+use super::keyed::{self, Key};
 use super::slice::Slice;
-use super::{Attrs, Caller, Target};
+use super::{Caller, Target};
+use cedar_policy::Entities;
 
 /// Scenes kept, at most; old ones go first.
 const CAPACITY: u64 = 4_096;
@@ -28,10 +26,7 @@ pub struct Scenes {
 impl Scenes {
     pub fn new() -> Self {
         Self {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(Duration::from_secs(600))
-                .build(),
+            cache: keyed::cache(CAPACITY),
         }
     }
 
@@ -57,40 +52,4 @@ fn key(caller: &Caller, target: &Target<'_>) -> [u8; 32] {
     key.field(&caller.principal.fingerprint());
     key.target(target);
     key.finish()
-}
-
-/// A SHA-256 of fields, each length-prefixed so that no two different field lists write the
-/// same bytes: the keys of remembered decisions and of scenes.
-pub struct Key(Sha256);
-
-impl Key {
-    pub fn new() -> Self {
-        Self(Sha256::new())
-    }
-
-    pub fn field(&mut self, bytes: &[u8]) {
-        self.0.update((bytes.len() as u64).to_le_bytes());
-        self.0.update(bytes);
-    }
-
-    /// Everything policies can see of a target.
-    pub fn target(&mut self, t: &Target<'_>) {
-        self.field(t.action.id().as_bytes());
-        self.field(t.upstream.as_bytes());
-        self.field(t.name.as_bytes());
-        match t.attrs {
-            Attrs::None => self.field(&[0]),
-            Attrs::Tool(hints) => self.field(&[
-                1,
-                u8::from(hints.read_only),
-                u8::from(hints.destructive),
-                u8::from(hints.idempotent),
-                u8::from(hints.open_world),
-            ]),
-        }
-    }
-
-    pub fn finish(self) -> [u8; 32] {
-        self.0.finalize().into()
-    }
 }
