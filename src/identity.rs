@@ -134,15 +134,17 @@ pub struct Requester {
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Requester {
-    type Rejection = std::convert::Infallible;
+    type Rejection = (axum::http::StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // The edge authenticates every protocol route first; a request it did not see is
-        // anonymous and has no known address.
-        Ok(parts.extensions.get::<Self>().cloned().unwrap_or_else(|| Self {
-            principal: Principal::anonymous(),
-            client: None,
-            client_ip: None,
-        }))
+        // The edge authenticates every protocol route first. A route it did not cover is
+        // agentmux's mistake, and is refused rather than served as anybody.
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a protocol route was reached without authentication; refused");
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "agentmux: this route was reached without authentication\n",
+            )
+        })
     }
 }
