@@ -43,11 +43,12 @@ pub async fn authenticate(State(inputs): State<Arc<Inputs>>, mut request: Reques
 /// 401 with a challenge naming the metadata document (RFC 9728 §5.1), or 403 `insufficient_scope`
 /// naming the scopes to ask for (RFC 6750 §3.1) so a client can step up.
 fn refuse(inputs: &Inputs, headers: &HeaderMap, path: &str, error: &AuthError) -> Response {
-    let metadata = format!(
+    // The Host header and the path are the client's: quoted, they cannot add parameters.
+    let metadata = quoted(&format!(
         "{}{METADATA_PATH}{}",
         base_url(inputs, headers),
         inputs.resource_of(path)
-    );
+    ));
     let required = inputs.auth.required_scopes().join(" ");
     let (status, challenge) = match error {
         AuthError::Missing if required.is_empty() => (
