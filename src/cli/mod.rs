@@ -166,7 +166,13 @@ pub fn main() -> ExitCode {
         let (program, args) = command.split_first().map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
         return ExitCode::from(upstream::reaper::run(program, args).clamp(0, 255) as u8);
     }
-    let _log = crate::telemetry::init();
+    let _log = match crate::telemetry::init() {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("agentmux: cannot start the log writer: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // `serve` runs on the runtime its config asks for, so its config is read first.
     let serving = match &cli.command {
         Command::Serve(arg) => match config::load_with(&arg.config.config, config::Overrides { listen: arg.listen }) {
