@@ -2,52 +2,55 @@
 //! event, for security teams to ship to their SIEM. Never tokens or secrets; tool arguments are
 //! written, hashed or left out as configured.
 //!
-//! Lines go through a bounded queue to one writer thread, so a slow disk never stalls a request;
-//! when the queue is full a line is dropped and counted (`agentmux_audit_dropped_total`), never
-//! blocked on. Denials have a budget of their own within the queue, so a flood of denied
-//! requests (which anyone can send) cannot push allowed calls out of the log.
+//! Lines are gathered and written in batches by one writer thread ([`crate::batched`]), so a
+//! slow disk never stalls a request; when the buffer is full a line is dropped and counted
+//! (`agentmux_audit_dropped_total`), never blocked on. Denials have a share of their own within
+//! the buffer, so a flood of denied requests (which anyone can send) cannot push allowed calls
+//! out of the log.
 //!
 //! Argument hashes are keyed (HMAC-SHA256): a plain hash of `{"amount":5}` could be reversed by
 //! hashing every small value.
 
 use std::fs::OpenOptions;
-use std::io::{LineWriter, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
 
+use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::batched::{self, Guard, Lines, Sink};
 use crate::config::{AuditArguments, AuditSettings, AuditSink};
 
-/// Lines queued for the writer before new ones are dropped.
-const QUEUE: usize = 8192;
+/// Bytes of lines waiting for the sink before new ones are dropped.
+const LIMIT: usize = 8 << 20;
 
-/// Of those, at most this many denials: the rest of the queue is kept for what was allowed.
-const DENIED_BUDGET: usize = QUEUE / 4;
+/// Of those, at most this many bytes of denials: the rest is kept for what was allowed.
+const DENIED_LIMIT: usize = LIMIT / 4;
 
 /// Shortest `audit.hash_key` accepted.
 const MIN_KEY_BYTES: usize = 16;
 
 pub struct Audit {
-    tx: Option<SyncSender<(String, bool)>>,
-    /// Denials queued and not yet written.
-    denied_queued: Arc<AtomicUsize>,
+    /// The writer is stopped, and what waits written, when the audit is dropped.
+    lines: Option<(Lines, Guard)>,
     arguments: AuditArguments,
     hash_key: Vec<u8>,
+}
+
+/// Whether a record is a denial (which may take only its share of the buffer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Denied,
 }
 
 impl Audit {
     /// Opens the sink (creating or appending to a file) and starts its writer thread.
     pub fn open(settings: &AuditSettings) -> std::io::Result<Self> {
-        let mut out: Box<dyn Write + Send> = match &settings.sink {
+        let out: Box<dyn std::io::Write + Send> = match &settings.sink {
             AuditSink::Off => return Ok(Self::off()),
             AuditSink::Stderr => Box::new(std::io::stderr()),
-            AuditSink::File(path) => Box::new(LineWriter::new(
-                OpenOptions::new().create(true).append(true).open(path)?,
-            )),
+            AuditSink::File(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
         };
         let hash_key = match &settings.hash_key {
             Some(key) if key.0.len() < MIN_KEY_BYTES => {
@@ -61,25 +64,15 @@ impl Audit {
             Some(key) => key.0.as_bytes().to_vec(),
             None => random_key(),
         };
-        let (tx, rx) = sync_channel::<(String, bool)>(QUEUE);
-        let denied_queued = Arc::new(AtomicUsize::new(0));
-        let queued = Arc::clone(&denied_queued);
-        std::thread::Builder::new()
-            .name("agentmux-audit".into())
-            .spawn(move || {
-                for (line, denied) in rx {
-                    if denied {
-                        queued.fetch_sub(1, Ordering::Relaxed);
-                    }
-                    if out.write_all(line.as_bytes()).is_err() {
-                        crate::metrics::metrics().audit_dropped();
-                    }
-                }
-                let _ = out.flush();
-            })?;
+        let lines = batched::start(Sink {
+            name: "agentmux-audit",
+            out,
+            limit: LIMIT,
+            bulk_limit: DENIED_LIMIT,
+            lost: Box::new(|n| crate::metrics::metrics().audit_dropped(n)),
+        })?;
         Ok(Self {
-            tx: Some(tx),
-            denied_queued,
+            lines: Some(lines),
             arguments: settings.arguments,
             hash_key,
         })
@@ -87,38 +80,55 @@ impl Audit {
 
     pub fn off() -> Self {
         Self {
-            tx: None,
-            denied_queued: Arc::default(),
+            lines: None,
             arguments: AuditArguments::Omit,
             hash_key: Vec::new(),
         }
     }
 
     pub fn enabled(&self) -> bool {
-        self.tx.is_some()
+        self.lines.is_some()
     }
 
-    /// Writes one event; `time` is added here.
-    pub fn write(&self, mut event: Map<String, Value>) {
-        let Some(tx) = &self.tx else {
+    /// Writes one event given as a map; `time` is added here.
+    pub fn write(&self, event: Map<String, Value>) {
+        let decision = if event.get("decision").is_some_and(|d| d == "deny") {
+            Decision::Denied
+        } else {
+            Decision::Allowed
+        };
+        self.record(&event, decision);
+    }
+
+    /// Writes one event, serialized straight into its line (an object's fields after `time`,
+    /// which is added here).
+    pub fn record(&self, event: &impl Serialize, decision: Decision) {
+        let Some((lines, _)) = &self.lines else {
             return;
         };
-        let mut line = Map::with_capacity(event.len() + 1);
-        line.insert("time".into(), Value::String(now_rfc3339()));
-        line.append(&mut event);
-        let denied = line.get("decision").is_some_and(|d| d == "deny");
-        let mut text = Value::Object(line).to_string();
-        text.push('\n');
-        if denied && self.denied_queued.fetch_add(1, Ordering::Relaxed) >= DENIED_BUDGET {
-            self.denied_queued.fetch_sub(1, Ordering::Relaxed);
-            crate::metrics::metrics().audit_dropped();
+        #[derive(Serialize)]
+        struct Stamped<'a, E> {
+            time: String,
+            #[serde(flatten)]
+            event: &'a E,
+        }
+        let mut line = Vec::with_capacity(512);
+        if serde_json::to_writer(
+            &mut line,
+            &Stamped {
+                time: now_rfc3339(),
+                event,
+            },
+        )
+        .is_err()
+        {
+            crate::metrics::metrics().audit_dropped(1);
             return;
         }
-        if tx.try_send((text, denied)).is_err() {
-            if denied {
-                self.denied_queued.fetch_sub(1, Ordering::Relaxed);
-            }
-            crate::metrics::metrics().audit_dropped();
+        line.push(b'\n');
+        match decision {
+            Decision::Allowed => lines.push(&line),
+            Decision::Denied => lines.push_bulk(&line),
         }
     }
 
@@ -129,9 +139,15 @@ impl Audit {
         match self.arguments {
             AuditArguments::Omit => None,
             AuditArguments::Hash => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
                 let mac = hmac_sha256(&self.hash_key, arguments.get().as_bytes());
-                let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-                Some(json!(format!("hmac-sha256:{hex}")))
+                let mut text = String::with_capacity(12 + 64);
+                text.push_str("hmac-sha256:");
+                for b in mac {
+                    text.push(HEX[usize::from(b >> 4)] as char);
+                    text.push(HEX[usize::from(b & 15)] as char);
+                }
+                Some(Value::String(text))
             }
             AuditArguments::Log => serde_json::from_str(arguments.get()).ok(),
         }
@@ -198,6 +214,7 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn civil_time() {
@@ -243,28 +260,40 @@ mod tests {
     }
 
     #[test]
-    fn denials_cannot_crowd_out_allowed_events() {
-        let (tx, rx) = sync_channel::<(String, bool)>(QUEUE);
-        let audit = Audit {
-            tx: Some(tx),
-            denied_queued: Arc::default(),
+    fn a_record_is_one_line_with_time_first_and_is_written_when_the_audit_closes() {
+        #[derive(Serialize)]
+        struct Record {
+            event: &'static str,
+            decision: &'static str,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let audit = Audit::open(&AuditSettings {
+            sink: AuditSink::File(path.clone()),
             arguments: AuditArguments::Omit,
-            hash_key: Vec::new(),
-        };
-        let event = |decision: &str| {
-            let mut e = Map::new();
-            e.insert("decision".into(), json!(decision));
-            e
-        };
-        // Nobody is writing: a flood of denials fills only its budget.
-        for _ in 0..QUEUE * 2 {
-            audit.write(event("deny"));
-        }
-        for _ in 0..QUEUE - DENIED_BUDGET {
-            audit.write(event("allow"));
-        }
-        let queued: Vec<bool> = rx.try_iter().map(|(_, denied)| denied).collect();
-        assert_eq!(queued.iter().filter(|d| **d).count(), DENIED_BUDGET);
-        assert_eq!(queued.iter().filter(|d| !**d).count(), QUEUE - DENIED_BUDGET);
+            hash_key: None,
+        })
+        .unwrap();
+        audit.record(
+            &Record {
+                event: "call",
+                decision: "allow",
+            },
+            Decision::Allowed,
+        );
+        let mut map = Map::new();
+        map.insert("event".into(), json!("tool_pin"));
+        audit.write(map);
+        drop(audit);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with(r#"{"time":""#), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(r#"Z","event":"call","decision":"allow"}"#),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(r#"Z","event":"tool_pin"}"#), "{}", lines[1]);
     }
 }

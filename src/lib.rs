@@ -4,8 +4,8 @@
 //! `http` (the edge: listener, guards, authentication, one router per protocol) → `auth` (who
 //! calls) → `authz` (may they; a protocol-neutral vocabulary) → `mcp` (what they call; it owns
 //! its upstream links) → `egress` (outbound HTTP clients and agentmux's own credentials).
-//! `config`, `error`, `identity`, `jsonrpc`, `arguments`, `sse`, `metrics`, `audit` and
-//! `telemetry` are leaves every module may use; `app` wires it all together and `cli` is the
+//! `config`, `error`, `identity`, `jsonrpc`, `arguments`, `sse`, `metrics`, `batched`, `audit`
+//! and `telemetry` are leaves every module may use; `app` wires it all together and `cli` is the
 //! command line. `tests/layout.rs` fails on an import against this direction.
 
 #![forbid(unsafe_code)]
@@ -15,6 +15,7 @@ pub mod arguments;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod batched;
 pub mod cli;
 pub mod config;
 pub mod egress;

@@ -178,8 +178,8 @@ impl Metrics {
         self.policy_reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    pub fn audit_dropped(&self) {
-        self.audit_dropped.inc();
+    pub fn audit_dropped(&self, lines: u64) {
+        self.audit_dropped.inc_by(lines);
     }
 
     pub fn shed(&self) {

@@ -39,7 +39,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("egress", &["config"]),
-    ("audit", &["config", "metrics"]),
+    ("audit", &["batched", "config", "metrics"]),
+    ("batched", &[]),
     ("error", &["jsonrpc"]),
     ("arguments", &[]),
     ("config", &[]),
@@ -47,7 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("jsonrpc", &[]),
     ("metrics", &[]),
     ("sse", &[]),
-    ("telemetry", &[]),
+    ("telemetry", &["batched"]),
 ];
 
 #[test]

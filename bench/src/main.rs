@@ -44,6 +44,9 @@ enum Cmd {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Send a `text` argument that is new on every call (so no decision is remembered).
+        #[arg(long)]
+        varying: bool,
     },
     /// Measure authorization decisions in-process.
     Authz {
@@ -92,13 +95,19 @@ async fn main() -> anyhow::Result<()> {
             tool,
             concurrency,
             seconds,
+            varying,
         } => {
-            let body = format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#
-            );
-            // The body lives for the whole process anyway.
-            let body: &'static str = Box::leak(body.into_boxed_str());
-            let run = load::closed_loop(
+            let body = move |n: u64| {
+                let arguments = if varying {
+                    format!(r#"{{"text":"call {n}"}}"#)
+                } else {
+                    "{}".into()
+                };
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
+                )
+            };
+            let run = load::closed_loop_with(
                 &url,
                 body,
                 concurrency,

@@ -2,19 +2,20 @@
 //! and the bounded cache that decisions and scenes share.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::{Attrs, Target};
 
-/// A cache of at most `capacity` entries (old ones go first); an entry lives ten minutes at
-/// most, a bound on memory rather than something correctness needs.
-pub fn cache<T: Send + Sync + 'static>(capacity: u64) -> moka::sync::Cache<[u8; 32], Arc<T>> {
-    moka::sync::Cache::builder()
-        .max_capacity(capacity)
-        .time_to_live(Duration::from_secs(600))
-        .build()
+/// A cache of at most `capacity` entries. Most calls with new arguments are never asked again,
+/// so the cache must be cheap to miss and to fill: `quick_cache` (S3-FIFO, sharded locks) keeps
+/// one-time entries from pushing out the ones asked often, at a third of the cost of `moka`'s
+/// admission bookkeeping per insert (docs/benchmarks.md). Entries never go stale: a key covers
+/// everything the answer depends on, and a policy reload builds a new cache.
+pub type Cache<T> = quick_cache::sync::Cache<[u8; 32], Arc<T>>;
+
+pub fn cache<T>(capacity: usize) -> Cache<T> {
+    Cache::new(capacity)
 }
 
 /// A SHA-256 of fields, each length-prefixed so that no two different field lists write the

@@ -13,10 +13,10 @@ use super::request::Needs;
 use super::{Ask, Verdict};
 
 /// Decisions remembered, at most; old ones go first.
-const CAPACITY: u64 = 100_000;
+const CAPACITY: usize = 100_000;
 
 pub struct Memo {
-    cache: moka::sync::Cache<[u8; 32], Arc<Verdict>>,
+    cache: keyed::Cache<Verdict>,
 }
 
 impl Memo {

@@ -287,9 +287,14 @@ fn now_expression() -> RestrictedExpression {
 }
 
 fn ip_expression(ip: IpAddr) -> RestrictedExpression {
-    static IPS: OnceLock<moka::sync::Cache<IpAddr, RestrictedExpression>> = OnceLock::new();
-    IPS.get_or_init(|| moka::sync::Cache::new(10_000))
-        .get_with(ip, || RestrictedExpression::new_ip(ip.to_string()))
+    static IPS: OnceLock<quick_cache::sync::Cache<IpAddr, RestrictedExpression>> = OnceLock::new();
+    let ips = IPS.get_or_init(|| quick_cache::sync::Cache::new(10_000));
+    if let Some(expr) = ips.get(&ip) {
+        return expr;
+    }
+    let expr = RestrictedExpression::new_ip(ip.to_string());
+    ips.insert(ip, expr.clone());
+    expr
 }
 
 /// The call's arguments as a Cedar record: only those some policy reads (`reads`), each typed as

@@ -12,7 +12,7 @@ use super::{Caller, Target};
 use cedar_policy::Entities;
 
 /// Scenes kept, at most; old ones go first.
-const CAPACITY: u64 = 4_096;
+const CAPACITY: usize = 4_096;
 
 pub struct Scene {
     pub entities: Entities,
@@ -20,7 +20,7 @@ pub struct Scene {
 }
 
 pub struct Scenes {
-    cache: moka::sync::Cache<[u8; 32], Arc<Scene>>,
+    cache: keyed::Cache<Scene>,
 }
 
 impl Scenes {

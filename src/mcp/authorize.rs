@@ -5,14 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Entry, ListKind, Listing};
 use super::hub::Hub;
 use super::request::Request;
 use super::session::Scope;
+use crate::audit::Decision;
 use crate::authz::{Action, Args, Ask, Attrs, Caller, Target, ToolHints, Unreadable, Verdict};
 use crate::config::Denied;
 use crate::jsonrpc::{INVALID_PARAMS, RpcError};
@@ -66,7 +68,13 @@ impl Hub {
         if verdict.allowed {
             return Ok(Some(verdict));
         }
-        self.audit_event(req, &target, &verdict, arguments.and_then(|a| a.raw), None);
+        self.audit_event(
+            req,
+            &target,
+            &verdict,
+            self.audited_arguments(arguments.and_then(|a| a.raw)),
+            None,
+        );
         Err(self.denied(req, &target, not_found))
     }
 
@@ -88,7 +96,13 @@ impl Hub {
                 errors: vec![problem.clone()],
             };
             crate::metrics::metrics().decision(target.action.id(), false);
-            self.audit_event(req, &target, &verdict, arguments.and_then(|a| a.raw), None);
+            self.audit_event(
+                req,
+                &target,
+                &verdict,
+                self.audited_arguments(arguments.and_then(|a| a.raw)),
+                None,
+            );
             if !gate.visible(req.caller, &[target]).first().copied().unwrap_or(false) {
                 return self.denied(req, &target, not_found);
             }
@@ -112,54 +126,56 @@ impl Hub {
         }
     }
 
-    /// Writes a decision, and for allowed calls their outcome, to the audit log.
+    /// Writes a decision, and for allowed calls their outcome, to the audit log. `arguments`
+    /// are what [`Hub::audited_arguments`] made of the call's.
     pub(super) fn audit_event(
         &self,
         req: &Request<'_>,
         target: &Target<'_>,
         verdict: &Verdict,
-        arguments: Option<&RawValue>,
+        arguments: Option<Value>,
         outcome: Option<(Duration, Result<(), i64>)>,
     ) {
         let Some(audit) = self.audit() else {
             return;
         };
         let principal = &req.caller.principal;
-        let mut event = Map::new();
-        event.insert(
-            "event".into(),
-            json!(if outcome.is_some() { "call" } else { "decision" }),
-        );
-        event.insert("request_id".into(), json!(req.id.get()));
-        event.insert("session".into(), json!(req.session.map(|s| super::short_id(&s.id))));
-        event.insert(
-            "principal".into(),
-            json!({ "type": principal.entity_type(), "id": principal.id, "issuer": principal.issuer }),
-        );
-        event.insert("endpoint".into(), json!(&*req.caller.endpoint));
-        event.insert("client".into(), json!(req.caller.client_ip.map(|ip| ip.to_string())));
-        event.insert("method".into(), json!(req.method));
-        event.insert("action".into(), json!(target.action.id()));
-        event.insert("resource".into(), json!(format!("{}/{}", target.upstream, target.name)));
-        event.insert("decision".into(), json!(if verdict.allowed { "allow" } else { "deny" }));
-        event.insert("policies".into(), json!(verdict.policies));
-        if !verdict.errors.is_empty() {
-            event.insert("policy_errors".into(), json!(verdict.errors));
-        }
-        if let Some(arguments) = audit.arguments(arguments) {
-            event.insert("arguments".into(), arguments);
-        }
-        if let Some((took, status)) = outcome {
-            event.insert("upstream_ms".into(), json!((took.as_secs_f64() * 1e4).round() / 10.0));
-            event.insert(
-                "status".into(),
-                match status {
-                    Ok(()) => json!("ok"),
-                    Err(code) => json!(code),
-                },
-            );
-        }
-        audit.write(event);
+        let record = AuditRecord {
+            event: if outcome.is_some() { "call" } else { "decision" },
+            request_id: req.id.get(),
+            session: req.session.map(|s| super::short_id(&s.id)),
+            principal: AuditPrincipal {
+                kind: principal.entity_type(),
+                id: &principal.id,
+                issuer: principal.issuer.as_deref(),
+            },
+            endpoint: &req.caller.endpoint,
+            client: req.caller.client_ip,
+            method: req.method,
+            action: target.action.id(),
+            resource: format_args!("{}/{}", target.upstream, target.name),
+            decision: if verdict.allowed { "allow" } else { "deny" },
+            policies: &verdict.policies,
+            policy_errors: &verdict.errors,
+            arguments,
+            upstream_ms: outcome.map(|(took, _)| (took.as_secs_f64() * 1e4).round() / 10.0),
+            status: outcome.map(|(_, status)| match status {
+                Ok(()) => json!("ok"),
+                Err(code) => json!(code),
+            }),
+        };
+        let decision = if verdict.allowed {
+            Decision::Allowed
+        } else {
+            Decision::Denied
+        };
+        audit.record(&record, decision);
+    }
+
+    /// A call's arguments as the audit log shows them (`audit.arguments`): computed before the
+    /// call is forwarded, so nothing is copied when they are left out or there is no audit log.
+    pub(super) fn audited_arguments(&self, arguments: Option<&RawValue>) -> Option<Value> {
+        self.audit()?.arguments(arguments)
     }
 
     /// The positions of `listing`'s entries the caller may see; `None` when there is no gate.
@@ -264,4 +280,42 @@ impl Hub {
         event.insert("served".into(), json!(finding.served));
         audit.write(event);
     }
+}
+
+/// One line of the audit log for a decision or a call, in the order its fields are written.
+#[derive(Serialize)]
+struct AuditRecord<'a> {
+    event: &'static str,
+    /// The client's JSON-RPC id as its JSON text.
+    request_id: &'a str,
+    session: Option<&'a str>,
+    principal: AuditPrincipal<'a>,
+    endpoint: &'a str,
+    client: Option<std::net::IpAddr>,
+    method: &'a str,
+    action: &'static str,
+    #[serde(serialize_with = "display")]
+    resource: std::fmt::Arguments<'a>,
+    decision: &'static str,
+    policies: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    policy_errors: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct AuditPrincipal<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    issuer: Option<&'a str>,
+}
+
+fn display<S: serde::Serializer>(value: &std::fmt::Arguments<'_>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }

@@ -207,24 +207,16 @@ impl Hub {
             return Err(self.refuse_arguments(req, target, Some(arguments), problem, not_found));
         }
         let verdict = self.authorize(req, target, Some(arguments), not_found)?;
-        // Kept for the audit line only when there is one to write.
+        // Made for the audit line only when there is one to write.
         let arguments = verdict
             .as_ref()
-            .filter(|_| self.audit().is_some())
-            .and_then(|_| params.get("arguments"))
-            .map(ToOwned::to_owned);
+            .and_then(|_| self.audited_arguments(params.get("arguments")));
         let started = std::time::Instant::now();
         let outcome = self.forward(upstream, req, params, outbox).await;
         if let Some(verdict) = &verdict {
             let target = self.target(kind.action(), upstream, &original, hints);
             let status = outcome.as_ref().map(|_| ()).map_err(|e| e.code);
-            self.audit_event(
-                req,
-                &target,
-                verdict,
-                arguments.as_deref(),
-                Some((started.elapsed(), status)),
-            );
+            self.audit_event(req, &target, verdict, arguments, Some((started.elapsed(), status)));
         }
         let result = outcome?;
         Ok(match (req.scope, kind) {
