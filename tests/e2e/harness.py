@@ -148,6 +148,16 @@ class Proc:
             out.append(f"--- {self.name} {label} ({path}) ---\n" + "\n".join(text))
         return "\n".join(out)
 
+    def logged(self, text: str, timeout: float = 10.0) -> str:
+        """Waits until `text` is in the process's stderr (agentmux writes its log and audit lines in
+        batches, a few milliseconds after the event), and returns all of stderr."""
+
+        def found() -> str | None:
+            log = self.stderr_path.read_text(errors="replace")
+            return log if text in log else None
+
+        return wait_until(found, timeout, lambda: f"{text!r} in the log of {self.name}\n{self.tail()}")
+
     def kill(self) -> None:
         """SIGKILL the whole process group at once (simulates a crash)."""
         self._signal_group(signal.SIGKILL)

@@ -191,7 +191,7 @@ def test_a_session_id_presented_by_another_identity_is_unknown(hub: harness.Hub,
         assert r.status_code == 404, r.text
         # The owner still has it.
         assert alice.request("tools/list")["tools"]
-    assert "session id presented by another caller" in hub.proc.stderr_path.read_text()
+    hub.proc.logged("session id presented by another caller")
 
 
 def test_audit_log_records_decisions_and_outcomes(hub: harness.Hub, keys: Keys) -> None:

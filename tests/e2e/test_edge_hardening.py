@@ -56,9 +56,17 @@ def start_with_policies(dir: Path, policies: str, settings: dict[str, Any] | Non
     return harness.start_hub(dir, {"fixture": harness.fixture_stdio_spec()}, name=f"agentmux-{dir.name}", settings=all_settings)
 
 
-def audit_endpoints(hub: harness.Hub) -> list[str]:
-    lines = (hub.config_path.parent / "audit.jsonl").read_text().splitlines()
-    return [json.loads(line).get("endpoint") for line in lines if line.strip()]
+def audit_endpoints(hub: harness.Hub, at_least: int = 0) -> list[str]:
+    """The endpoint of each audit line, once there are `at_least` (lines are written in batches)."""
+    path = hub.config_path.parent / "audit.jsonl"
+
+    def endpoints() -> list[str] | None:
+        lines = [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        return [json.loads(line).get("endpoint") for line in lines] if len(lines) >= at_least else None
+
+    if at_least == 0:
+        return endpoints() or []
+    return harness.wait_until(endpoints, 10, f"{at_least} audit lines in {path}")
 
 
 # === /readyz and /metrics ===
@@ -148,29 +156,32 @@ def test_a_percent_encoded_route_is_the_same_endpoint(endpoint_hub: harness.Hub,
     url = endpoint_hub.url(path)
     # httpx must send the path as written, or this test proves nothing.
     assert httpx.URL(url).raw_path.decode() == path
+    before = len(audit_endpoints(endpoint_hub))
     with Session(url) as s:
         denied = call(s, "echo", {"text": "hi"})
         assert denied is not None, f"echo was allowed on {path}"
         assert call(s, "count_calls") is None
-    assert audit_endpoints(endpoint_hub)[-1] == "/mcp/fixture"
+    assert audit_endpoints(endpoint_hub, before + 2)[-1] == "/mcp/fixture"
 
 
 def test_the_federated_endpoint_is_not_affected(endpoint_hub: harness.Hub) -> None:
+    before = len(audit_endpoints(endpoint_hub))
     with Session(endpoint_hub.url("/mcp")) as s:
         assert call(s, "fixture__echo", {"text": "hi"}) is None
-    assert audit_endpoints(endpoint_hub)[-1] == "/mcp"
+    assert audit_endpoints(endpoint_hub, before + 1)[-1] == "/mcp"
 
 
 @pytest.mark.anyio
 async def test_legacy_clients_are_the_sse_endpoint(endpoint_hub: harness.Hub) -> None:
+    before = len(audit_endpoints(endpoint_hub))
     async with sse_client(endpoint_hub.url("/sse")) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         echoed = await session.call_tool("fixture__echo", {"text": "over sse"})
         assert not echoed.is_error
         with pytest.raises(MCPError):
             await session.call_tool("fixture__count_calls", {})
-    assert "/sse" in audit_endpoints(endpoint_hub)
-    assert "/messages" not in audit_endpoints(endpoint_hub)
+    endpoints = audit_endpoints(endpoint_hub, before + 2)[before:]
+    assert "/sse" in endpoints and "/messages" not in endpoints, endpoints
 
 
 # === context.client_ip ===

@@ -94,7 +94,7 @@ async def test_changed_definition_is_hidden_until_approved(tmp_path: Path) -> No
         async with client(hub.url("/mcp"), "legacy") as c:
             with pytest.raises(MCPError):
                 await c.call_tool("fixture__echo", {"text": "hi"})
-        stderr = hub.proc.stderr_path.read_text()
+        stderr = hub.proc.logged("tool definition differs from the approved one")
         assert stderr.count("tool definition differs from the approved one") == 1, stderr
         assert "echo" in stderr and entry["fingerprint"] in stderr, stderr
     finally:
