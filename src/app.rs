@@ -28,6 +28,7 @@ const UPSTREAM_STOP: Duration = Duration::from_secs(5);
 pub struct Core {
     pub hub: Arc<Hub>,
     pub config: Arc<Config>,
+    audit: Arc<Audit>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -39,11 +40,12 @@ impl Core {
         let (hub, inbox) = Hub::new(&config)?;
         let audit = Audit::open(&config.audit)
             .with_context(|| format!("cannot open the audit sink {:?}", config.audit.sink))?;
+        let audit = Arc::new(audit);
         let claims = config.auth.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
         let authz = config.policies.as_ref().map(|dir| Arc::new(Authz::new(dir, claims)));
         hub.secure(Security {
             gate: authz.clone().map(|a| a as Arc<dyn Gate>),
-            audit: Arc::new(audit),
+            audit: Arc::clone(&audit),
             denied: config.denied,
         });
         let tasks = TaskTracker::new();
@@ -55,6 +57,7 @@ impl Core {
         Ok(Self {
             hub,
             config: Arc::new(config),
+            audit,
             tasks,
             shutdown,
         })
@@ -80,6 +83,8 @@ impl Core {
         if tokio::time::timeout(UPSTREAM_STOP, self.tasks.wait()).await.is_err() {
             warn!("some upstreams did not stop in time");
         }
+        // The audit's last lines reach the sink before the process ends.
+        self.audit.close();
     }
 
     /// One line per upstream: connected with what, or failed and why.

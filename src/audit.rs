@@ -90,6 +90,13 @@ impl Audit {
         self.lines.is_some()
     }
 
+    /// Writes what is waiting and stops the writer, when agentmux stops.
+    pub fn close(&self) {
+        if let Some((_, guard)) = &self.lines {
+            guard.stop();
+        }
+    }
+
     /// Writes one event given as a map; `time` is added here.
     pub fn write(&self, event: Map<String, Value>) {
         let decision = if event.get("decision").is_some_and(|d| d == "deny") {
@@ -284,7 +291,7 @@ mod tests {
         let mut map = Map::new();
         map.insert("event".into(), json!("tool_pin"));
         audit.write(map);
-        drop(audit);
+        audit.close();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");

@@ -58,10 +58,11 @@ pub struct Lines {
     writer: Thread,
 }
 
-/// Stops the writer thread and writes what is still waiting; keep it as long as lines are pushed.
+/// Stops the writer thread and writes what is still waiting, when dropped or [`Guard::stop`]ped;
+/// keep it as long as lines are pushed.
 pub struct Guard {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Starts the writer thread.
@@ -86,7 +87,7 @@ pub fn start(sink: Sink) -> std::io::Result<(Lines, Guard)> {
         },
         Guard {
             shared,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         },
     ))
 }
@@ -151,13 +152,21 @@ impl Lines {
     }
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
+impl Guard {
+    /// Writes what is waiting and stops the writer; lines pushed afterwards are not written.
+    pub fn stop(&self) {
         self.shared.stopping.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
             thread.thread().unpark();
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
