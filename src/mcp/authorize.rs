@@ -68,13 +68,7 @@ impl Hub {
         if verdict.allowed {
             return Ok(Some(verdict));
         }
-        self.audit_event(
-            req,
-            &target,
-            &verdict,
-            self.audited_arguments(arguments.and_then(|a| a.raw)),
-            None,
-        );
+        self.audit_denial(req, &target, &verdict, arguments);
         Err(self.denied(req, &target, not_found))
     }
 
@@ -96,13 +90,7 @@ impl Hub {
                 errors: vec![problem.clone()],
             };
             crate::metrics::metrics().decision(target.action.id(), false);
-            self.audit_event(
-                req,
-                &target,
-                &verdict,
-                self.audited_arguments(arguments.and_then(|a| a.raw)),
-                None,
-            );
+            self.audit_denial(req, &target, &verdict, arguments);
             if !gate.visible(req.caller, &[target]).first().copied().unwrap_or(false) {
                 return self.denied(req, &target, not_found);
             }
@@ -170,6 +158,17 @@ impl Hub {
             Decision::Denied
         };
         audit.record(&record, decision);
+    }
+
+    /// A denied call to the audit log, with its arguments as `audit.arguments` says.
+    fn audit_denial(&self, req: &Request<'_>, target: &Target<'_>, verdict: &Verdict, arguments: Option<Args<'_>>) {
+        self.audit_event(
+            req,
+            target,
+            verdict,
+            self.audited_arguments(arguments.and_then(|a| a.raw)),
+            None,
+        );
     }
 
     /// A call's arguments as the audit log shows them (`audit.arguments`): computed before the
