@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -15,7 +14,7 @@ use crate::audit::Audit;
 use crate::auth::Authenticator;
 use crate::authz::Authz;
 use crate::authz::Gate;
-use crate::config::Config;
+use crate::config::{Config, RuntimeFlavor};
 use crate::http::{self, Inputs, Protocol};
 use crate::mcp::transport;
 use crate::mcp::upstream::Status;
@@ -130,9 +129,12 @@ impl Gateway {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let signals = Signals::install()?;
         let listen = config.listen;
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let per_core = match config.server.runtime {
+            RuntimeFlavor::PerCore => config.server.worker_threads.unwrap_or_else(cores),
+            _ => 1,
+        };
+        let listener =
+            http::listener::bind(listen, per_core > 1).with_context(|| format!("cannot listen on {listen}"))?;
         let local_addr = listener.local_addr()?;
         // Before the upstreams start: a JWKS file that cannot be read stops the gateway here.
         let auth = Arc::new(Authenticator::new(config.auth.as_ref())?);
@@ -142,16 +144,18 @@ impl Gateway {
             auth,
             protocols: vec![Arc::new(McpProtocol(Arc::clone(&core.hub)))],
         }));
-        // Responses are small and latency-bound: do not let Nagle hold them back.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let stop_accepting = CancellationToken::new();
-        let server = tokio::spawn(
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
-                .into_future(),
-        );
+        // Per core: this thread serves too, and the others each on their own socket.
+        let others = http::listener::spawn_threads(local_addr, per_core - 1, &router, &stop_accepting)
+            .with_context(|| format!("cannot listen on {local_addr} from {per_core} threads"))?;
+        let here = http::listener::serve(listener, router, stop_accepting.clone());
+        let server = tokio::spawn(async move {
+            let here = here.await;
+            for other in others {
+                other.await.unwrap_or(Ok(()))?;
+            }
+            here
+        });
         Ok(Self {
             core,
             local_addr,
@@ -286,4 +290,9 @@ impl Signals {
             _ = self.int.recv() => {}
         }
     }
+}
+
+/// The machine's cores, as the runtimes count them (one when it cannot be told).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }

@@ -211,7 +211,10 @@ pub fn main() -> ExitCode {
 /// The tokio runtime `server.runtime` asks for (docs/benchmarks.md compares them).
 fn runtime(flavor: RuntimeFlavor, workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     match flavor {
-        RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        // Per core: this thread's runtime; the gateway starts the other threads' runtimes.
+        RuntimeFlavor::CurrentThread | RuntimeFlavor::PerCore => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        }
         RuntimeFlavor::MultiThread => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             if let Some(n) = workers {

@@ -30,7 +30,7 @@ pub struct ServerSettings {
     /// Which header those proxies write.
     pub forwarded_header: ForwardedHeader,
     pub runtime: RuntimeFlavor,
-    /// For the multi-thread runtime; `None`: one per core.
+    /// Threads of `per-core`, workers of `multi-thread`; `None`: one per core.
     pub worker_threads: Option<usize>,
 }
 

@@ -22,6 +22,25 @@ pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, EgressError> {
         .map_err(|e| EgressError::Transport(describe(&e)))
 }
 
+/// The client for a request made on this thread: each thread keeps its own (one per connect
+/// timeout), so the connections it opens are driven by the thread that uses them. With
+/// `server.runtime: per-core` a request and its upstream connection then stay on one thread,
+/// instead of handing every response across threads to wherever the connection was first
+/// opened (docs/benchmarks.md).
+pub fn on_this_thread(timeouts: &Timeouts) -> Result<reqwest::Client, EgressError> {
+    thread_local! {
+        static CLIENTS: std::cell::RefCell<Vec<(Duration, reqwest::Client)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    CLIENTS.with_borrow_mut(|clients| {
+        if let Some((_, client)) = clients.iter().find(|(connect, _)| *connect == timeouts.connect) {
+            return Ok(client.clone());
+        }
+        let made = client(timeouts)?;
+        clients.push((timeouts.connect, made.clone()));
+        Ok(made)
+    })
+}
+
 /// The configured headers (credentials), marked sensitive so they never show in debug output.
 pub fn header_map(headers: &BTreeMap<String, Secret>) -> Result<HeaderMap, EgressError> {
     let mut map = HeaderMap::new();

@@ -7,6 +7,7 @@ mod authn;
 mod client_ip;
 mod guard;
 mod health;
+pub mod listener;
 mod shed;
 
 use std::sync::Arc;

@@ -23,7 +23,7 @@ pub struct RawServer {
     pub max_concurrent_requests: Option<usize>,
     /// How agentmux's threads serve requests (`serve` only).
     pub runtime: Option<RuntimeFlavor>,
-    /// Worker threads of the multi-thread runtime; default one per core.
+    /// Worker threads of the multi-thread runtime, or threads of `per-core`; default one per core.
     pub worker_threads: Option<usize>,
 }
 
@@ -32,10 +32,13 @@ pub struct RawServer {
 #[serde(rename_all = "kebab-case")]
 pub enum RuntimeFlavor {
     /// A pool of worker threads that steal work from each other (tokio's multi-thread runtime).
-    #[default]
     MultiThread,
     /// Everything on one thread: no hand-offs between threads, one core at most.
     CurrentThread,
+    /// One single-threaded runtime per core, each accepting on its own socket (`SO_REUSEPORT`):
+    /// a connection stays on one thread, and every core is used.
+    #[default]
+    PerCore,
 }
 
 impl std::fmt::Debug for RawServer {

@@ -254,8 +254,7 @@ impl HttpLink {
         for (name, value) in extra {
             headers.insert(name.clone(), value.clone());
         }
-        let request = self
-            .client
+        let request = http_client::on_this_thread(&self.timeouts)?
             .post(self.url.clone())
             .headers(headers)
             .header(header::CONTENT_TYPE, "application/json")
