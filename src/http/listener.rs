@@ -15,6 +15,15 @@ const BACKLOG: u32 = 1024;
 
 /// Binds `addr`. With `shared`, more sockets may bind the same address (`SO_REUSEPORT`).
 pub fn bind(addr: SocketAddr, shared: bool) -> std::io::Result<TcpListener> {
+    if shared && addr.port() != 0 {
+        // `SO_REUSEPORT` would let a second agentmux (or anything of the same user) share the
+        // port and silently take half the connections: first make sure nobody listens there.
+        drop(std::net::TcpListener::bind(addr)?);
+    }
+    socket(addr, shared)
+}
+
+fn socket(addr: SocketAddr, shared: bool) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -52,7 +61,7 @@ pub fn spawn_threads(
     let mut done = Vec::with_capacity(threads);
     for i in 1..=threads {
         // Bound here, on the caller's runtime, then handed over without its registration.
-        let listener = bind(addr, true)?.into_std()?;
+        let listener = socket(addr, true)?.into_std()?;
         let (router, stop) = (router.clone(), stop.clone());
         let (tx, rx) = oneshot::channel();
         std::thread::Builder::new()

@@ -8,6 +8,7 @@ from many others, which the kernel spreads over the threads.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import harness
@@ -60,3 +61,21 @@ def test_each_runtime_serves_one_session_from_many_connections(
                 assert f"call {i}" in json.dumps(answer["result"]), answer
     finally:
         hub.stop()
+
+
+def test_a_second_agentmux_on_the_same_port_is_refused(tmp_path: Path) -> None:
+    """The per-core sockets share their port with `SO_REUSEPORT`, which would let a second
+    process of the same user join and take half the connections; agentmux refuses to start."""
+    first = harness.start_hub(tmp_path / "first", {"fixture": harness.fixture_stdio_spec()})
+    try:
+        config = harness.write_hub_config(tmp_path / "second", {"fixture": harness.fixture_stdio_spec()}, port=first.port)
+        second = subprocess.run(
+            [harness.AGENTMUX_BIN, "serve", "--config", config], capture_output=True, text=True, timeout=30
+        )
+        assert second.returncode != 0, second.stderr
+        assert f"cannot listen on 127.0.0.1:{first.port}" in second.stderr, second.stderr
+        # The first one still answers every connection.
+        for _ in range(8):
+            assert httpx.get(first.url("/healthz"), timeout=5).status_code == 200
+    finally:
+        first.stop()
