@@ -73,6 +73,10 @@ pub fn spawn_threads(
                     .and_then(|runtime| {
                         runtime.block_on(async move { serve(TcpListener::from_std(listener)?, router, stop).await })
                     });
+                if let Err(e) = &served {
+                    // Its socket is closed with it, so the kernel sends its share to the others.
+                    tracing::error!(thread = i, error = %e, "a per-core thread stopped serving");
+                }
                 let _ = tx.send(served);
             })?;
         done.push(rx);
