@@ -46,6 +46,13 @@ impl Key {
                 u8::from(hints.idempotent),
                 u8::from(hints.open_world),
             ]),
+            Attrs::Agent { skills } => {
+                self.field(&[2]);
+                self.field(&(skills.len() as u64).to_le_bytes());
+                for skill in skills {
+                    self.field(skill.as_bytes());
+                }
+            }
         }
     }
 

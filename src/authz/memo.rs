@@ -1,5 +1,6 @@
 //! Remembered decisions. A decision is a pure function of what the policies can see: the
-//! principal's attributes, the action, the tool (upstream, name, hints), the endpoint and era,
+//! principal's attributes, the action, the tool (upstream, name, hints) or agent (skills), the
+//! endpoint, era or A2A version and method,
 //! and the arguments, client address and time *if some policy reads them*. Keyed by a SHA-256
 //! of exactly those inputs, a repeated call is decided by one lookup. Sets that read
 //! `context.now` are never remembered. Each loaded policy set has its own memo, and the key
@@ -37,6 +38,7 @@ impl Memo {
         let mut field = |bytes: &[u8]| key.field(bytes);
         field(ask.caller.endpoint.as_bytes());
         field(ask.caller.version.as_bytes());
+        field(ask.method.unwrap_or_default().as_bytes());
         if needs.client_ip {
             field(
                 ask.caller

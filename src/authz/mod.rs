@@ -142,7 +142,15 @@ impl Authz {
                 })
             })
             .map_err(Problem::Internal)?;
-        let context = request::context(ask.caller, Some(arguments), now, &loaded.needs).map_err(Problem::Internal)?;
+        let context = request::context(
+            ask.caller,
+            ask.target.action,
+            ask.method,
+            Some(arguments),
+            now,
+            &loaded.needs,
+        )
+        .map_err(Problem::Internal)?;
         let request = cedar_request(ask.caller, &ask.target, context).map_err(Problem::Internal)?;
         Ok(self
             .authorizer
@@ -189,10 +197,18 @@ impl Authz {
             }
         }
         let entities = request::entities(list)?;
-        let context = request::context(caller, None, None, &loaded.needs)?;
         let mut decided = vec![false; targets.len()];
+        // One context per protocol: MCP's and A2A's differ in their fields.
+        let mut contexts: [Option<cedar_policy::Context>; 2] = [None, None];
         for &i in &evaluated {
-            let request = cedar_request(caller, &targets[i], context.clone())?;
+            let action = targets[i].action;
+            let context = match &mut contexts[usize::from(action.is_a2a())] {
+                Some(context) => context.clone(),
+                slot => slot
+                    .insert(request::context(caller, action, None, None, None, &loaded.needs)?)
+                    .clone(),
+            };
+            let request = cedar_request(caller, &targets[i], context)?;
             // Shown unless the policies deny it whatever the arguments are.
             decided[i] = self
                 .authorizer
@@ -222,7 +238,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// Targets that get the same decision: one slice, action, upstream and attributes.
-type Class<'a> = (*const slice::Slice, Action, &'a str, Attrs);
+type Class<'a> = (*const slice::Slice, Action, &'a str, Attrs<'a>);
 
 /// The policies that can apply to `target` for this caller.
 fn slice_for(

@@ -15,7 +15,7 @@ use crate::identity::{Principal, PrincipalKind};
 
 /// The entity types agentmux builds, parsed once: Cedar parses a type name with its full
 /// grammar, which cost more than evaluating a policy.
-const TYPES: [&str; 9] = [
+const TYPES: [&str; 10] = [
     "User",
     "ApiKey",
     "Anonymous",
@@ -24,6 +24,7 @@ const TYPES: [&str; 9] = [
     "Tool",
     "Prompt",
     "Resource",
+    "Agent",
     "Action",
 ];
 
@@ -50,7 +51,11 @@ pub fn action_uid(action: Action) -> EntityUid {
 }
 
 pub fn target_uid(t: &Target<'_>) -> EntityUid {
-    uid(t.action.resource_type(), &format!("{}/{}", t.upstream, t.name))
+    match t.attrs {
+        // An agent is its registry entry: `Agent::"planner"`.
+        Attrs::Agent { .. } => uid("Agent", t.upstream),
+        _ => uid(t.action.resource_type(), &format!("{}/{}", t.upstream, t.name)),
+    }
 }
 
 fn strings(values: &[String]) -> RestrictedExpression {
@@ -98,22 +103,30 @@ pub fn target_entities(t: &Target<'_>, with_upstream: bool, out: &mut Vec<Entity
     let upstream = uid("Upstream", t.upstream);
     let mut attrs = HashMap::with_capacity(6);
     attrs.insert(
-        "upstream".into(),
-        RestrictedExpression::new_string(t.upstream.to_string()),
-    );
-    attrs.insert(
         t.action.name_attribute().into(),
         RestrictedExpression::new_string(t.name.to_string()),
     );
-    if let Attrs::Tool(h) = t.attrs {
-        for (k, v) in [
-            ("read_only", h.read_only),
-            ("destructive", h.destructive),
-            ("idempotent", h.idempotent),
-            ("open_world", h.open_world),
-        ] {
-            attrs.insert(k.into(), RestrictedExpression::new_bool(v));
+    match t.attrs {
+        Attrs::Agent { skills } => {
+            attrs.insert("skills".into(), strings(skills));
         }
+        Attrs::Tool(h) => {
+            for (k, v) in [
+                ("read_only", h.read_only),
+                ("destructive", h.destructive),
+                ("idempotent", h.idempotent),
+                ("open_world", h.open_world),
+            ] {
+                attrs.insert(k.into(), RestrictedExpression::new_bool(v));
+            }
+        }
+        Attrs::None => {}
+    }
+    if !matches!(t.attrs, Attrs::Agent { .. }) {
+        attrs.insert(
+            "upstream".into(),
+            RestrictedExpression::new_string(t.upstream.to_string()),
+        );
     }
     out.push(Entity::new(target_uid(t), attrs, HashSet::from([upstream.clone()])).map_err(|e| e.to_string())?);
     if with_upstream {
@@ -237,24 +250,38 @@ impl Needs {
     }
 }
 
+/// The context of one request: the same fields for every action, so that a policy written
+/// without an action scope validates for all of them. MCP actions read `arguments` and `era`;
+/// A2A actions `method` and `version` (their `arguments` are empty, their `era` is the A2A
+/// version). An MCP action's `method` is the one it stands for (`tools/call` …). A value not
+/// known yet (the arguments of a list being filtered, the method of a directory) is left unknown
+/// for partial evaluation.
 pub fn context(
     caller: &Caller,
+    action: Action,
+    method: Option<&str>,
     arguments: Option<RestrictedExpression>,
     now: Option<&str>,
     needs: &Needs,
 ) -> Result<Context, String> {
-    let mut pairs = Vec::with_capacity(5);
-    pairs.push((
-        "arguments".to_string(),
-        arguments.unwrap_or_else(|| RestrictedExpression::new_unknown("arguments")),
-    ));
+    let mut pairs = Vec::with_capacity(7);
+    let arguments = match arguments {
+        Some(arguments) => arguments,
+        None if action.is_a2a() => RestrictedExpression::new_record([]).map_err(|e| e.to_string())?,
+        None => RestrictedExpression::new_unknown("arguments"),
+    };
+    pairs.push(("arguments".to_string(), arguments));
+    let method = match method.or_else(|| action.mcp_method()) {
+        Some(m) => RestrictedExpression::new_string(m.to_string()),
+        None => RestrictedExpression::new_unknown("method"),
+    };
+    pairs.push(("method".into(), method));
+    let version = RestrictedExpression::new_string(caller.version.to_string());
+    pairs.push(("era".into(), version.clone()));
+    pairs.push(("version".into(), version));
     pairs.push((
         "endpoint".into(),
         RestrictedExpression::new_string(caller.endpoint.to_string()),
-    ));
-    pairs.push((
-        "era".into(),
-        RestrictedExpression::new_string(caller.version.to_string()),
     ));
     if let Some(ip) = caller.client_ip.filter(|_| needs.client_ip) {
         pairs.push(("client_ip".into(), ip_expression(ip)));

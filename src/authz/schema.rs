@@ -169,12 +169,24 @@ entity Resource in [Upstream] {{
   upstream: String,
 }};
 
+// An A2A agent: Agent::"<agent>", its registry entry's name; `skills` are its card's skill ids.
+entity Agent in [Upstream] {{
+  name: String,
+  skills: Set<String>,
+}};
+
 type Arguments = {args};
 
+// One context for every action, so a policy without an action scope validates for all.
+// `method`: the method as sent (`tools/call`, `SendMessage`, `message/send`, `GetAgentCard` for
+// a card or the directory …); `era` and `version`: the protocol version the request is served
+// in (an MCP era, or the A2A version `1.0`, `0.3`); `arguments` is empty for A2A.
 type Request = {{
   arguments: Arguments,
   endpoint: String,
   era: String,
+  method: String,
+  version: String,
   client_ip?: ipaddr,
   now: datetime,
 }};
@@ -194,6 +206,12 @@ action get_prompt appliesTo {{
 action read_resource appliesTo {{
   principal: [User, ApiKey, Anonymous],
   resource: [Resource],
+  context: Request,
+}};
+
+action send_message, read_task, cancel_task, configure_push, read_card appliesTo {{
+  principal: [User, ApiKey, Anonymous],
+  resource: [Agent],
   context: Request,
 }};
 "#
@@ -233,6 +251,8 @@ mod tests {
             when { context.arguments has amount && context.arguments.amount.lessThanOrEqual(decimal("100.0")) };
             permit(principal is User, action, resource is Tool) when { principal.claims has dept && resource.read_only };
             forbid(principal, action, resource) when { context has client_ip && !context.client_ip.isLoopback() };
+            permit(principal in Group::"planners", action == Action::"send_message", resource == Agent::"planner")
+            when { resource.skills.contains("trip-planning") && context.version == "1.0" && context.method like "Send*" };
         "#
         .parse()
         .unwrap();

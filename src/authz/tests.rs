@@ -82,6 +82,7 @@ fn sliced_decisions_equal_cedar_over_the_whole_set() {
                         attrs: Attrs::Tool(h),
                     };
                     let ask = Ask {
+                        method: None,
                         caller: c,
                         target,
                         arguments: value.as_ref().map(|value| Args {
@@ -101,7 +102,8 @@ fn sliced_decisions_equal_cedar_over_the_whole_set() {
                         &request::Reads::All,
                     )
                     .unwrap();
-                    let context = request::context(c, Some(cedar_args), now, &request::Needs::ALL).unwrap();
+                    let context =
+                        request::context(c, target.action, None, Some(cedar_args), now, &request::Needs::ALL).unwrap();
                     let req = cedar_request(c, &target, context).unwrap();
                     let mut list: Vec<Entity> = Vec::new();
                     request::principal_entities(&c.principal, &mut list).unwrap();
@@ -204,6 +206,7 @@ fn remembered_decisions_follow_arguments_and_reloads() {
         };
         authz
             .decide(&Ask {
+                method: None,
                 caller: &alice,
                 target,
                 arguments: Some(Args {

@@ -44,10 +44,28 @@ pub enum Action {
     CallTool,
     GetPrompt,
     ReadResource,
+    /// A2A `SendMessage`, `SendStreamingMessage` (and their v0.3 names).
+    SendMessage,
+    /// A2A `GetTask`, `ListTasks`, `SubscribeToTask`.
+    ReadTask,
+    CancelTask,
+    /// The A2A push-notification config methods.
+    ConfigurePush,
+    /// An A2A agent's card, its extended card, its place in the directory.
+    ReadCard,
 }
 
 impl Action {
-    pub const ALL: [Self; 3] = [Self::CallTool, Self::GetPrompt, Self::ReadResource];
+    pub const ALL: [Self; 8] = [
+        Self::CallTool,
+        Self::GetPrompt,
+        Self::ReadResource,
+        Self::SendMessage,
+        Self::ReadTask,
+        Self::CancelTask,
+        Self::ConfigurePush,
+        Self::ReadCard,
+    ];
 
     /// Its Cedar id: `Action::"call_tool"`.
     pub fn id(self) -> &'static str {
@@ -55,6 +73,26 @@ impl Action {
             Self::CallTool => "call_tool",
             Self::GetPrompt => "get_prompt",
             Self::ReadResource => "read_resource",
+            Self::SendMessage => "send_message",
+            Self::ReadTask => "read_task",
+            Self::CancelTask => "cancel_task",
+            Self::ConfigurePush => "configure_push",
+            Self::ReadCard => "read_card",
+        }
+    }
+
+    /// Whether it acts on an A2A agent.
+    pub fn is_a2a(self) -> bool {
+        self.resource_type() == "Agent"
+    }
+
+    /// The MCP method an MCP action stands for, as policies read it in `context.method`.
+    pub fn mcp_method(self) -> Option<&'static str> {
+        match self {
+            Self::CallTool => Some("tools/call"),
+            Self::GetPrompt => Some("prompts/get"),
+            Self::ReadResource => Some("resources/read"),
+            _ => None,
         }
     }
 
@@ -68,6 +106,7 @@ impl Action {
             Self::CallTool => "Tool",
             Self::GetPrompt => "Prompt",
             Self::ReadResource => "Resource",
+            Self::SendMessage | Self::ReadTask | Self::CancelTask | Self::ConfigurePush | Self::ReadCard => "Agent",
         }
     }
 
@@ -103,13 +142,17 @@ impl Default for ToolHints {
 
 /// The attributes a resource has beyond its name and upstream, by its type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Attrs {
+pub enum Attrs<'a> {
     #[default]
     None,
     Tool(ToolHints),
+    /// An A2A agent's skill ids, from its card.
+    Agent {
+        skills: &'a [String],
+    },
 }
 
-impl Attrs {
+impl Attrs<'_> {
     /// The attributes of what `action` acts on: a tool's hints for `call_tool`, else none.
     pub fn of(action: Action, hints: ToolHints) -> Self {
         match action {
@@ -121,13 +164,14 @@ impl Attrs {
 
 /// What a request acts on: a resource of the action's type, `<Type>::"<upstream>/<name>"`, whose
 /// parent is `Upstream::"<upstream>"`. Named by its upstream's own name, never the exposed one.
+/// An A2A agent is its own upstream: `Agent::"<agent>"` in `Upstream::"<agent>"`.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub action: Action,
     pub upstream: &'a str,
     /// The name the upstream knows it by (tool, prompt), or a resource's URI.
     pub name: &'a str,
-    pub attrs: Attrs,
+    pub attrs: Attrs<'a>,
 }
 
 /// A call's arguments, read once.
@@ -149,6 +193,9 @@ pub struct Ask<'a> {
     pub target: Target<'a>,
     /// `None` for actions without arguments (reads, prompts listed by reference).
     pub arguments: Option<Args<'a>>,
+    /// The protocol method asked (A2A: `SendMessage`, `tasks/get` …), as policies read it in
+    /// `context.method`; `None` for MCP actions, whose method the action already names.
+    pub method: Option<&'a str>,
 }
 
 /// Arguments a policy reads but cannot be given exactly (a decimal with more than four places,

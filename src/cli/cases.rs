@@ -160,6 +160,7 @@ impl Case {
         };
         let value = Value::Object(self.arguments.clone().unwrap_or_default());
         let ask = Ask {
+            method: None,
             caller: &caller,
             target,
             arguments: Some(Args {

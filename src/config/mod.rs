@@ -9,6 +9,7 @@
 //! `snapshot` composes them all into the [`Config`] the rest of agentmux reads. A request works
 //! on one snapshot from start to end.
 
+mod a2a;
 mod audit;
 mod auth;
 mod authz;
@@ -26,6 +27,7 @@ mod snapshot;
 mod transport;
 mod upstream;
 
+pub use a2a::{A2aSettings, AgentSpec, Signatures};
 pub use audit::{AuditArguments, AuditSettings, AuditSink};
 pub use auth::{ApiKeySpec, AuthSettings, IssuerSpec, JwksSource, token_type};
 pub use authz::Denied;

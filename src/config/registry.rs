@@ -1,6 +1,7 @@
 //! The upstream registry: a directory (or list) of files, each read by its kind.
 //!
-//! - `*.yaml` / `*.yml`: one agentmux upstream per file, name = `name:` or the file stem;
+//! - `*.yaml` / `*.yml`: one agentmux upstream per file, an MCP server (`mcp:`) or an A2A agent
+//!   (`a2a:`), name = `name:` or the file stem;
 //! - `*.json`: an IDE's MCP config read as-is: the `mcpServers` object of Claude Desktop, Claude
 //!   Code (`.mcp.json`) and Cursor, or the `servers` object of VS Code. Each entry is an upstream.
 //!
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::a2a::{self, AgentSpec};
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
 use super::raw::{RawTransport, RawUpstream, UpstreamProtocol};
@@ -19,9 +21,16 @@ use super::secret::Secret;
 use super::transport::{TransportSpec, http_transport};
 use super::upstream::{self, UpstreamSpec};
 
+/// What a registry holds: MCP servers and A2A agents, under names unique across both.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub upstreams: Vec<UpstreamSpec>,
+    pub agents: Vec<AgentSpec>,
+}
+
 /// Reads every registry path; problems are collected, good entries are kept.
-pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> Vec<UpstreamSpec> {
-    let mut upstreams = Vec::new();
+pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> Registry {
+    let mut registry = Registry::default();
     for path in paths {
         if path.is_dir() {
             let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
@@ -33,19 +42,19 @@ pub fn load(paths: &[PathBuf], explicit: bool, problems: &mut Vec<Problem>) -> V
             };
             files.sort();
             for file in files.iter().filter(|f| f.is_file()) {
-                load_file(file, false, &mut upstreams, problems);
+                load_file(file, false, &mut registry, problems);
             }
         } else if path.is_file() {
-            load_file(path, true, &mut upstreams, problems);
+            load_file(path, true, &mut registry, problems);
         } else if explicit {
             problems.push(Problem::new(path, None, "registry path does not exist"));
         }
     }
-    reject_duplicates(&upstreams, problems);
-    upstreams
+    reject_duplicates(&registry, problems);
+    registry
 }
 
-fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, problems: &mut Vec<Problem>) {
+fn load_file(file: &Path, named_explicitly: bool, out: &mut Registry, problems: &mut Vec<Problem>) {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let text = match ext {
         "yaml" | "yml" | "json" => match std::fs::read_to_string(file) {
@@ -64,23 +73,37 @@ fn load_file(file: &Path, named_explicitly: bool, out: &mut Vec<UpstreamSpec>, p
     };
     let base = file.parent().unwrap_or(Path::new("."));
     if ext == "json" {
-        out.extend(ide_file(file, &text, problems));
-    } else if let Some(spec) = yaml_file(file, base, &text, problems) {
-        out.push(spec);
+        out.upstreams.extend(ide_file(file, &text, problems));
+    } else {
+        yaml_file(file, base, &text, out, problems);
     }
 }
 
-fn yaml_file(file: &Path, base: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<UpstreamSpec> {
-    let raw: RawUpstream = match with_base_dir(base, || serde_yaml_ng::from_str(text)) {
+fn yaml_file(file: &Path, base: &Path, text: &str, out: &mut Registry, problems: &mut Vec<Problem>) {
+    let mut raw: RawUpstream = match with_base_dir(base, || serde_yaml_ng::from_str(text)) {
         Ok(raw) => raw,
         Err(e) => {
-            problems.push(Problem::from_yaml(file, &e));
-            return None;
+            return problems.push(Problem::from_yaml(file, &e));
         }
     };
-    upstream::resolve(raw, file, base, text)
-        .map_err(|problem| problems.push(problem))
-        .ok()
+    let entry =
+        upstream::entry_name(raw.name.clone(), file, text).and_then(|name| match (raw.mcp.take(), raw.a2a.take()) {
+            (Some(mcp), None) => upstream::resolve(name, raw, mcp, file, base, text).map(|u| out.upstreams.push(u)),
+            (None, Some(agent)) => a2a::agent(name, raw, agent, file, text).map(|a| out.agents.push(a)),
+            (Some(_), Some(_)) => Err(Problem::new(
+                file,
+                None,
+                "one registry file declares one upstream: `mcp:` or `a2a:`, not both",
+            )),
+            (None, None) => Err(Problem::new(
+                file,
+                None,
+                "missing `mcp:` (an MCP server) or `a2a:` (an A2A agent)",
+            )),
+        });
+    if let Err(problem) = entry {
+        problems.push(problem);
+    }
 }
 
 /// An IDE config file: `{"mcpServers": {...}}` or VS Code's `{"servers": {...}}`.
@@ -215,25 +238,33 @@ pub fn normalize_name(original: &str) -> String {
     }
 }
 
-fn reject_duplicates(upstreams: &[UpstreamSpec], problems: &mut Vec<Problem>) {
-    let describe = |u: &UpstreamSpec| match &u.declared_as {
-        Some(entry) => format!("entry `{entry}` of {}", u.declared_in.display()),
-        None => u.declared_in.display().to_string(),
+/// Names are unique across MCP servers and agents: both name tools, policies' `Upstream`s and
+/// endpoints.
+fn reject_duplicates(registry: &Registry, problems: &mut Vec<Problem>) {
+    let entries = registry
+        .upstreams
+        .iter()
+        .map(|u| (u.name.as_str(), u.declared_in.as_path(), u.declared_as.as_deref()))
+        .chain(
+            registry
+                .agents
+                .iter()
+                .map(|a| (a.name.as_str(), a.declared_in.as_path(), None)),
+        );
+    let describe = |file: &Path, entry: Option<&str>| match entry {
+        Some(entry) => format!("entry `{entry}` of {}", file.display()),
+        None => file.display().to_string(),
     };
-    let mut seen: HashMap<&str, &UpstreamSpec> = HashMap::new();
-    for u in upstreams {
-        if let Some(first) = seen.insert(&u.name, u) {
-            let this = match &u.declared_as {
-                Some(entry) => format!(" (entry `{entry}`)"),
-                None => String::new(),
-            };
+    let mut seen: HashMap<&str, (&Path, Option<&str>)> = HashMap::new();
+    for (name, file, entry) in entries {
+        if let Some((first_file, first_entry)) = seen.insert(name, (file, entry)) {
+            let this = entry.map(|e| format!(" (entry `{e}`)")).unwrap_or_default();
             problems.push(Problem::new(
-                &u.declared_in,
+                file,
                 None,
                 format!(
-                    "upstream name `{}`{this} is also declared by {}; names must be unique",
-                    u.name,
-                    describe(first)
+                    "upstream name `{name}`{this} is also declared by {}; names must be unique",
+                    describe(first_file, first_entry)
                 ),
             ));
         }

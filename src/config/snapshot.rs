@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use super::a2a::{self, A2aSettings, AgentSpec};
 use super::audit::{self, AuditSettings};
 use super::auth::{self, AuthSettings};
 use super::authz::{self, Denied};
@@ -25,6 +26,9 @@ pub struct Config {
     pub server: ServerSettings,
     pub mcp: McpSettings,
     pub upstreams: Vec<UpstreamSpec>,
+    /// A2A agents from the registry.
+    pub agents: Vec<AgentSpec>,
+    pub a2a: A2aSettings,
     /// Authorization policy directory (`*.cedar`); `None`: no authorization layer.
     pub policies: Option<PathBuf>,
     /// Who may connect; `None`: everyone, as `Anonymous`.
@@ -87,16 +91,21 @@ pub fn load_with(path: &Path, overrides: Overrides) -> Result<Config, ConfigErro
         Some(OneOrMany::Many(ps)) => ps.iter().map(|p| base.join(&p.0)).collect(),
     };
     let explicit_registry = raw.registry.is_some();
-    let upstreams = registry::load(&registry_paths, explicit_registry, &mut problems);
+    let registry::Registry { upstreams, agents } = registry::load(&registry_paths, explicit_registry, &mut problems);
+    let a2a = a2a::resolve(path, &raw.a2a, &mut problems);
 
     let mcp = mcp::resolve(&raw.mcp, path, &mut problems);
-    for u in upstreams.iter().filter(|u| u.name.contains(&mcp.separator)) {
+    let names = upstreams
+        .iter()
+        .map(|u| (&u.name, &u.declared_in))
+        .chain(agents.iter().map(|a| (&a.name, &a.declared_in)));
+    for (name, file) in names.filter(|(name, _)| name.contains(&mcp.separator)) {
         problems.push(Problem::new(
-            &u.declared_in,
+            file,
             None,
             format!(
-                "upstream name `{}` contains the separator `{}`; federated names would be ambiguous",
-                u.name, mcp.separator
+                "upstream name `{name}` contains the separator `{}`; federated names would be ambiguous",
+                mcp.separator
             ),
         ));
     }
@@ -115,6 +124,8 @@ pub fn load_with(path: &Path, overrides: Overrides) -> Result<Config, ConfigErro
             server,
             mcp,
             upstreams,
+            agents,
+            a2a,
             policies,
             auth,
             denied,

@@ -107,7 +107,7 @@ pub(super) fn resolve(m: RawMcpUpstream, file: &Path, base: &Path, text: &str) -
             let headers: BTreeMap<String, Secret> = m.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect();
             let oauth = m
                 .oauth
-                .map(|o| oauth_client(o, &headers))
+                .map(|o| oauth_client(o, &headers, "mcp.oauth"))
                 .transpose()
                 .map_err(|msg| Problem::new(file, nested_key_line(text, "oauth"), msg))?;
             http_transport(m.transport, url.0, headers, m.protocol.unwrap_or_default(), oauth)
@@ -126,26 +126,26 @@ pub(super) fn resolve(m: RawMcpUpstream, file: &Path, base: &Path, text: &str) -
     }
 }
 
-/// Validates `mcp.oauth` against the rest of the entry.
-fn oauth_client(raw: RawOAuth, headers: &BTreeMap<String, Secret>) -> Result<OAuthClient, String> {
+/// Validates an entry's `oauth` (`at`: where it is, `mcp.oauth`) against the rest of the entry.
+pub(super) fn oauth_client(raw: RawOAuth, headers: &BTreeMap<String, Secret>, at: &str) -> Result<OAuthClient, String> {
     // Two sources for one header would leave it to chance which credential the upstream sees.
     if headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
-        return Err(
-            "mcp.oauth: the token it gets is sent as `Authorization`; remove the static `Authorization` header".into(),
-        );
+        return Err(format!(
+            "{at}: the token it gets is sent as `Authorization`; remove the static `Authorization` header"
+        ));
     }
     let token_url = raw.token_url.0;
     let scheme_ok = ["http://", "https://"].iter().any(|s| token_url.starts_with(s));
     if !scheme_ok || reqwest::Url::parse(&token_url).is_err() {
-        return Err(format!("mcp.oauth.token_url: `{token_url}` is not an http(s) URL"));
+        return Err(format!("{at}.token_url: `{token_url}` is not an http(s) URL"));
     }
     if raw.client_id.0.is_empty() {
-        return Err("mcp.oauth.client_id: must not be empty".into());
+        return Err(format!("{at}.client_id: must not be empty"));
     }
     let scopes: Vec<String> = raw.scopes.into_iter().map(|s| s.0).collect();
     // Scopes travel space-separated in one `scope` parameter (RFC 6749 §3.3).
     if let Some(bad) = scopes.iter().find(|s| s.is_empty() || s.contains(char::is_whitespace)) {
-        return Err(format!("mcp.oauth.scopes: `{bad}` must be one non-empty word"));
+        return Err(format!("{at}.scopes: `{bad}` must be one non-empty word"));
     }
     Ok(OAuthClient {
         token_url,

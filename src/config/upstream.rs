@@ -10,7 +10,7 @@ use super::error::{Problem, key_line};
 use super::names::valid_name;
 // Their YAML spellings are the whole setting, so the raw enums serve the snapshot as is.
 pub use super::raw::{ArgumentValidation, UpstreamProtocol};
-use super::raw::{RawFilter, RawTimeouts, RawUpstream};
+use super::raw::{RawFilter, RawMcpUpstream, RawTimeouts, RawUpstream};
 use super::transport::{self, TransportSpec};
 
 /// One upstream MCP server.
@@ -66,10 +66,10 @@ impl UpstreamSpec {
     }
 }
 
-/// A registry YAML file's upstream; its name defaults to the file stem. `text` is the file's
-/// YAML, to name a problem's line; an entry has at most one problem, the first found.
-pub(super) fn resolve(raw: RawUpstream, file: &Path, base: &Path, text: &str) -> Result<UpstreamSpec, Problem> {
-    let name = match raw.name {
+/// A registry entry's name: `name:`, else the file stem; `text` is the file's YAML, to name a
+/// problem's line.
+pub(super) fn entry_name(name: Option<String>, file: &Path, text: &str) -> Result<String, Problem> {
+    let name = match name {
         Some(name) => name,
         None => file
             .file_stem()
@@ -84,7 +84,20 @@ pub(super) fn resolve(raw: RawUpstream, file: &Path, base: &Path, text: &str) ->
             format!("upstream name `{name}` must match [a-z0-9][a-z0-9-]* (set `name:` or rename the file)"),
         ));
     }
-    let transport = transport::resolve(raw.mcp, file, base, text)?;
+    Ok(name)
+}
+
+/// A registry YAML file's MCP server (its `mcp:` block is `mcp`); an entry has at most one
+/// problem, the first found.
+pub(super) fn resolve(
+    name: String,
+    raw: RawUpstream,
+    mcp: RawMcpUpstream,
+    file: &Path,
+    base: &Path,
+    text: &str,
+) -> Result<UpstreamSpec, Problem> {
+    let transport = transport::resolve(mcp, file, base, text)?;
     if raw.max_message_bytes.is_some_and(|n| n < MIN_MESSAGE_BYTES) {
         return Err(Problem::new(
             file,

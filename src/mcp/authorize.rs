@@ -57,6 +57,7 @@ impl Hub {
             return Ok(None);
         };
         let verdict = match gate.decide(&Ask {
+            method: None,
             caller: req.caller,
             target,
             arguments,

@@ -64,6 +64,7 @@ fn call(authz: &Authz, arguments: &str, declared: Option<&Declared>) -> Result<b
     }
     let caller = alice();
     let ask = Ask {
+        method: None,
         caller: &caller,
         target: refund(),
         arguments: Some(Args {
@@ -99,6 +100,7 @@ fn a_forbid_that_errors_denies() {
     let value = json!({"amount":"150"});
     let verdict = authz
         .decide(&Ask {
+            method: None,
             caller: &caller,
             target: refund(),
             arguments: Some(Args {
@@ -124,6 +126,7 @@ fn a_forbid_that_errors_denies_every_action() {
     let caller = alice();
     for action in [Action::CallTool, Action::GetPrompt, Action::ReadResource] {
         let ask = Ask {
+            method: None,
             caller: &caller,
             target: Target {
                 action,
@@ -235,6 +238,7 @@ fn policies_on_groups_load_for_every_principal_type() {
     let decide = |c: &Caller| {
         authz
             .decide(&Ask {
+                method: None,
                 caller: c,
                 target: refund(),
                 arguments: None,

@@ -3,6 +3,7 @@
 //! Raw types import only the leaves (`duration`, `expand`), never a resolved file: each resolved
 //! concern reads its raw section, so the dependency runs one way, raw → resolved.
 
+mod a2a;
 mod auth;
 mod mcp;
 mod policy;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use crate::config::expand::Text;
 
+pub use a2a::{RawA2a, RawAgent, Signatures};
 pub use auth::RawAuth;
 pub use mcp::{RawMcp, RawPrefix};
 pub use policy::{RawArguments, RawAudit, RawAuthz, RawChanged, RawDenied, RawNew, RawPinning};
@@ -36,6 +38,8 @@ pub struct RawConfig {
     pub pinning: Option<RawPinning>,
     #[serde(default)]
     pub mcp: RawMcp,
+    #[serde(default)]
+    pub a2a: RawA2a,
     #[serde(default)]
     pub server: RawServer,
 }

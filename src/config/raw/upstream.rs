@@ -8,12 +8,13 @@ use serde::Deserialize;
 use crate::config::duration::ConfigDuration;
 use crate::config::expand::Text;
 
-/// `registry/<name>.yaml`: one upstream.
+/// `registry/<name>.yaml`: one upstream, an MCP server (`mcp:`) or an A2A agent (`a2a:`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
     pub name: Option<String>,
-    pub mcp: RawMcpUpstream,
+    pub mcp: Option<RawMcpUpstream>,
+    pub a2a: Option<super::a2a::RawAgent>,
     #[serde(default)]
     pub tools: RawFilter,
     #[serde(default)]

@@ -32,7 +32,7 @@ fn reads_yaml_and_ide_files() {
     );
     write(dir.path(), "README.md", "not an upstream");
     let mut problems = Vec::new();
-    let ups = load(&[dir.path().to_path_buf()], true, &mut problems);
+    let ups = load(&[dir.path().to_path_buf()], true, &mut problems).upstreams;
     assert!(problems.is_empty(), "{problems:?}");
     let names: Vec<_> = ups.iter().map(|u| (u.name.as_str(), u.transport.kind())).collect();
     assert_eq!(
@@ -97,7 +97,7 @@ fn load_one(text: &str) -> Result<UpstreamSpec, Vec<String>> {
     let f = write(dir.path(), "up.yaml", text);
     write(dir.path(), "secret.txt", "s3cret\n");
     let mut problems = Vec::new();
-    let mut ups = load(std::slice::from_ref(&f), true, &mut problems);
+    let mut ups = load(std::slice::from_ref(&f), true, &mut problems).upstreams;
     if problems.is_empty() {
         Ok(ups.remove(0))
     } else {
@@ -175,4 +175,66 @@ fn oauth_misuse_is_reported_with_the_file() {
             "{text}: {problems:#?}"
         );
     }
+}
+
+#[test]
+fn a2a_agents_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "planner.yaml",
+        "a2a:\n  url: http://127.0.0.1:9999/\n  headers: { X-Team: ops }\ntools:\n  exclude: [\"admin-*\"]\n",
+    );
+    write(
+        dir.path(),
+        "cards.yaml",
+        "a2a:\n  card: https://agents.example.com/card.json\n  signatures: keep\n",
+    );
+    let mut problems = Vec::new();
+    let registry = load(&[dir.path().to_path_buf()], true, &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(registry.upstreams.is_empty());
+    let names: Vec<_> = registry
+        .agents
+        .iter()
+        .map(|a| (a.name.as_str(), a.card_url.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("cards", "https://agents.example.com/card.json"),
+            ("planner", "http://127.0.0.1:9999/.well-known/agent-card.json")
+        ]
+    );
+    assert!(!registry.agents[1].tools.admits("admin-reset"));
+
+    for (text, expect) in [
+        ("a2a:\n  url: http://x\n  bogus: 1\n", "unknown field `bogus`"),
+        ("a2a:\n  url: http://x\nmcp:\n  url: http://y\n", "not both"),
+        (
+            "a2a:\n  url: http://x\nprompts:\n  exclude: [a]\n",
+            "`prompts` applies to MCP servers",
+        ),
+        ("a2a:\n  url: ftp://x\n", "not an http(s) URL"),
+        ("name: fast\n", "missing `mcp:`"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "a.yaml", text);
+        let mut problems = Vec::new();
+        load(std::slice::from_ref(&f), true, &mut problems);
+        assert!(
+            problems.iter().any(|p| p.to_string().contains(expect)),
+            "{text}: {problems:?}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", "name: same\na2a:\n  url: http://x\n");
+    write(dir.path(), "b.yaml", "name: same\nmcp:\n  url: http://y/mcp\n");
+    let mut problems = Vec::new();
+    load(&[dir.path().to_path_buf()], true, &mut problems);
+    assert!(
+        problems.iter().any(|p| p.to_string().contains("names must be unique")),
+        "{problems:?}"
+    );
 }
