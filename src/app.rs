@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::a2a::A2a;
 use crate::audit::Audit;
 use crate::auth::Authenticator;
 use crate::authz::Authz;
@@ -26,6 +27,7 @@ const UPSTREAM_STOP: Duration = Duration::from_secs(5);
 /// The hub and its upstreams, without any listener (`serve`, `stdio` and `tools` add theirs).
 pub struct Core {
     pub hub: Arc<Hub>,
+    pub a2a: Arc<A2a>,
     pub config: Arc<Config>,
     audit: Arc<Audit>,
     tasks: TaskTracker,
@@ -42,19 +44,30 @@ impl Core {
         let audit = Arc::new(audit);
         let claims = config.auth.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
         let authz = config.policies.as_ref().map(|dir| Arc::new(Authz::new(dir, claims)));
+        let gate = authz.clone().map(|a| a as Arc<dyn Gate>);
         hub.secure(Security {
-            gate: authz.clone().map(|a| a as Arc<dyn Gate>),
+            gate: gate.clone(),
             audit: Arc::clone(&audit),
             denied: config.denied,
         });
+        let a2a = Arc::new(A2a::new(
+            &config,
+            crate::a2a::Security {
+                gate,
+                audit: Arc::clone(&audit),
+                denied: config.denied,
+            },
+        )?);
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         hub.start(inbox, &tasks, &shutdown);
+        a2a.start(&tasks, &shutdown);
         if let Some(authz) = authz {
             tasks.spawn(watch_policies(Arc::clone(&hub), authz, shutdown.clone()));
         }
         Ok(Self {
             hub,
+            a2a,
             config: Arc::new(config),
             audit,
             tasks,
@@ -142,7 +155,10 @@ impl Gateway {
         let router = http::router(Arc::new(Inputs {
             config: Arc::clone(&core.config),
             auth,
-            protocols: vec![Arc::new(McpProtocol(Arc::clone(&core.hub)))],
+            protocols: vec![
+                Arc::new(McpProtocol(Arc::clone(&core.hub))),
+                Arc::new(A2aProtocol(Arc::clone(&core.a2a))),
+            ],
         }));
         let stop_accepting = CancellationToken::new();
         // Per core: this thread serves too, and the others each on their own socket.
@@ -218,6 +234,32 @@ impl Protocol for McpProtocol {
 
     fn sessions(&self) -> u64 {
         self.0.sessions().count()
+    }
+}
+
+/// The A2A router as the edge mounts it.
+struct A2aProtocol(Arc<A2a>);
+
+impl Protocol for A2aProtocol {
+    fn router(&self) -> axum::Router {
+        Arc::clone(&self.0).router()
+    }
+
+    fn resource_of<'p>(&self, path: &'p str) -> Option<&'p str> {
+        A2a::resource_of(path)
+    }
+
+    fn serves_resource(&self, _path: &str) -> bool {
+        // Agents share the root's protected-resource document.
+        false
+    }
+
+    fn waiting_for(&self) -> Vec<String> {
+        self.0.waiting_for()
+    }
+
+    fn sessions(&self) -> u64 {
+        0
     }
 }
 

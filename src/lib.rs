@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod a2a;
 pub mod app;
 pub mod arguments;
 pub mod audit;

@@ -38,6 +38,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sse",
         ],
     ),
+    (
+        "a2a",
+        &[
+            "audit", "authz", "config", "egress", "error", "identity", "jsonrpc", "metrics",
+        ],
+    ),
     ("egress", &["config"]),
     ("audit", &["batched", "config", "metrics"]),
     ("batched", &[]),

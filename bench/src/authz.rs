@@ -80,6 +80,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
     let declared = agentmux::arguments::Declared::of(&schema);
     let value = agentmux::arguments::parse(Some(&args)).map_err(anyhow::Error::msg)?;
     let ask = Ask {
+        method: None,
         caller: &caller,
         target,
         arguments: Some(Args {

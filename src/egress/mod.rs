@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod http_client;
+pub mod sse_bound;
 
 /// Why an outbound request could not be made or read.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::upstream::RawOAuth;
+use super::oauth::RawOAuth;
 use crate::config::duration::ConfigDuration;
 use crate::config::expand::Text;
 

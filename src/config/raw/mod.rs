@@ -6,6 +6,7 @@
 mod a2a;
 mod auth;
 mod mcp;
+mod oauth;
 mod policy;
 mod server;
 mod upstream;
@@ -17,11 +18,11 @@ use crate::config::expand::Text;
 pub use a2a::{RawA2a, RawAgent, Signatures};
 pub use auth::RawAuth;
 pub use mcp::{RawMcp, RawPrefix};
+pub use oauth::{RawClientAuth, RawOAuth};
 pub use policy::{RawArguments, RawAudit, RawAuthz, RawChanged, RawDenied, RawNew, RawPinning};
 pub use server::{ForwardedHeader, RawServer, RuntimeFlavor};
 pub use upstream::{
-    ArgumentValidation, RawClientAuth, RawFilter, RawMcpUpstream, RawOAuth, RawTimeouts, RawTransport, RawUpstream,
-    UpstreamProtocol,
+    ArgumentValidation, RawFilter, RawMcpUpstream, RawTimeouts, RawTransport, RawUpstream, UpstreamProtocol,
 };
 
 /// `agentmux.yaml`.

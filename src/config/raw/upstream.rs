@@ -8,6 +8,8 @@ use serde::Deserialize;
 use crate::config::duration::ConfigDuration;
 use crate::config::expand::Text;
 
+use super::oauth::RawOAuth;
+
 /// `registry/<name>.yaml`: one upstream, an MCP server (`mcp:`) or an A2A agent (`a2a:`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,41 +60,6 @@ pub struct RawMcpUpstream {
     pub protocol: Option<UpstreamProtocol>,
     /// agentmux's own OAuth client credentials toward this (HTTP) upstream.
     pub oauth: Option<RawOAuth>,
-}
-
-/// `mcp.oauth`: the client credentials grant (RFC 6749 §4.4) agentmux uses to get its own
-/// access token for an upstream. Its Debug leaves the secret out.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOAuth {
-    pub token_url: Text,
-    pub client_id: Text,
-    pub client_secret: Text,
-    #[serde(default)]
-    pub scopes: Vec<Text>,
-    pub audience: Option<Text>,
-    pub resource: Option<Text>,
-    pub auth_method: Option<RawClientAuth>,
-}
-
-impl std::fmt::Debug for RawOAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawOAuth")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How agentmux authenticates to the token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RawClientAuth {
-    /// HTTP Basic with the form-encoded id and secret (`client_secret_basic`).
-    Basic,
-    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
-    Post,
 }
 
 /// Which MCP era to speak to an HTTP upstream.

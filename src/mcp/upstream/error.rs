@@ -47,3 +47,20 @@ impl From<crate::egress::EgressError> for UpstreamError {
         }
     }
 }
+
+/// An upstream's event streams fail with its name (`crate::egress::sse_bound`).
+pub struct StreamOf(pub std::sync::Arc<str>);
+
+impl crate::egress::sse_bound::StreamErrors<UpstreamError> for StreamOf {
+    fn too_large(&self, limit: usize) -> UpstreamError {
+        UpstreamError::TooLarge {
+            upstream: std::sync::Arc::clone(&self.0),
+            what: "an SSE event",
+            limit,
+        }
+    }
+
+    fn invalid(&self, problem: String) -> UpstreamError {
+        UpstreamError::Protocol(problem)
+    }
+}

@@ -18,11 +18,11 @@ use tracing::{debug, warn};
 use super::correlate::Correlator;
 use super::handshake::{initialize_params, parse_initialize};
 use super::http_body::bounded_unlimited;
-use super::sse_bound;
 use super::{InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts};
 use crate::egress::credentials::{self, Credentials};
 use crate::egress::http_client::{self, describe};
+use crate::egress::sse_bound;
 use crate::jsonrpc::{self, Message, Raw};
 
 pub struct SseLink {
@@ -227,7 +227,7 @@ impl Reader {
         let mut endpoint = Some(endpoint);
         let mut post_url: Option<reqwest::Url> = None;
         let bytes = bounded_unlimited(response.bytes_stream());
-        let mut stream = sse_bound::events(bytes, Arc::clone(&self.name), self.max_event);
+        let mut stream = sse_bound::events(bytes, super::error::StreamOf(Arc::clone(&self.name)), self.max_event);
         let mut failure = UpstreamError::Closed;
         loop {
             let event = tokio::select! {

@@ -14,7 +14,6 @@ mod link;
 #[cfg(test)]
 mod memory;
 pub mod reaper;
-mod sse_bound;
 mod stateless;
 mod stdio;
 mod streamable_http;

@@ -20,12 +20,12 @@ use tracing::{debug, info, warn};
 use super::correlate::response_outcome;
 use super::handshake::{answer_server_request, initialize_params, parse_initialize};
 use super::http_body::{bounded, bounded_unlimited, error_status, read_bounded};
-use super::sse_bound;
 use super::stateless;
 use super::{Inbound, InitializeResult, NotificationSink, UpstreamError, UpstreamEvent};
 use crate::config::{Secret, Timeouts, UpstreamProtocol};
 use crate::egress::credentials::{self, Credentials};
 use crate::egress::http_client::{self, describe, is_event_stream};
+use crate::egress::sse_bound;
 use crate::jsonrpc::{self, Kind, Message, Raw};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -318,7 +318,7 @@ impl HttpLink {
         sink: Option<&NotificationSink>,
     ) -> Result<Option<Raw>, UpstreamError> {
         let wanted = id.map(|id| id.to_string());
-        let mut events = sse_bound::events(stream, Arc::clone(&self.name), self.max_message);
+        let mut events = sse_bound::events(stream, super::error::StreamOf(Arc::clone(&self.name)), self.max_message);
         while let Some(event) = events.next().await {
             let event = event?;
             if event.data.trim().is_empty() {

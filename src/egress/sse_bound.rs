@@ -1,55 +1,54 @@
-//! SSE events from upstreams, each bounded in size.
+//! SSE events from a peer, each bounded in size.
 //!
 //! `eventsource_stream` buffers an event until its closing blank line, however long that takes:
-//! an upstream that streams one endless event (or one endless line) would grow agentmux's memory
+//! a peer that streams one endless event (or one endless line) would grow agentmux's memory
 //! without limit. [`events`] counts the bytes beneath the parser since the last blank line and
-//! fails the stream once they pass the upstream's `max_message_bytes`, so the parser never holds
-//! more than that. One stream fails; the link's other streams and other upstreams do not notice.
-
-use std::sync::Arc;
+//! fails the stream once they pass `limit`, so the parser never holds more than that. One stream
+//! fails; other streams and other peers do not notice.
 
 use bytes::Bytes;
 use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 
-use super::UpstreamError;
+/// How a protocol says what went wrong with one peer's stream, in its own error type `E`.
+pub trait StreamErrors<E> {
+    /// An event passed `limit` bytes.
+    fn too_large(&self, limit: usize) -> E;
+    /// The stream is not valid SSE (bad UTF-8, say).
+    fn invalid(&self, problem: String) -> E;
+}
 
-/// The events of `stream`; an event over `limit` bytes ends it with [`UpstreamError::TooLarge`].
-pub fn events(
-    stream: impl Stream<Item = Result<Bytes, UpstreamError>> + Unpin,
-    upstream: Arc<str>,
+/// The events of `stream`; an event over `limit` bytes ends it with `errors.too_large(limit)`.
+pub fn events<E: 'static>(
+    stream: impl Stream<Item = Result<Bytes, E>> + Unpin,
+    errors: impl StreamErrors<E> + Send + Sync + 'static,
     limit: usize,
-) -> impl Stream<Item = Result<Event, UpstreamError>> + Unpin {
+) -> impl Stream<Item = Result<Event, E>> + Unpin {
+    let errors = std::sync::Arc::new(errors);
+    let invalid = std::sync::Arc::clone(&errors);
     let mut bound = EventBound::new(limit);
     let checked = stream
         .map(move |chunk| {
             let chunk = chunk?;
-            bound.feed(&chunk).map_err(|()| UpstreamError::TooLarge {
-                upstream: Arc::clone(&upstream),
-                what: "an SSE event",
-                limit,
-            })?;
+            bound.feed(&chunk).map_err(|()| errors.too_large(limit))?;
             Ok(chunk)
         })
         // Nothing after the first error reaches the parser: the stream is over.
         .scan(false, until_error);
     checked
         .eventsource()
-        .map(|event| {
+        .map(move |event| {
             event.map_err(|e| match e {
                 EventStreamError::Transport(e) => e,
-                EventStreamError::Utf8(e) => UpstreamError::Protocol(format!("event stream: {e}")),
-                EventStreamError::Parser(e) => UpstreamError::Protocol(format!("event stream: {e}")),
+                EventStreamError::Utf8(e) => invalid.invalid(format!("event stream: {e}")),
+                EventStreamError::Parser(e) => invalid.invalid(format!("event stream: {e}")),
             })
         })
         .scan(false, until_error)
 }
 
 /// For `scan`: passes items up to and including the first error, then ends the stream.
-fn until_error<T>(
-    failed: &mut bool,
-    item: Result<T, UpstreamError>,
-) -> std::future::Ready<Option<Result<T, UpstreamError>>> {
+fn until_error<T, E>(failed: &mut bool, item: Result<T, E>) -> std::future::Ready<Option<Result<T, E>>> {
     if *failed {
         return std::future::ready(None);
     }
@@ -144,14 +143,26 @@ mod tests {
         assert!(feed_all(30, &["data: 0123456789\r", "\n\r\ndata: 0123456789\r\n\r\n"]).is_ok());
     }
 
+    struct Named(&'static str);
+
+    impl StreamErrors<String> for Named {
+        fn too_large(&self, limit: usize) -> String {
+            format!("{}: an event over {limit} bytes", self.0)
+        }
+
+        fn invalid(&self, problem: String) -> String {
+            problem
+        }
+    }
+
     #[tokio::test]
-    async fn the_stream_names_the_upstream_and_the_limit() {
-        let chunks: Vec<Result<Bytes, UpstreamError>> = vec![
+    async fn the_stream_names_the_peer_and_the_limit() {
+        let chunks: Vec<Result<Bytes, String>> = vec![
             Ok(Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")),
             Ok(Bytes::from(vec![b'x'; 5000])),
             Ok(Bytes::from_static(b"\n\n")),
         ];
-        let mut events = events(stream::iter(chunks), "big".into(), 4096);
+        let mut events = events(stream::iter(chunks), Named("big"), 4096);
         let first = events.next().await;
         assert!(matches!(first, Some(Ok(ref e)) if e.data == "{\"a\":1}"), "{first:?}");
         let Some(Err(error)) = events.next().await else {

@@ -1,0 +1,165 @@
+//! One A2A agent from the registry: its card, fetched at start and kept fresh by a supervisor
+//! task, and how agentmux reaches it (agentmux's own headers and OAuth token, never a
+//! caller's). An agent whose card cannot be read is marked failed and tried again with backoff;
+//! it affects nobody else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use http::HeaderMap;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::card::{Card, MAX_CARD_BYTES};
+use crate::config::AgentSpec;
+use crate::egress::EgressError;
+use crate::egress::credentials::{self, Credentials};
+use crate::egress::http_client::{self, describe};
+
+/// Retry delays after a failed card fetch.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LAST_RETRY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub enum Status {
+    Connecting,
+    Ready,
+    Failed { reason: String },
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Ready => "ready",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+pub struct Agent {
+    pub spec: AgentSpec,
+    client: reqwest::Client,
+    headers: HeaderMap,
+    credentials: Option<Credentials>,
+    card: ArcSwapOption<Card>,
+    status: ArcSwap<Status>,
+    /// Set once the first fetch has ended (either way): readiness waits for it.
+    tried: std::sync::atomic::AtomicBool,
+    /// Asks the supervisor to fetch the card now.
+    refetch: tokio::sync::Notify,
+}
+
+impl Agent {
+    pub fn new(spec: AgentSpec) -> anyhow::Result<Self> {
+        let client = http_client::client(&spec.timeouts)?;
+        let headers = http_client::header_map(&spec.headers)?;
+        let credentials = spec
+            .oauth
+            .as_ref()
+            .map(|o| Credentials::new(&spec.name, o, &spec.timeouts))
+            .transpose()?;
+        Ok(Self {
+            spec,
+            client,
+            headers,
+            credentials,
+            card: ArcSwapOption::empty(),
+            status: ArcSwap::from_pointee(Status::Connecting),
+            tried: std::sync::atomic::AtomicBool::new(false),
+            refetch: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn card(&self) -> Option<Arc<Card>> {
+        self.card.load_full()
+    }
+
+    pub fn status(&self) -> Arc<Status> {
+        self.status.load_full()
+    }
+
+    pub fn tried(&self) -> bool {
+        self.tried.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Fetches the card again soon (a request found the agent's interfaces gone, say).
+    pub fn refresh_soon(&self) {
+        self.refetch.notify_one();
+    }
+
+    /// A request to the agent with agentmux's headers and token (renewed once on a 401).
+    pub async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, EgressError> {
+        credentials::send(self.credentials.as_ref(), |bearer| {
+            let mut request = build(&self.client).headers(self.headers.clone());
+            if let Some(bearer) = bearer {
+                request = request.header(http::header::AUTHORIZATION, bearer);
+            }
+            async move { request.send().await.map_err(|e| EgressError::Transport(describe(&e))) }
+        })
+        .await
+    }
+
+    async fn fetch_card(&self) -> Result<Card, String> {
+        let url = &self.spec.card_url;
+        let timeout = self.spec.timeouts.list.max(Duration::from_secs(1));
+        let response = tokio::time::timeout(timeout, self.send(|c| c.get(url)))
+            .await
+            .map_err(|_| format!("no card from {url} within {timeout:?}"))?
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let (body, truncated) = tokio::time::timeout(timeout, http_client::read_prefix(response, MAX_CARD_BYTES))
+            .await
+            .map_err(|_| format!("the card at {url} did not finish within {timeout:?}"))?
+            .map_err(|e| describe(&e))?;
+        if !status.is_success() {
+            return Err(format!("{url} answered {status}"));
+        }
+        if truncated {
+            return Err(format!("the card at {url} is larger than {MAX_CARD_BYTES} bytes"));
+        }
+        Card::parse(&body)
+    }
+
+    /// Keeps the card fresh until shutdown: every `refresh`, on request, and with backoff after
+    /// a failure. A failed refresh keeps serving the last good card.
+    pub async fn supervise(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut retry = FIRST_RETRY;
+        loop {
+            let wait = match self.fetch_card().await {
+                Ok(card) => {
+                    if !matches!(**self.status.load(), Status::Ready) {
+                        info!(agent = %self.name(), skills = card.skills.len(), "agent card fetched");
+                    }
+                    self.card.store(Some(Arc::new(card)));
+                    self.status.store(Arc::new(Status::Ready));
+                    retry = FIRST_RETRY;
+                    self.spec.refresh
+                }
+                Err(reason) => {
+                    warn!(agent = %self.name(), %reason, "cannot read the agent's card; retrying in {retry:?}");
+                    if self.card.load().is_none() {
+                        self.status.store(Arc::new(Status::Failed { reason }));
+                    }
+                    let wait = retry;
+                    retry = (retry * 2).min(LAST_RETRY);
+                    wait
+                }
+            };
+            self.tried.store(true, std::sync::atomic::Ordering::Relaxed);
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+                () = self.refetch.notified() => {}
+            }
+        }
+    }
+}
