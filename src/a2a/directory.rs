@@ -9,6 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::exchange::{Fail, Failure, Front};
 use super::methods::{GET_CARD, version};
 use super::record::Call;
 use super::{A2a, Agent, Status};
@@ -16,8 +17,8 @@ use crate::authz::{Action, Caller};
 use crate::config::{Denied, Signatures};
 use crate::identity::Requester;
 
-fn problem(status: StatusCode, message: String) -> Response {
-    json_body(status, &json!({ "error": message }))
+fn problem((fail, message): (Fail, String)) -> Response {
+    Front::Rest.fail(Failure::new(fail, message))
 }
 
 fn json_body(status: StatusCode, value: &impl serde::Serialize) -> Response {
@@ -45,11 +46,11 @@ impl A2a {
 
     /// The answer for an agent that is not there for this caller: unknown, or (with
     /// `authz.denied: forbidden` and an agent that exists) forbidden.
-    pub(super) fn not_found(&self, name: &str, exists: bool) -> (StatusCode, String) {
+    pub(super) fn not_found(&self, name: &str, exists: bool) -> (Fail, String) {
         if exists && self.security.denied == Denied::Forbidden {
-            (StatusCode::FORBIDDEN, format!("you may not use agent `{name}`"))
+            (Fail::Forbidden, format!("you may not use agent `{name}`"))
         } else {
-            (StatusCode::NOT_FOUND, format!("no agent `{name}` here"))
+            (Fail::UnknownAgent, format!("no agent `{name}` here"))
         }
     }
 }
@@ -62,24 +63,19 @@ pub async fn card(
     headers: HeaderMap,
 ) -> Response {
     let Some(agent) = a2a.agent(&name) else {
-        let (status, message) = a2a.not_found(&name, false);
-        return problem(status, message);
+        return problem(a2a.not_found(&name, false));
     };
     let version = version(headers.get("a2a-version").and_then(|v| v.to_str().ok())).unwrap_or("1.0");
     let caller = A2a::caller(&who, &name, version);
     if !a2a.may_read_card(&caller, agent) {
-        let (status, message) = a2a.not_found(&name, true);
-        return problem(status, message);
+        return problem(a2a.not_found(&name, true));
     }
     let Some(card) = agent.card() else {
         let reason = match &*agent.status() {
             Status::Failed { reason } => reason.clone(),
             _ => "its card has not been read yet".into(),
         };
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("agent `{name}` is not available: {reason}"),
-        );
+        return problem((Fail::Agent, format!("agent `{name}` is not available: {reason}")));
     };
     let url = a2a.agent_url(&who, &headers, &name);
     let keep = agent.spec.signatures == Signatures::Keep;

@@ -10,10 +10,13 @@
 mod agent;
 mod card;
 mod directory;
+mod exchange;
 mod methods;
 mod owners;
 mod push;
 mod record;
+mod relay;
+mod rest;
 mod rpc;
 
 use std::collections::HashMap;
@@ -112,6 +115,7 @@ impl A2a {
             .route("/a2a/{agent}", post(rpc::post))
             .route("/a2a/{agent}/.well-known/agent-card.json", get(directory::card))
             .route("/a2a/{agent}/.well-known/agent.json", get(directory::card))
+            .route("/a2a/{agent}/{*rest}", axum::routing::any(rest::any))
             .with_state(self)
     }
 

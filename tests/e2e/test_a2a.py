@@ -262,3 +262,42 @@ async def test_malformed_requests_get_clear_errors(hub: harness.Hub, keys: dict[
     assert answer["error"]["code"] == -32601 and "not an A2A method" in answer["error"]["message"], answer
     answer = await a2a_util.jsonrpc(url, "SendMessage", a2a_util.text_message_params("x"), version="9.9", headers=alice(keys))
     assert answer["error"]["code"] == -32009, answer
+
+
+async def test_http_json_binding_through_agentmux(hub: harness.Hub, keys: dict[str, tuple[str, str]]) -> None:
+    card_url = hub.url("/a2a/echo/.well-known/agent-card.json")
+    events = await a2a_util.sdk_send(card_url, "over rest", binding=a2a_util.HTTP_JSON, headers=alice(keys))
+    assert events[-1]["message"]["parts"][0]["text"] == "echo: over rest", events
+
+    # Streaming over HTTP+JSON: events arrive one by one, as StreamResponse objects.
+    states = []
+    async for _, event in a2a_util.sse_stream(
+        "POST",
+        hub.url("/a2a/stream/message:stream"),
+        json_body=a2a_util.text_message_params("go"),
+        headers={**alice(keys), "A2A-Version": "1.0"},
+    ):
+        if "statusUpdate" in event:
+            states.append(event["statusUpdate"]["status"]["state"])
+    assert states[-1] == "TASK_STATE_COMPLETED", states
+
+    # Tasks stay private over this binding too.
+    first = await a2a_util.jsonrpc(hub.url("/a2a/ask"), "SendMessage", a2a_util.text_message_params("trip"), headers=alice(keys))
+    task_id = first["result"]["task"]["id"]
+    v1 = {"A2A-Version": "1.0"}
+    r = httpx.get(hub.url(f"/a2a/ask/tasks/{task_id}"), headers={**bob(keys), **v1})
+    assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND", r.text
+    r = httpx.post(hub.url(f"/a2a/ask/tasks/{task_id}:cancel"), headers={**bob(keys), **v1})
+    assert r.status_code == 404, r.text
+    r = httpx.get(hub.url(f"/a2a/ask/tasks/{task_id}"), headers={**alice(keys), **v1})
+    assert r.status_code == 200 and r.json()["id"] == task_id, r.text
+    r = httpx.get(hub.url("/a2a/ask/tasks"), headers={**bob(keys), **v1})
+    assert r.status_code == 200 and task_id not in r.text, r.text
+    r = httpx.post(
+        hub.url(f"/a2a/ask/tasks/{task_id}/pushNotificationConfigs"),
+        json={"url": "http://169.254.169.254/"},
+        headers={**alice(keys), **v1},
+    )
+    assert r.status_code == 400 and "private or local" in r.text, r.text
+    r = httpx.get(hub.url("/a2a/echo/admin/reset"), headers={**alice(keys), **v1})
+    assert r.status_code == 404 and "not an A2A HTTP+JSON operation" in r.text, r.text

@@ -254,7 +254,23 @@ def check_secure(served: Served, copy: Path, credentials: dict[str, str]) -> Non
 
 
 Check = Callable[[Served, Path], None]
+def check_a2a(served: Served, copy: Path) -> None:
+    """Both agents are listed and reachable through agentmux with the official SDK client."""
+    import anyio
+    from a2a_util import sdk_send
+
+    def both_ready() -> dict[str, Any] | None:
+        agents = {a["name"]: a for a in served.get("/a2a").json()["agents"]}
+        return agents if {a["health"] for a in agents.values()} == {"ready"} and len(agents) == 2 else None
+
+    agents = harness.wait_until(both_ready, UPSTREAM_WAIT_S, lambda: f"both agents ready\n{served.proc.tail()}")
+    assert set(agents) == {"planner", "researcher"}, agents
+    events = anyio.run(sdk_send, agents["planner"]["card"], "plan a trip")
+    assert events[-1]["message"]["parts"][0]["text"] == "echo: plan a trip", events
+
+
 CHECKS: dict[str, Check] = {
+    "a2a": check_a2a,
     "quickstart": check_quickstart,
     "ide-config": check_ide_config,
     "remote": check_remote,
@@ -272,9 +288,30 @@ def served_example(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[t
     make_runnable(copy)
     credentials = secure_copy(copy, tmp_path) if name == "secure" else {}
     headers = {"Host": HOSTS[name]} if name in HOSTS else {}
-    served = serve(copy / config.name, tmp_path / "logs", headers)
-    yield name, served, copy, credentials
-    served.proc.stop()
+    agents = start_example_agents(copy, tmp_path / "agents") if name == "a2a" else []
+    try:
+        served = serve(copy / config.name, tmp_path / "logs", headers)
+        yield name, served, copy, credentials
+        served.proc.stop()
+    finally:
+        for agent in agents:
+            agent.stop()
+
+
+def start_example_agents(copy: Path, log_dir: Path) -> list[Any]:
+    """The agents the A2A example's comment says to run, on free ports its registry is pointed at."""
+    from a2a_util import start_agent
+
+    modes = {"planner": "echo", "researcher": "stream"}
+    agents = []
+    for name, mode in modes.items():
+        agent = start_agent(mode, name=name, log_dir=log_dir)
+        agents.append(agent)
+        entry = copy / "registry" / f"{name}.yaml"
+        doc = yaml.safe_load(entry.read_text())
+        doc["a2a"]["url"] = agent.url
+        entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return agents
 
 
 @pytest.mark.parametrize("served_example", example_configs(), ids=lambda p: p.parent.name, indirect=True)
