@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use super::catalog::{self, ListKind, View};
 use super::hub::Hub;
 use super::request::Request;
-use super::session::{Scope, log_level_rank};
+use super::session::{Scope, Subscribed, log_level_rank};
+use super::subscribers::Subscription;
 use super::versions::{MODERN_VERSIONS, SUPPORTED_VERSIONS};
 use super::{Outbox, cursor, names};
 use crate::authz::{Action, Args, ToolHints};
@@ -259,6 +260,9 @@ impl Hub {
         })
     }
 
+    /// `resources/subscribe` and `resources/unsubscribe`. The session holds its subscriptions;
+    /// the upstream connection is shared by every session, so the upstream is unsubscribed only
+    /// when no session holds the subscription any more (see `subscribers.rs`).
     async fn subscription(self: &Arc<Self>, req: &Request<'_>, outbox: &Outbox) -> Result<Raw, RpcError> {
         let mut params = required_params(req)?;
         let uri = params
@@ -266,33 +270,54 @@ impl Hub {
             .ok_or_else(|| RpcError::new(INVALID_PARAMS, "missing `uri`"))?;
         let (upstream, original) = self.resolve_uri(req.scope, &uri)?;
         self.authorize_uri(req, upstream, &original, &uri)?;
-        if req.method == "resources/subscribe" && req.session.is_some_and(|s| !s.can_subscribe(&uri)) {
-            return Err(RpcError::new(
-                INVALID_REQUEST,
-                format!(
-                    "this session already holds {} subscriptions; unsubscribe first",
-                    super::session::MAX_SUBSCRIPTIONS
-                ),
-            ));
+        // Updates go to sessions only: without one, there is nothing to hold.
+        let Some(session) = req.session else {
+            return Ok(empty_object());
+        };
+        if req.method == "resources/unsubscribe" {
+            if let Some(released) = session.unsubscribe(&uri) {
+                self.subscribers().release([released]);
+            }
+            return Ok(empty_object());
+        }
+        let subscription = Subscription {
+            upstream,
+            uri: original.clone(),
+        };
+        let subscribed = session.subscribe(&uri, subscription.clone());
+        match subscribed {
+            Subscribed::New => self.subscribers().hold(&subscription),
+            Subscribed::Already => {}
+            Subscribed::Refused => {
+                return Err(RpcError::new(
+                    INVALID_REQUEST,
+                    format!(
+                        "this session already holds {} subscriptions; unsubscribe first",
+                        super::session::MAX_SUBSCRIPTIONS
+                    ),
+                ));
+            }
         }
         params.set_str("uri", &original);
         let stateless = self.upstream(upstream).link().is_ok_and(|l| l.is_stateless());
         // A stateless upstream has no `resources/subscribe` (it streams updates through
         // `subscriptions/listen`, not yet bridged): the subscription is kept by agentmux alone.
-        let result = if stateless {
-            empty_object()
+        // Otherwise every subscribe is forwarded, in the upstream's turn: upstreams take a
+        // repeated one as the same, and each session learns whether the upstream accepted.
+        let outcome = if stateless {
+            Ok(empty_object())
         } else {
-            self.forward(upstream, req, params, outbox).await?
+            let _turn = self.subscribers().turn(upstream).await;
+            self.forward(upstream, req, params, outbox).await
         };
-        if let Some(session) = req.session {
-            if req.method == "resources/subscribe" {
-                // Checked before forwarding too; a race past the cap only loses this one.
-                session.subscribe(&uri);
-            } else {
-                session.unsubscribe(&uri);
-            }
+        // A subscribe the upstream refused (or that failed) is not held.
+        if outcome.is_err()
+            && subscribed == Subscribed::New
+            && let Some(released) = session.unsubscribe(&uri)
+        {
+            self.subscribers().release([released]);
         }
-        Ok(result)
+        outcome
     }
 
     /// `read_resource` on a resolved URI; denied reads look like unknown resources.

@@ -1,7 +1,8 @@
-//! The hub: its upstreams, what they serve (`Catalogs`), client sessions (`Sessions`), progress
-//! routes, and who may do what (`Access`). Each part owns its state behind its own methods; the
-//! request path (`dispatch.rs`, `forward.rs`, `authorize.rs`) and background work
-//! (`lifecycle.rs`, `refresh.rs`) reach them through the accessors below.
+//! The hub: its upstreams, what they serve (`Catalogs`), client sessions (`Sessions`) and the
+//! upstream subscriptions they share (`Subscribers`), progress routes, and who may do what
+//! (`Access`). Each part owns its state behind its own methods; the request path
+//! (`dispatch.rs`, `forward.rs`, `authorize.rs`) and background work (`lifecycle.rs`,
+//! `refresh.rs`) reach them through the accessors below.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use super::pinning::{LockError, Pin, Pins, Served};
 use super::progress::ProgressRoutes;
 use super::session::Scope;
 use super::sessions::Sessions;
+use super::subscribers::Subscribers;
 use crate::audit::Audit;
 use crate::authz::Gate;
 use crate::config::{Config, McpSettings};
@@ -29,6 +31,7 @@ pub struct Hub {
     upstreams: Vec<Arc<Upstream>>,
     catalogs: Catalogs,
     sessions: Sessions,
+    subscribers: Arc<Subscribers>,
     progress: Arc<ProgressRoutes>,
     events: mpsc::Sender<UpstreamEvent>,
     access: Access,
@@ -46,15 +49,22 @@ impl Hub {
             .map(|(i, spec)| Upstream::new(i, spec.clone()))
             .collect();
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
+        let subscribers = Subscribers::new(&upstreams);
+        // However a session ends, what it held upstream is let go.
+        let released = Arc::clone(&subscribers);
         let hub = Arc::new(Self {
             settings: config.mcp.clone(),
             catalogs: Catalogs::new(&upstreams, &config.mcp, pins),
-            sessions: Sessions::new(super::SessionLimits {
-                idle: config.mcp.session_idle_timeout,
-                max: config.mcp.max_sessions,
-                per_caller: config.mcp.max_sessions_per_caller,
-                opens_per_second: config.mcp.sessions_per_second,
-            }),
+            sessions: Sessions::new(
+                super::SessionLimits {
+                    idle: config.mcp.session_idle_timeout,
+                    max: config.mcp.max_sessions,
+                    per_caller: config.mcp.max_sessions_per_caller,
+                    opens_per_second: config.mcp.sessions_per_second,
+                },
+                move |session| released.release(session.end_subscriptions()),
+            ),
+            subscribers,
             progress: Arc::default(),
             upstreams,
             events,
@@ -82,6 +92,10 @@ impl Hub {
 
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    pub(super) fn subscribers(&self) -> &Arc<Subscribers> {
+        &self.subscribers
     }
 
     pub(super) fn settings(&self) -> &McpSettings {

@@ -40,7 +40,10 @@ impl Hub {
             };
             let Some(event) = event else { return };
             match event {
-                UpstreamEvent::Connected { upstream, .. } => self.request_refresh(upstream, None),
+                UpstreamEvent::Connected { upstream, .. } => {
+                    self.request_refresh(upstream, None);
+                    self.subscribers().resubscribe(upstream);
+                }
                 UpstreamEvent::Disconnected { upstream, reason } => {
                     if self.catalog(upstream).is_some() {
                         debug!(upstream = %self.upstream(upstream).name(), %reason, "catalog withdrawn");

@@ -24,6 +24,7 @@ mod request;
 mod rewrite;
 mod session;
 mod sessions;
+mod subscribers;
 pub mod transport;
 pub mod upstream;
 mod versions;

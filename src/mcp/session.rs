@@ -1,12 +1,13 @@
 //! Client sessions of the stateful MCP era, and where their notifications go.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use super::subscribers::Subscription;
 use crate::authz::Caller;
 use crate::identity::Principal;
 
@@ -63,8 +64,8 @@ pub struct Session {
     stream: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     /// Client request id (raw JSON text) → where it is being served.
     in_flight: Mutex<HashMap<String, InFlight>>,
-    /// Exposed URIs the client subscribed to.
-    subscriptions: Mutex<HashSet<String>>,
+    /// Exposed URIs the client subscribed to, and what each is upstream.
+    subscriptions: Mutex<Subscriptions>,
     log_level: Mutex<Option<u8>>,
     /// Set for a stateless client's `subscriptions/listen` stream: which changes it asked for.
     pub listen: Option<Listen>,
@@ -72,6 +73,23 @@ pub struct Session {
     pub last_seen: AtomicU64,
     /// Requests being answered on its stream (legacy `/messages`).
     relayed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A session's resource subscriptions; once it has ended, it takes no more.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    held: HashMap<String, Subscription>,
+    ended: bool,
+}
+
+/// What [`Session::subscribe`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    /// The session holds it now, and did not before.
+    New,
+    Already,
+    /// It holds [`MAX_SUBSCRIPTIONS`] already, or has ended.
+    Refused,
 }
 
 /// One request being answered on a session's stream; frees its slot when dropped.
@@ -184,26 +202,34 @@ impl Session {
         lock(&self.in_flight).get(request_id).cloned()
     }
 
-    /// Whether one more subscription (to `uri`) fits under [`MAX_SUBSCRIPTIONS`].
-    pub fn can_subscribe(&self, uri: &str) -> bool {
-        let subscriptions = lock(&self.subscriptions);
-        subscriptions.len() < MAX_SUBSCRIPTIONS || subscriptions.contains(uri)
-    }
-
-    /// Adds a subscription, unless the session holds the most it may.
-    pub fn subscribe(&self, uri: &str) {
+    /// Subscribes to the exposed `uri`, which is `upstream`'s subscription, within
+    /// [`MAX_SUBSCRIPTIONS`].
+    pub fn subscribe(&self, uri: &str, upstream: Subscription) -> Subscribed {
         let mut subscriptions = lock(&self.subscriptions);
-        if subscriptions.len() < MAX_SUBSCRIPTIONS {
-            subscriptions.insert(uri.to_string());
+        if subscriptions.held.contains_key(uri) {
+            return Subscribed::Already;
         }
+        if subscriptions.ended || subscriptions.held.len() >= MAX_SUBSCRIPTIONS {
+            return Subscribed::Refused;
+        }
+        subscriptions.held.insert(uri.to_string(), upstream);
+        Subscribed::New
     }
 
-    pub fn unsubscribe(&self, uri: &str) {
-        lock(&self.subscriptions).remove(uri);
+    /// Unsubscribes from the exposed `uri`: the upstream's subscription it held, if it did.
+    pub fn unsubscribe(&self, uri: &str) -> Option<Subscription> {
+        lock(&self.subscriptions).held.remove(uri)
+    }
+
+    /// Ends every subscription, for good (the session is closing): what they were upstream.
+    pub fn end_subscriptions(&self) -> Vec<Subscription> {
+        let mut subscriptions = lock(&self.subscriptions);
+        subscriptions.ended = true;
+        subscriptions.held.drain().map(|(_, upstream)| upstream).collect()
     }
 
     pub fn is_subscribed(&self, uri: &str) -> bool {
-        lock(&self.subscriptions).contains(uri)
+        lock(&self.subscriptions).held.contains_key(uri)
     }
 
     pub fn set_log_level(&self, level: u8) {

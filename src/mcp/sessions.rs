@@ -71,14 +71,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Sessions {
-    pub fn new(limits: Limits) -> Self {
+    /// Sessions within `limits`; `on_end` is told of each session that ends, however it does
+    /// (DELETE, idle expiry, eviction, its stream closing, shutdown), once.
+    pub fn new(limits: Limits, on_end: impl Fn(&Session) + Send + Sync + 'static) -> Self {
         let owners: Arc<Mutex<HashMap<Owner, Vec<Arc<Session>>>>> = Arc::default();
         let index = Arc::clone(&owners);
         let cache = moka::sync::Cache::builder()
             // A backstop only: `open` refuses before this is reached.
             .max_capacity(limits.max.saturating_add(limits.per_caller as u64))
             .time_to_idle(limits.idle)
-            .eviction_listener(move |_id, session: Arc<Session>, _cause| forget(&index, &session))
+            .eviction_listener(move |_id, session: Arc<Session>, _cause| {
+                forget(&index, &session);
+                on_end(&session);
+            })
             .build();
         Self {
             cache,

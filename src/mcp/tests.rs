@@ -10,6 +10,7 @@
 mod cancel;
 mod dispatch;
 mod forward;
+mod subscriptions;
 
 use std::future::Future;
 use std::sync::Arc;

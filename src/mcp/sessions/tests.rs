@@ -36,7 +36,7 @@ fn session_of(key: &str) -> Arc<Session> {
 
 #[test]
 fn a_caller_over_its_cap_evicts_its_own_least_recent_session() {
-    let sessions = Sessions::new(limits(3, 1_000, 100));
+    let sessions = Sessions::new(limits(3, 1_000, 100), |_| ());
     let other = session_of("b");
     sessions.open(Arc::clone(&other)).unwrap();
     let mine: Vec<_> = (0..3).map(|_| session_of("a")).collect();
@@ -62,7 +62,7 @@ fn a_caller_over_its_cap_evicts_its_own_least_recent_session() {
 
 #[test]
 fn opening_too_fast_is_refused_and_full_means_no_one_is_evicted() {
-    let sessions = Sessions::new(limits(1_000, 2, 1_000));
+    let sessions = Sessions::new(limits(1_000, 2, 1_000), |_| ());
     // A burst of ten times the rate, then refusals with a retry hint.
     for _ in 0..20 {
         sessions.open(session_of("a")).unwrap();
@@ -76,7 +76,7 @@ fn opening_too_fast_is_refused_and_full_means_no_one_is_evicted() {
         "another caller has its own budget"
     );
 
-    let full = Sessions::new(limits(1_000, 1_000, 2));
+    let full = Sessions::new(limits(1_000, 1_000, 2), |_| ());
     let (x, y) = (session_of("x"), session_of("y"));
     full.open(Arc::clone(&x)).unwrap();
     full.open(Arc::clone(&y)).unwrap();
