@@ -1,6 +1,6 @@
 //! The fastest A2A agent we can write: JSON-RPC only, an echo for `message/send` /
 //! `SendMessage`, and for `message/stream` / `SendStreamingMessage` a stream of `--events`
-//! status updates sent as fast as the socket takes them. What it costs is the least a real
+//! status updates: the first at once, the others 2 ms later as fast as the socket takes them. What it costs is the least a real
 //! agent would; the rest of a call through agentmux is agentmux's.
 
 use std::sync::Arc;
@@ -76,13 +76,22 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         "message/stream" | "SendStreamingMessage" => {
             let events = shared.events;
             let id = id.to_string();
-            let stream = futures_util::stream::iter((0..events).map(move |n| {
-                let last = n + 1 == events;
-                let state = if last { "completed" } else { "working" };
-                Ok::<_, std::convert::Infallible>(Bytes::from(format!(
-                    "data: {{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"kind\":\"status-update\",\"taskId\":\"t-bench\",\"contextId\":\"c-bench\",\"status\":{{\"state\":\"{state}\"}},\"final\":{last}}}}}\n\n"
-                )))
-            }));
+            // The first event at once, the rest after a pause, as an agent that starts work and
+            // then reports: the time to the first event is then agentmux's relay alone, not
+            // how many later events it gathered into one write.
+            let stream = futures_util::StreamExt::then(futures_util::stream::iter(0..events), move |n| {
+                let id = id.clone();
+                async move {
+                    if n == 1 {
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                    let last = n + 1 == events;
+                    let state = if last { "completed" } else { "working" };
+                    Ok::<_, std::convert::Infallible>(Bytes::from(format!(
+                        "data: {{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"kind\":\"status-update\",\"taskId\":\"t-bench\",\"contextId\":\"c-bench\",\"status\":{{\"state\":\"{state}\"}},\"final\":{last}}}}}\n\n"
+                    )))
+                }
+            });
             let mut response = Response::new(Body::from_stream(stream));
             response
                 .headers_mut()

@@ -98,8 +98,11 @@ impl Agent {
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, EgressError> {
+        // This thread's client: with one runtime per core, the agent's connection is then driven
+        // by the thread that serves the caller, and no event crosses threads on its way.
+        let client = http_client::on_this_thread(&self.spec.timeouts).unwrap_or_else(|_| self.client.clone());
         credentials::send(self.credentials.as_ref(), |bearer| {
-            let mut request = build(&self.client).headers(self.headers.clone());
+            let mut request = build(&client).headers(self.headers.clone());
             if let Some(bearer) = bearer {
                 request = request.header(http::header::AUTHORIZATION, bearer);
             }

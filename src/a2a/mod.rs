@@ -35,6 +35,23 @@ use crate::config::{Config, Denied, IpNet};
 use crate::identity::Requester;
 pub use agent::{Agent, Status};
 
+/// The A2A version a request is served in, as policies see it (`1.0`, `0.3`; none given: 0.3),
+/// or `None` when agentmux does not serve that version.
+pub fn static_version(header: Option<&str>) -> Option<&'static str> {
+    methods::version(header)
+}
+
+/// The method policies see for an action when a test case names none.
+pub fn main_method(action: Action) -> &'static str {
+    match action {
+        Action::SendMessage => "SendMessage",
+        Action::ReadTask => "GetTask",
+        Action::CancelTask => "CancelTask",
+        Action::ConfigurePush => "CreateTaskPushNotificationConfig",
+        _ => methods::GET_CARD,
+    }
+}
+
 /// What the A2A router needs besides its agents.
 pub struct Security {
     pub gate: Option<Arc<dyn Gate>>,

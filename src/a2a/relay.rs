@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode, header};
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 use super::exchange::{Fail, Failure, Front};
 use super::methods::{Method, Op};
@@ -78,22 +80,27 @@ impl Relay {
             Ok(Err(e)) => return self.failed(format!("agent `{name}`: {}", describe(&e))),
             Err(_) => return self.failed(format!("agent `{name}` did not finish its answer in time")),
         };
-        let mut rewritten = false;
         // An empty body (a deleted push config) has nothing to record.
-        if !body.is_empty() {
-            let Ok(mut frame) = serde_json::from_slice::<Value>(&body) else {
-                return self.failed(format!("agent `{name}` answered with something that is not JSON"));
-            };
-            if let Some(result) = self.result_of(&mut frame) {
-                if !self.claim(result) {
-                    return self.front.fail(Failure::new(Fail::TaskNotFound, "Task not found"));
-                }
-                rewritten = self.filter(result);
-            }
-            if rewritten {
-                let body = serde_json::to_vec(&frame).unwrap_or_default();
-                return self.body(status, content_type, body);
-            }
+        if body.is_empty() {
+            return self.body(status, content_type, body);
+        }
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            return self.failed(format!("agent `{name}` answered with something that is not JSON"));
+        }
+        if !self.claim_in(&body, &mut Vec::new()) {
+            return self.front.fail(Failure::new(Fail::TaskNotFound, "Task not found"));
+        }
+        // Only lists and extended cards are changed on their way; the rest goes as it came.
+        if !matches!(self.method.op, Op::ListTasks | Op::ExtendedCard) {
+            return self.body(status, content_type, body);
+        }
+        let Ok(mut frame) = serde_json::from_slice::<Value>(&body) else {
+            return self.body(status, content_type, body);
+        };
+        let changed = self.result_of(&mut frame).is_some_and(|result| self.filter(result));
+        if changed {
+            let body = serde_json::to_vec(&frame).unwrap_or_default();
+            return self.body(status, content_type, body);
         }
         self.body(status, content_type, body)
     }
@@ -114,16 +121,16 @@ impl Relay {
             .map(move |chunk| chunk.map_err(|e| format!("agent `{name}`: its stream broke off: {}", describe(&e))));
         let events = sse_bound::events(bytes, AgentStream(self.agent.name().to_string()), MAX_ANSWER_BYTES);
         let relay = Arc::new(self);
-        let out = events.scan(false, move |ended, event| {
-            if *ended {
+        let out = events.scan(Scan::default(), move |scan, event| {
+            if scan.ended {
                 return std::future::ready(None);
             }
             let data = match event {
-                Ok(event) => relay.event(event.data),
+                Ok(event) => relay.event(event.data, &mut scan.claimed),
                 Err(problem) => Err(Failure::new(Fail::Agent, problem)),
             };
             let data = data.unwrap_or_else(|failure| {
-                *ended = true;
+                scan.ended = true;
                 relay.front.fail_event(failure)
             });
             let mut chunk = Vec::with_capacity(data.len() + 8);
@@ -141,24 +148,36 @@ impl Relay {
     }
 
     /// One event's data as it goes to the client: unchanged unless it names another's task.
-    fn event(&self, data: String) -> Result<Vec<u8>, Failure> {
-        let Ok(mut frame) = serde_json::from_str::<Value>(&data) else {
-            // Not JSON: passed on as it is; the client's SDK will say what it thinks of it.
-            return Ok(data.into_bytes());
-        };
-        match self.result_of(&mut frame) {
-            Some(result) if !self.claim(result) => Err(Failure::new(Fail::TaskNotFound, "Task not found")),
-            _ => Ok(data.into_bytes()),
+    fn event(&self, data: String, claimed: &mut Vec<(Kind, String)>) -> Result<Vec<u8>, Failure> {
+        if self.claim_in(data.as_bytes(), claimed) {
+            Ok(data.into_bytes())
+        } else {
+            Err(Failure::new(Fail::TaskNotFound, "Task not found"))
         }
     }
 
-    /// Records the task and context ids of a result as this caller's; `false` when one is
-    /// another principal's.
-    fn claim(&self, result: &Value) -> bool {
+    /// Records the task and context ids a frame's result names as this caller's; `false` when
+    /// one is another principal's. `claimed`: ids this stream already recorded (its events
+    /// repeat the same task), which are not looked up again. Text that is not a JSON frame
+    /// names nothing (the client's SDK will say what it thinks of it).
+    fn claim_in(&self, frame: &[u8], claimed: &mut Vec<(Kind, String)>) -> bool {
+        let named = match self.front {
+            Front::JsonRpc { .. } => serde_json::from_slice::<Frame<'_>>(frame).map(|f| f.result),
+            Front::Rest => serde_json::from_slice::<Named<'_>>(frame).map(Some),
+        };
+        let Ok(Some(named)) = named else {
+            return true;
+        };
         let owners = &self.a2a.owners;
         let mut ok = true;
-        for (kind, id) in ids_in(result) {
+        for (kind, id) in named.ids() {
+            if claimed.iter().any(|(k, c)| *k == kind && c == id) {
+                continue;
+            }
             ok &= owners.claim(self.agent.name(), kind, id, &self.owner);
+            if claimed.len() < MAX_CLAIMED {
+                claimed.push((kind, id.to_string()));
+            }
         }
         ok
     }
@@ -200,34 +219,97 @@ impl Relay {
     }
 }
 
-/// The task and context ids a result or event names, in both versions: a task (`id`,
-/// `contextId`), a message or update (`taskId`, `contextId`), v1.0 wrapped in `task`,
-/// `message`, `statusUpdate`, `artifactUpdate`.
-fn ids_in(result: &Value) -> Vec<(Kind, &str)> {
-    let mut out = Vec::new();
-    let mut wrapped = false;
-    for key in ["task", "message", "statusUpdate", "artifactUpdate"] {
-        if let Some(inner) = result.get(key).filter(|v| v.is_object()) {
-            read_ids(inner, key == "task", &mut out);
-            wrapped = true;
-        }
-    }
-    if !wrapped {
-        let is_task = result.get("kind").and_then(Value::as_str) == Some("task");
-        read_ids(result, is_task, &mut out);
-    }
-    out
+/// Ids a stream remembers having recorded, at most (a stream is about one task).
+const MAX_CLAIMED: usize = 8;
+
+/// A stream's state between events.
+#[derive(Default)]
+struct Scan {
+    ended: bool,
+    claimed: Vec<(Kind, String)>,
 }
 
-fn read_ids<'a>(object: &'a Value, is_task: bool, out: &mut Vec<(Kind, &'a str)>) {
-    let text = |key: &str| object.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
-    if is_task && let Some(id) = text("id") {
+/// A JSON-RPC frame, for its result's ids.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(borrow, default)]
+    result: Option<Named<'a>>,
+}
+
+/// What a result or event says about tasks, read without building the rest of it: a task
+/// (`id`, `contextId`), a message or update (`taskId`, `contextId`), in v1.0 wrapped in `task`,
+/// `message`, `statusUpdate` or `artifactUpdate`, in v0.3 flat with a `kind`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    // Its own ids, as for the wrapped ones (not `flatten`: that buffers the whole object).
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    task_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    context_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    task: Option<Ids<'a>>,
+    #[serde(borrow, default)]
+    message: Option<Ids<'a>>,
+    #[serde(borrow, default)]
+    status_update: Option<Ids<'a>>,
+    #[serde(borrow, default)]
+    artifact_update: Option<Ids<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Ids<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    task_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    context_id: Option<Cow<'a, str>>,
+}
+
+impl Named<'_> {
+    fn ids(&self) -> Vec<(Kind, &str)> {
+        let mut out = Vec::new();
+        let wrapped = [&self.task, &self.message, &self.status_update, &self.artifact_update];
+        if wrapped.iter().any(|w| w.is_some()) {
+            for (i, inner) in wrapped.iter().enumerate() {
+                if let Some(inner) = inner {
+                    inner.read(i == 0, &mut out);
+                }
+            }
+        } else {
+            let is_task = self.kind.as_deref() == Some("task");
+            read_ids([&self.id, &self.task_id, &self.context_id], is_task, &mut out);
+        }
+        out
+    }
+}
+
+impl Ids<'_> {
+    fn read<'s>(&'s self, is_task: bool, out: &mut Vec<(Kind, &'s str)>) {
+        read_ids([&self.id, &self.task_id, &self.context_id], is_task, out);
+    }
+}
+
+/// `id` (a task's own, when `is_task`), `taskId` and `contextId`, those given and not empty.
+fn read_ids<'s>(
+    [id, task_id, context_id]: [&'s Option<Cow<'_, str>>; 3],
+    is_task: bool,
+    out: &mut Vec<(Kind, &'s str)>,
+) {
+    let text = |v: &'s Option<Cow<'_, str>>| v.as_deref().filter(|s| !s.is_empty());
+    if is_task && let Some(id) = text(id) {
         out.push((Kind::Task, id));
     }
-    if let Some(id) = text("taskId") {
+    if let Some(id) = text(task_id) {
         out.push((Kind::Task, id));
     }
-    if let Some(id) = text("contextId") {
+    if let Some(id) = text(context_id) {
         out.push((Kind::Context, id));
     }
 }
@@ -251,21 +333,40 @@ mod tests {
 
     use super::*;
 
+    fn ids(value: serde_json::Value) -> Vec<(Kind, String)> {
+        let text = value.to_string();
+        let named: Named<'_> = serde_json::from_str(&text).unwrap();
+        named.ids().into_iter().map(|(k, id)| (k, id.to_string())).collect()
+    }
+
     #[test]
     fn ids_of_results_in_both_versions() {
-        let v1 = json!({"task": {"id": "t1", "contextId": "c1", "status": {}}});
-        assert_eq!(ids_in(&v1), [(Kind::Task, "t1"), (Kind::Context, "c1")]);
-        let update = json!({"statusUpdate": {"taskId": "t1", "contextId": "c1"}});
-        assert_eq!(ids_in(&update), [(Kind::Task, "t1"), (Kind::Context, "c1")]);
-        let v03 = json!({"kind": "task", "id": "t2", "contextId": "c2"});
-        assert_eq!(ids_in(&v03), [(Kind::Task, "t2"), (Kind::Context, "c2")]);
+        let (t, c) = (Kind::Task, Kind::Context);
+        let pair = |a: &str, b: &str| vec![(t, a.to_string()), (c, b.to_string())];
+        assert_eq!(
+            ids(json!({"task": {"id": "t1", "contextId": "c1", "status": {}}})),
+            pair("t1", "c1")
+        );
+        assert_eq!(
+            ids(json!({"statusUpdate": {"taskId": "t1", "contextId": "c1"}})),
+            pair("t1", "c1")
+        );
+        assert_eq!(
+            ids(json!({"kind": "task", "id": "t2", "contextId": "c2", "history": []})),
+            pair("t2", "c2")
+        );
         let message = json!({"kind": "message", "messageId": "m", "contextId": "c3"});
         assert_eq!(
-            ids_in(&message),
-            [(Kind::Context, "c3")],
+            ids(message),
+            [(c, "c3".to_string())],
             "a message's own id is not a task"
         );
-        let list = json!({"tasks": [{"id": "t"}]});
-        assert!(ids_in(&list).is_empty());
+        assert!(ids(json!({"tasks": [{"id": "t"}]})).is_empty());
+        let escaped = json!({"kind": "status-update", "taskId": "t\"x", "contextId": "c", "status": {"message": {"taskId": "inner"}}});
+        assert_eq!(
+            ids(escaped),
+            pair("t\"x", "c"),
+            "escaped ids are read, nested messages are not"
+        );
     }
 }

@@ -11,6 +11,12 @@
 //!     arguments: { amount: 50 }
 //!     context: { endpoint: /mcp, client_ip: 10.1.2.3, now: "2026-11-27T10:00:00Z" }
 //!     expect: allow
+//!   - name: planners may message the planner agent
+//!     principal: { type: User, id: carol, groups: [planners] }
+//!     action: send_message
+//!     resource: { agent: planner, skills: [trip-planning] }
+//!     context: { method: message/send, version: "0.3" }
+//!     expect: allow
 //! ```
 
 use std::collections::BTreeMap;
@@ -78,13 +84,18 @@ fn anonymous() -> String {
     "anonymous".into()
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CaseResource {
+    #[serde(default)]
     pub upstream: String,
     /// Tool or prompt name, or resource URI.
-    #[serde(alias = "uri")]
+    #[serde(alias = "uri", default)]
     pub name: String,
+    /// An A2A agent (for the A2A actions), and the skill ids of its card.
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub skills: Vec<String>,
     pub read_only: Option<bool>,
     pub destructive: Option<bool>,
     pub idempotent: Option<bool>,
@@ -96,6 +107,9 @@ pub struct CaseResource {
 pub struct CaseContext {
     pub endpoint: Option<String>,
     pub era: Option<String>,
+    /// A2A: the method as sent (default: the action's main one) and the A2A version (`1.0`).
+    pub method: Option<String>,
+    pub version: Option<String>,
     pub client_ip: Option<std::net::IpAddr>,
     /// RFC 3339; default: now.
     pub now: Option<String>,
@@ -133,8 +147,13 @@ impl Case {
             fields.insert("issuer".into(), issuer.clone().into());
         }
         let principal = crate::authz::principal_from_case(&p.kind, &p.id, &fields)?;
-        let action = Action::from_id(&self.action)
-            .ok_or_else(|| format!("action `{}`: use call_tool, get_prompt or read_resource", self.action))?;
+        let action = Action::from_id(&self.action).ok_or_else(|| {
+            let known: Vec<&str> = Action::ALL.iter().map(|a| a.id()).collect();
+            format!("action `{}`: use one of {}", self.action, known.join(", "))
+        })?;
+        if action.is_a2a() {
+            return self.evaluate_a2a(authz, action, principal);
+        }
         let d = ToolHints::default();
         let r = &self.resource;
         let target = Target {
@@ -169,9 +188,61 @@ impl Case {
                 declared: None,
             }),
         };
+        self.decide(authz, &ask)
+    }
+
+    /// A case about an A2A agent: `resource.agent`, its `skills`, `context.method` and
+    /// `context.version`.
+    fn evaluate_a2a(
+        &self,
+        authz: &Authz,
+        action: Action,
+        principal: crate::identity::Principal,
+    ) -> Result<Verdict, String> {
+        let r = &self.resource;
+        let agent = r.agent.as_deref().ok_or_else(|| {
+            format!(
+                "action `{}` acts on an agent: give `resource: {{ agent: NAME }}`",
+                self.action
+            )
+        })?;
+        let version = self.context.version.as_deref();
+        let version = crate::a2a::static_version(version)
+            .ok_or_else(|| format!("context.version `{}`: use 1.0 or 0.3", version.unwrap_or_default()))?;
+        let caller = Caller {
+            principal: principal.into(),
+            endpoint: self
+                .context
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("/a2a/{agent}"))
+                .into(),
+            version,
+            client_ip: self.context.client_ip,
+        };
+        let method = self
+            .context
+            .method
+            .as_deref()
+            .unwrap_or_else(|| crate::a2a::main_method(action));
+        let ask = Ask {
+            method: Some(method),
+            caller: &caller,
+            target: Target {
+                action,
+                upstream: agent,
+                name: agent,
+                attrs: Attrs::Agent { skills: &r.skills },
+            },
+            arguments: None,
+        };
+        self.decide(authz, &ask)
+    }
+
+    fn decide(&self, authz: &Authz, ask: &Ask<'_>) -> Result<Verdict, String> {
         let loaded = authz.loaded().ok_or("no policy set is loaded")?;
         let response = authz
-            .evaluate(&ask, self.context.now.as_deref())
+            .evaluate(ask, self.context.now.as_deref())
             .map_err(|e| e.to_string())?;
         Ok(crate::authz::verdict(&response, &loaded.set))
     }

@@ -301,3 +301,33 @@ async def test_http_json_binding_through_agentmux(hub: harness.Hub, keys: dict[s
     assert r.status_code == 400 and "private or local" in r.text, r.text
     r = httpx.get(hub.url("/a2a/echo/admin/reset"), headers={**alice(keys), **v1})
     assert r.status_code == 404 and "not an A2A HTTP+JSON operation" in r.text, r.text
+
+
+def test_policy_test_takes_a2a_cases(hub: harness.Hub, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        """
+cases:
+  - name: planners may message any agent
+    principal: { type: ApiKey, id: alice, groups: [planners] }
+    action: send_message
+    resource: { agent: count, skills: [count] }
+    context: { method: message/send, version: "0.3" }
+    expect: allow
+  - name: outsiders may not message the counting agent
+    principal: { type: ApiKey, id: bob, groups: [outsiders] }
+    action: send_message
+    resource: { agent: count }
+    expect: deny
+  - name: outsiders may read echo's card
+    principal: { type: ApiKey, id: bob, groups: [outsiders] }
+    action: read_card
+    resource: { agent: echo }
+    expect: allow
+"""
+    )
+    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
+    out = subprocess.run(
+        [binary, "policy", "test", "--config", hub.config_path, cases], capture_output=True, text=True, cwd=hub.config_path.parent
+    )
+    assert out.returncode == 0 and "3 passed, 0 failed" in out.stdout, out.stdout + out.stderr
