@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
-use crate::{load, process, start_agentmux_with};
+use crate::{load, process, side_by_side, start_agentmux_with};
 
 const SEND: &str = r#"{"jsonrpc":"2.0","id":1,"method":"message/send","params":{"message":{"kind":"message","role":"user","messageId":"m-1","parts":[{"kind":"text","text":"hi"}]}}}"#;
 const STREAM: &str = r#"{"jsonrpc":"2.0","id":1,"method":"message/stream","params":{"message":{"kind":"message","role":"user","messageId":"m-1","parts":[{"kind":"text","text":"hi"}]}}}"#;
@@ -42,22 +42,7 @@ pub async fn run(binary: &Path, seconds: Duration) -> anyhow::Result<()> {
         let v = load::closed_loop(&via, SEND, concurrency, Duration::from_secs(1), seconds).await?;
         let cpu = process::cpu_time(pid)? - cpu_before;
         let calls = v.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
-        for (path, r, cpu_cell) in [
-            ("direct", &d, "–".to_string()),
-            ("agentmux", &v, format!("{:.1}", cpu.as_secs_f64() * 1e6 / calls)),
-        ] {
-            println!(
-                "| {concurrency} | {path} | {:.0} | {:.3} | {:.3} | {cpu_cell} |",
-                r.throughput(),
-                r.percentile_ms(0.5),
-                r.percentile_ms(0.99)
-            );
-        }
-        println!(
-            "| {concurrency} | added by agentmux | | {:+.3} | {:+.3} | |",
-            v.percentile_ms(0.5) - d.percentile_ms(0.5),
-            v.percentile_ms(0.99) - d.percentile_ms(0.99)
-        );
+        side_by_side(concurrency, &d, &v, cpu.as_secs_f64() * 1e6 / calls);
     }
 
     println!("\n## A2A `message/stream`: {STREAMS} streams of {EVENTS} status updates each, one at a time\n");

@@ -161,6 +161,27 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Three rows of a table: the direct run, the run through agentmux (with its CPU per call), and
+/// what agentmux added to the latencies.
+fn side_by_side(concurrency: usize, direct: &load::Run, via: &load::Run, cpu_us_per_call: f64) {
+    for (path, r, cpu_cell) in [
+        ("direct", direct, "–".to_string()),
+        ("agentmux", via, format!("{cpu_us_per_call:.1}")),
+    ] {
+        println!(
+            "| {concurrency} | {path} | {:.0} | {:.3} | {:.3} | {cpu_cell} |",
+            r.throughput(),
+            r.percentile_ms(0.5),
+            r.percentile_ms(0.99)
+        );
+    }
+    println!(
+        "| {concurrency} | added by agentmux | | {:+.3} | {:+.3} | |",
+        via.percentile_ms(0.5) - direct.percentile_ms(0.5),
+        via.percentile_ms(0.99) - direct.percentile_ms(0.99)
+    );
+}
+
 struct Gateway {
     child: tokio::process::Child,
     addr: String,
@@ -259,26 +280,7 @@ async fn run(binary: PathBuf, seconds: Duration, sessions: usize) -> anyhow::Res
         let cpu = process::cpu_time(pid)? - cpu_before;
         // Warm-up and session set-up calls are included in the CPU; count them too.
         let via_calls_total = via.calls as f64 * (seconds.as_secs_f64() + 1.0) / seconds.as_secs_f64();
-        for (path, r, cpu_cell) in [
-            ("direct", &direct, "–".to_string()),
-            (
-                "agentmux",
-                &via,
-                format!("{:.1}", cpu.as_secs_f64() * 1e6 / via_calls_total),
-            ),
-        ] {
-            println!(
-                "| {concurrency} | {path} | {:.0} | {:.3} | {:.3} | {cpu_cell} |",
-                r.throughput(),
-                r.percentile_ms(0.5),
-                r.percentile_ms(0.99)
-            );
-        }
-        println!(
-            "| {concurrency} | added by agentmux | | {:+.3} | {:+.3} | |",
-            via.percentile_ms(0.5) - direct.percentile_ms(0.5),
-            via.percentile_ms(0.99) - direct.percentile_ms(0.99)
-        );
+        side_by_side(concurrency, &direct, &via, cpu.as_secs_f64() * 1e6 / via_calls_total);
     }
     println!("\nagentmux RSS after the call runs: {} KiB\n", process::rss_kib(pid)?);
 
