@@ -17,6 +17,7 @@ use crate::authz::Authz;
 use crate::authz::Gate;
 use crate::config::{Config, RuntimeFlavor};
 use crate::http::{self, Inputs, Protocol};
+use crate::mcp::bridge::{BridgeCall, BridgeFuture, ToolBridge};
 use crate::mcp::transport;
 use crate::mcp::upstream::Status;
 use crate::mcp::{Hub, Security};
@@ -38,26 +39,27 @@ impl Core {
     /// Starts the upstreams (failing when the pinning lock file cannot be read), the audit sink and (with `policies:`) the policy engine, whose
     /// first set loads once the upstreams' catalogs are in: until then every call is denied.
     pub fn start(config: Config) -> anyhow::Result<Self> {
-        let (hub, inbox) = Hub::new(&config)?;
         let audit = Audit::open(&config.audit)
             .with_context(|| format!("cannot open the audit sink {:?}", config.audit.sink))?;
         let audit = Arc::new(audit);
         let claims = config.auth.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
         let authz = config.policies.as_ref().map(|dir| Arc::new(Authz::new(dir, claims)));
         let gate = authz.clone().map(|a| a as Arc<dyn Gate>);
-        hub.secure(Security {
-            gate: gate.clone(),
-            audit: Arc::clone(&audit),
-            denied: config.denied,
-        });
         let a2a = Arc::new(A2a::new(
             &config,
             crate::a2a::Security {
-                gate,
+                gate: gate.clone(),
                 audit: Arc::clone(&audit),
                 denied: config.denied,
             },
         )?);
+        let bridge = Arc::new(AgentTools(Arc::clone(&a2a)));
+        let (hub, inbox) = Hub::new(&config, Some(bridge))?;
+        hub.secure(Security {
+            gate,
+            audit: Arc::clone(&audit),
+            denied: config.denied,
+        });
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         hub.start(inbox, &tasks, &shutdown);
@@ -99,7 +101,8 @@ impl Core {
         self.audit.close();
     }
 
-    /// One line per upstream: connected with what, or failed and why.
+    /// One line per upstream (an A2A agent is one, its skills its tools): connected with what,
+    /// or failed and why.
     pub fn summary(&self) -> Vec<String> {
         let views = self.hub.views();
         self.hub
@@ -234,6 +237,28 @@ impl Protocol for McpProtocol {
 
     fn sessions(&self) -> u64 {
         self.0.sessions().count()
+    }
+}
+
+/// The A2A agents' skills as the hub's tools (`mcp::bridge`): `mcp` and `a2a` meet here.
+struct AgentTools(Arc<A2a>);
+
+impl ToolBridge for AgentTools {
+    fn list_tools(&self, upstream: &str) -> Result<crate::jsonrpc::Raw, String> {
+        self.0.tools_of(upstream).map(|tools| crate::jsonrpc::to_raw(&tools))
+    }
+
+    fn changes(&self, upstream: &str) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.0.tool_changes(upstream)
+    }
+
+    fn call_tool(&self, call: BridgeCall) -> BridgeFuture {
+        let a2a = Arc::clone(&self.0);
+        Box::pin(async move {
+            a2a.call_skill(call.principal, call.upstream, call.arguments, call.progress)
+                .await
+                .map(|result| crate::jsonrpc::to_raw(&result))
+        })
     }
 }
 

@@ -1,5 +1,5 @@
 //! Prometheus metrics, served on `/metrics`: requests by method and outcome with latency,
-//! live sessions, and each upstream's state and catalog size.
+//! live sessions, and each upstream's (and A2A agent's) state and catalog size.
 //!
 //! One process-wide registry. Label values are bounded: methods outside MCP's set count as
 //! `other`, so a client cannot grow the label space; upstream names come from the config.
@@ -37,6 +37,13 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AgentLabels {
+    agent: String,
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     upstream: String,
 }
@@ -52,6 +59,8 @@ pub struct Metrics {
     policy_reloads: Family<OutcomeLabels, Counter>,
     audit_dropped: Counter,
     shed: Counter,
+    a2a_requests: Family<AgentLabels, Counter>,
+    a2a_latency: Family<MethodLabels, Histogram>,
 }
 
 /// The process's metrics.
@@ -137,7 +146,25 @@ impl Metrics {
             "Requests refused with 503 because server.max_concurrent_requests were being handled",
             shed.clone(),
         );
+        let a2a_requests = Family::<AgentLabels, Counter>::default();
+        registry.register(
+            "a2a_requests",
+            "A2A requests answered, by agent, method and outcome",
+            a2a_requests.clone(),
+        );
+        let a2a_latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.0001, 2.0, 18,
+            ))
+        });
+        registry.register(
+            "a2a_request_duration_seconds",
+            "Time from an A2A request to the agent's answer (its headers, for a stream)",
+            a2a_latency.clone(),
+        );
         Self {
+            a2a_requests,
+            a2a_latency,
             decisions,
             policy_reloads,
             audit_dropped,
@@ -165,6 +192,22 @@ impl Metrics {
         self.latency
             .get_or_create(&MethodLabels { method })
             .observe(took.as_secs_f64());
+    }
+
+    /// One A2A request: `method` is one of the A2A methods (a static name), `outcome` what
+    /// became of it (`ok`, `denied`, `refused`, `agent_error`, `http_4xx` …).
+    pub fn a2a_request(&self, agent: &str, method: &'static str, outcome: &'static str, took: Option<Duration>) {
+        let labels = AgentLabels {
+            agent: agent.to_string(),
+            method,
+            outcome,
+        };
+        self.a2a_requests.get_or_create(&labels).inc();
+        if let Some(took) = took {
+            self.a2a_latency
+                .get_or_create(&MethodLabels { method })
+                .observe(took.as_secs_f64());
+        }
     }
 
     pub fn decision(&self, action: &'static str, allowed: bool) {

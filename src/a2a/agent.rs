@@ -49,6 +49,8 @@ pub struct Agent {
     tried: std::sync::atomic::AtomicBool,
     /// Asks the supervisor to fetch the card now.
     refetch: tokio::sync::Notify,
+    /// Counts the card fetches that have ended, either way (its skills may have changed).
+    fetches: tokio::sync::watch::Sender<u64>,
 }
 
 impl Agent {
@@ -69,6 +71,7 @@ impl Agent {
             status: ArcSwap::from_pointee(Status::Connecting),
             tried: std::sync::atomic::AtomicBool::new(false),
             refetch: tokio::sync::Notify::new(),
+            fetches: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -84,11 +87,17 @@ impl Agent {
         self.status.load_full()
     }
 
+    /// Changes after every card fetch (0 before the first has ended).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.fetches.subscribe()
+    }
+
     pub fn tried(&self) -> bool {
         self.tried.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Fetches the card again soon (a request found the agent's interfaces gone, say).
+    /// Fetches the card again now (a request could not reach the agent, or found no interface
+    /// for its binding). A fetch in flight, or a burst of failures, asks once.
     pub fn refresh_soon(&self) {
         self.refetch.notify_one();
     }
@@ -137,31 +146,43 @@ impl Agent {
     pub async fn supervise(self: Arc<Self>, shutdown: CancellationToken) {
         let mut retry = FIRST_RETRY;
         loop {
-            let wait = match self.fetch_card().await {
+            let fetched = tokio::time::Instant::now();
+            // Until the next fetch, and the earliest a request's ask can bring it.
+            let (wait, earliest) = match self.fetch_card().await {
                 Ok(card) => {
                     if !matches!(**self.status.load(), Status::Ready) {
                         info!(agent = %self.name(), skills = card.skills.len(), "agent card fetched");
                     }
+                    crate::metrics::metrics().upstream(self.name(), true, card.skills.len());
                     self.card.store(Some(Arc::new(card)));
                     self.status.store(Arc::new(Status::Ready));
                     retry = FIRST_RETRY;
-                    self.spec.refresh
+                    (self.spec.refresh, FIRST_RETRY)
                 }
                 Err(reason) => {
                     warn!(agent = %self.name(), %reason, "cannot read the agent's card; retrying in {retry:?}");
                     if self.card.load().is_none() {
+                        crate::metrics::metrics().upstream(self.name(), false, 0);
                         self.status.store(Arc::new(Status::Failed { reason }));
                     }
                     let wait = retry;
                     retry = (retry * 2).min(LAST_RETRY);
-                    wait
+                    (wait, wait)
                 }
             };
             self.tried.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.fetches.send_modify(|n| *n += 1);
+            // A request's ask for a fresh card shortens the wait, but never below a second after
+            // a good fetch or the backoff after a failed one: callers of a broken agent cannot
+            // make agentmux hammer its card URL.
+            let asked = async {
+                self.refetch.notified().await;
+                tokio::time::sleep_until(fetched + earliest).await;
+            };
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
-                () = self.refetch.notified() => {}
+                () = asked => {}
             }
         }
     }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::exchange::{Fail, Failure, Front};
+use super::failure::{Fail, Failure, Front};
 use super::methods::{GET_CARD, version};
 use super::record::Call;
 use super::{A2a, Agent, Status};

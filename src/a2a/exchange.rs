@@ -6,133 +6,23 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::value::RawValue;
-use serde_json::{Value, json};
+use http::{HeaderMap, HeaderValue, header};
+use serde_json::Value;
 
 use super::card::Binding;
+use super::failure::{Fail, Failure, Front};
 use super::methods::{Method, Op};
 use super::owners::{Access, Kind};
 use super::record::Call;
 use super::relay::Relay;
 use super::{A2a, Agent, Status, push};
 use crate::authz::Caller;
-use crate::error::GatewayError;
 use crate::identity::Requester;
-use crate::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RpcError};
 
-/// A2A: the task does not exist (or is not this caller's).
-pub const TASK_NOT_FOUND: i64 = -32001;
-/// A2A: the requested protocol version is not supported.
-pub const VERSION_NOT_SUPPORTED: i64 = -32009;
-/// agentmux: the agent cannot be reached or failed.
-pub const AGENT_ERROR: i64 = -32010;
-/// agentmux: a denied call when `authz.denied: forbidden` (as for MCP).
-const FORBIDDEN: i64 = -32011;
 /// Headers of the caller's that the agent needs to understand the request.
 const PASSED_ON: [&str; 3] = ["a2a-version", "a2a-extensions", "content-type"];
-
-/// Why agentmux answered a request itself, in terms both bindings can say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fail {
-    BadRequest,
-    UnknownAgent,
-    Forbidden,
-    NoMethod,
-    Version,
-    TaskNotFound,
-    InvalidParams,
-    Agent,
-}
-
-#[derive(Debug)]
-pub struct Failure {
-    pub fail: Fail,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(fail: Fail, message: impl Into<String>) -> Self {
-        Self {
-            fail,
-            message: message.into(),
-        }
-    }
-
-    fn task_not_found() -> Self {
-        Self::new(Fail::TaskNotFound, "Task not found")
-    }
-}
-
-/// How the caller reads answers: JSON-RPC frames (with the request's id), or HTTP+JSON.
-#[derive(Debug, Clone)]
-pub enum Front {
-    JsonRpc { id: String },
-    Rest,
-}
-
-impl Front {
-    pub fn fail(&self, failure: Failure) -> Response {
-        match self {
-            Self::JsonRpc { id } => {
-                let (status, code) = match failure.fail {
-                    Fail::BadRequest => (StatusCode::BAD_REQUEST, INVALID_REQUEST),
-                    Fail::UnknownAgent => (StatusCode::NOT_FOUND, INVALID_REQUEST),
-                    Fail::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN),
-                    Fail::NoMethod => (StatusCode::OK, METHOD_NOT_FOUND),
-                    Fail::Version => (StatusCode::OK, VERSION_NOT_SUPPORTED),
-                    Fail::TaskNotFound => (StatusCode::OK, TASK_NOT_FOUND),
-                    Fail::InvalidParams => (StatusCode::OK, INVALID_PARAMS),
-                    Fail::Agent => (StatusCode::BAD_GATEWAY, AGENT_ERROR),
-                };
-                let id = RawValue::from_string(id.clone()).ok();
-                GatewayError::rpc(status, RpcError::new(code, failure.message))
-                    .for_request(id.as_deref())
-                    .into_response()
-            }
-            Self::Rest => {
-                let (status, name) = rest_status(failure.fail);
-                let body = json!({"error": {"code": status.as_u16(), "status": name, "message": failure.message}});
-                crate::error::json_response(status, serde_json::to_vec(&body).unwrap_or_default())
-            }
-        }
-    }
-
-    /// One event carrying `failure`, to end a stream with.
-    pub fn fail_event(&self, failure: Failure) -> Vec<u8> {
-        match self {
-            Self::JsonRpc { id } => {
-                let id = RawValue::from_string(id.clone()).ok();
-                let code = if failure.fail == Fail::TaskNotFound {
-                    TASK_NOT_FOUND
-                } else {
-                    AGENT_ERROR
-                };
-                crate::jsonrpc::error_frame(id.as_deref(), &RpcError::new(code, failure.message))
-            }
-            Self::Rest => {
-                let (status, name) = rest_status(failure.fail);
-                serde_json::to_vec(
-                    &json!({"error": {"code": status.as_u16(), "status": name, "message": failure.message}}),
-                )
-                .unwrap_or_default()
-            }
-        }
-    }
-}
-
-/// HTTP+JSON errors: the HTTP status and its google.rpc status name, as a2a-sdk answers.
-fn rest_status(fail: Fail) -> (StatusCode, &'static str) {
-    match fail {
-        Fail::BadRequest | Fail::InvalidParams => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
-        Fail::UnknownAgent | Fail::NoMethod | Fail::TaskNotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-        Fail::Forbidden => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
-        Fail::Version => (StatusCode::BAD_REQUEST, "FAILED_PRECONDITION"),
-        Fail::Agent => (StatusCode::BAD_GATEWAY, "UNAVAILABLE"),
-    }
-}
 
 /// What goes to the agent: the binding's interface, the HTTP method, the path and query after
 /// the interface URL (`/message:send`; empty for JSON-RPC), and the body as the caller sent it.
@@ -172,12 +62,17 @@ impl Exchange<'_> {
             task_id: ids.task,
         };
         let verdict = a2a.decide(&caller, self.agent, self.method.op.action(), self.method.name);
+        let count = |outcome: &'static str, took: Option<std::time::Duration>| {
+            crate::metrics::metrics().a2a_request(name, self.method.name, outcome, took);
+        };
         if let Some(verdict) = verdict.as_ref().filter(|v| !v.allowed) {
+            count("denied", None);
             call.write(&a2a.security.audit, Some(verdict), None, None);
             let (fail, text) = a2a.not_found(name, true);
             return self.front.fail(Failure::new(fail, text));
         }
         if let Err(refusal) = a2a.admit(&caller, name, self.method, &ids, self.params).await {
+            count("refused", None);
             call.write(&a2a.security.audit, verdict.as_deref(), Some(&refusal.message), None);
             return self.front.fail(refusal);
         }
@@ -185,6 +80,7 @@ impl Exchange<'_> {
         let response = match a2a.forward(self.agent, self.version, self.headers, outbound).await {
             Ok(response) => response,
             Err(failure) => {
+                count("agent_error", Some(started.elapsed()));
                 call.write(
                     &a2a.security.audit,
                     verdict.as_deref(),
@@ -194,6 +90,12 @@ impl Exchange<'_> {
                 return self.front.fail(failure);
             }
         };
+        let outcome = match response.status().as_u16() {
+            200..=299 => "ok",
+            400..=499 => "http_4xx",
+            _ => "http_5xx",
+        };
+        count(outcome, Some(started.elapsed()));
         call.write(
             &a2a.security.audit,
             verdict.as_deref(),
@@ -294,6 +196,8 @@ impl A2a {
             ));
         };
         let Some(interface) = card.interface(outbound.binding, version) else {
+            // The agent may have changed its interfaces since its card was read.
+            agent.refresh_soon();
             let binding = match outbound.binding {
                 Binding::JsonRpc => "JSON-RPC",
                 Binding::HttpJson => "HTTP+JSON",
@@ -327,10 +231,14 @@ impl A2a {
         let first_byte = agent.spec.timeouts.first_byte;
         match tokio::time::timeout(first_byte, send).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(Failure::new(
-                Fail::Agent,
-                format!("agent `{name}` cannot be reached: {e}"),
-            )),
+            Ok(Err(e)) => {
+                // It may have moved or restarted elsewhere: its card says where it is now.
+                agent.refresh_soon();
+                Err(Failure::new(
+                    Fail::Agent,
+                    format!("agent `{name}` cannot be reached: {e}"),
+                ))
+            }
             Err(_) => Err(Failure::new(
                 Fail::Agent,
                 format!("agent `{name}` did not answer within {} ms", first_byte.as_millis()),

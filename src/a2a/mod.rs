@@ -11,6 +11,7 @@ mod agent;
 mod card;
 mod directory;
 mod exchange;
+mod failure;
 mod methods;
 mod owners;
 mod push;
@@ -18,6 +19,7 @@ mod record;
 mod relay;
 mod rest;
 mod rpc;
+mod skills;
 
 use std::collections::HashMap;
 use std::sync::Arc;

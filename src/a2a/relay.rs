@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 
-use super::exchange::{Fail, Failure, Front};
+use super::failure::{Fail, Failure, Front};
 use super::methods::{Method, Op};
 use super::owners::{Access, Kind};
 use super::{A2a, Agent};

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::A2a;
 use super::card::Binding;
-use super::exchange::{Exchange, Fail, Failure, Front, Outbound};
+use super::exchange::{Exchange, Outbound};
+use super::failure::{Fail, Failure, Front};
 use super::methods::{self, Method};
 
 pub async fn any(

@@ -10,8 +10,9 @@ pub use super::raw::Signatures;
 use super::raw::{RawA2a, RawAgent, RawUpstream};
 use super::secret::Secret;
 use super::server::IpNet;
+use super::transport::TransportSpec;
 use super::transport::{OAuthClient, oauth_client};
-use super::upstream::{NameFilter, Timeouts};
+use super::upstream::{NameFilter, Timeouts, UpstreamSpec};
 
 /// One A2A agent.
 #[derive(Debug, Clone)]
@@ -42,6 +43,18 @@ pub struct A2aSettings {
     pub public_url: Option<String>,
     /// Private ranges a push-notification URL may still point into.
     pub push_allow: Vec<IpNet>,
+}
+
+impl AgentSpec {
+    /// The agent as an MCP upstream: its skills, filtered and renamed by its `tools:`, are
+    /// tools of the hub like any server's.
+    pub fn as_upstream(&self) -> UpstreamSpec {
+        let mut spec = UpstreamSpec::with_defaults(self.name.clone(), &self.declared_in, None, TransportSpec::Agent);
+        spec.tools = self.tools.clone();
+        spec.required = self.required;
+        spec.timeouts = self.timeouts;
+        spec
+    }
 }
 
 const DEFAULT_REFRESH: Duration = Duration::from_secs(300);

@@ -32,6 +32,9 @@ pub enum TransportSpec {
         url: String,
         headers: BTreeMap<String, Secret>,
     },
+    /// An A2A agent of the registry, whose skills agentmux itself offers as MCP tools (never
+    /// written in a registry file: every `a2a:` entry has one).
+    Agent,
 }
 
 impl TransportSpec {
@@ -41,6 +44,7 @@ impl TransportSpec {
             Self::StreamableHttp { .. } => "streamable-http",
             Self::Sse { .. } => "sse",
             Self::WebSocket { .. } => "websocket",
+            Self::Agent => "a2a",
         }
     }
 }

@@ -57,7 +57,7 @@ impl Hub {
         let mut in_flight = InFlightGuard::begin(req.session, req.id.get(), id, &link, &cancel);
         let (sink, mut notes) = mpsc::channel(REQUEST_NOTIFICATIONS);
         let params = params.to_raw();
-        let call = link.request(id, req.method, Some(&params), Some(&sink));
+        let call = link.request_as(id, req.method, Some(&params), Some(&sink), Some(&req.caller.principal));
         tokio::pin!(call);
         let outcome = loop {
             tokio::select! {

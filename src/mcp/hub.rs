@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::access::{Access, Security};
+use super::bridge::ToolBridge;
 use super::catalog::ListKind;
 use super::catalog::{UpstreamCatalog, View, Views};
 use super::catalogs::Catalogs;
@@ -40,13 +41,23 @@ pub struct Hub {
 impl Hub {
     /// Builds the hub; fails only when pinning is on and its lock file cannot be read: serving
     /// tools nobody can check against their approval would defeat the point of pinning.
-    pub fn new(config: &Config) -> Result<(Arc<Self>, mpsc::Receiver<UpstreamEvent>), LockError> {
+    /// The hub over the config's MCP servers and, through `bridge`, its A2A agents' skills
+    /// (`None`: agents are not offered as tools).
+    pub fn new(
+        config: &Config,
+        bridge: Option<Arc<dyn ToolBridge>>,
+    ) -> Result<(Arc<Self>, mpsc::Receiver<UpstreamEvent>), LockError> {
         let pins = config.pinning.as_ref().map(Pins::load).transpose()?.map(Arc::new);
-        let upstreams: Vec<_> = config
-            .upstreams
+        let servers = config.upstreams.iter().map(|spec| (spec.clone(), None));
+        let agents = config
+            .agents
             .iter()
+            .filter(|_| bridge.is_some())
+            .map(|agent| (agent.as_upstream(), bridge.clone()));
+        let upstreams: Vec<_> = servers
+            .chain(agents)
             .enumerate()
-            .map(|(i, spec)| Upstream::new(i, spec.clone()))
+            .map(|(i, (spec, bridge))| Upstream::bridged(i, spec, bridge))
             .collect();
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
         let subscribers = Subscribers::new(&upstreams);

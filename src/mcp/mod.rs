@@ -7,6 +7,7 @@
 
 mod access;
 mod authorize;
+pub mod bridge;
 mod catalog;
 mod catalogs;
 mod cursor;

@@ -180,7 +180,7 @@ impl Bench {
         let file = dir.path().join("agentmux.yaml");
         std::fs::write(&file, "registry: registry\n").unwrap();
         let config = crate::config::load(&file).unwrap();
-        let (hub, events) = Hub::new(&config).unwrap();
+        let (hub, events) = Hub::new(&config, None).unwrap();
         let mut ends = Vec::new();
         for (name, tools) in upstreams {
             let end = memory_upstream(tools.clone());

@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import a2a_util
+import anyio
 import harness
 import httpx
+import httpx2
 import pytest
+from mcp.client.streamable_http import streamable_http_client
+from mcp_util import MODES, all_tools, client, texts
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +51,8 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, a2a_u
             ("stream", "stream", ["--delay", "0.3"]),
             ("ask", "input", []),
             ("count", "count", []),
+            ("fail", "fail", []),
+            ("slow", "slow", ["--steps", "60", "--delay", "0.25"]),
         ]:
             started[name] = a2a_util.start_agent(mode, name=name, log_dir=logs, extra_args=extra)
         yield started
@@ -64,6 +70,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]
 POLICIES = """
 // Planners may do anything with every agent.
 permit(principal in Group::"planners", action, resource is Agent);
+// Planners may call every agent's skills as MCP tools; outsiders only `ask`'s.
+permit(principal in Group::"planners", action == Action::"call_tool", resource);
+permit(principal in Group::"outsiders", action == Action::"call_tool", resource in Upstream::"ask");
 // Outsiders may talk to `echo` and `ask` only, and read their tasks.
 permit(principal in Group::"outsiders", action in [Action::"send_message", Action::"read_task", Action::"read_card", Action::"cancel_task", Action::"configure_push"], resource)
 when { resource is Agent && (resource == Agent::"echo" || resource == Agent::"ask") };
@@ -227,7 +236,7 @@ async def test_denied_agents_are_invisible_and_never_reached(
     assert names == {"echo", "ask"}, names
     listing = httpx.get(hub.url("/a2a"), headers=alice(keys)).json()["agents"]
     by_name = {a["name"]: a for a in listing}
-    assert set(by_name) == {"echo", "stream", "ask", "count", "down"}, by_name
+    assert set(by_name) == {"echo", "stream", "ask", "count", "fail", "slow", "down"}, by_name
     assert by_name["echo"]["card"] == hub.url("/a2a/echo/.well-known/agent-card.json")
     assert by_name["echo"]["skills"][0]["id"], by_name["echo"]
     assert by_name["down"]["health"] == "failed" and by_name["echo"]["health"] == "ready", by_name
@@ -331,3 +340,103 @@ cases:
         [binary, "policy", "test", "--config", hub.config_path, cases], capture_output=True, text=True, cwd=hub.config_path.parent
     )
     assert out.returncode == 0 and "3 passed, 0 failed" in out.stdout, out.stdout + out.stderr
+
+
+async def test_metrics_and_the_start_summary_show_agents(hub: harness.Hub, keys: dict[str, tuple[str, str]]) -> None:
+    await a2a_util.jsonrpc(hub.url("/a2a/echo"), "SendMessage", a2a_util.text_message_params("m"), headers=alice(keys))
+    denied = httpx.post(
+        hub.url("/a2a/count"),
+        json={"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": a2a_util.text_message_params("m")},
+        headers={**bob(keys), "A2A-Version": "1.0"},
+    )
+    assert denied.status_code == 404, denied.text
+    metrics = httpx.get(hub.url("/metrics")).text
+    assert 'agentmux_a2a_requests_total{agent="echo",method="SendMessage",outcome="ok"}' in metrics, metrics[-2000:]
+    assert 'agentmux_a2a_requests_total{agent="count",method="SendMessage",outcome="denied"}' in metrics
+    assert 'agentmux_upstream_up{upstream="echo"} 1' in metrics
+    assert 'agentmux_upstream_up{upstream="down"} 0' in metrics
+    log = hub.proc.stderr_path.read_text()
+    # Readiness waits for required agents only: `down` may still be connecting when it is printed.
+    assert re.search(r"echo\s+connected \(a2a\): 1 tools", log), log[-2000:]
+    assert re.search(r"down\s+(FAILED \(a2a\): |connecting \(a2a\))", log), log[-2000:]
+
+
+# === agents' skills as MCP tools ===
+
+
+def mcp_as(hub: harness.Hub, key: str, mode: str) -> Any:
+    """An MCP client of `/mcp` with an API key."""
+    http = httpx2.AsyncClient(headers=bearer(key), timeout=30)
+    return client(streamable_http_client(hub.url("/mcp"), http_client=http), mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_skills_are_mcp_tools_that_stream_progress_and_continue_tasks(
+    hub: harness.Hub, keys: dict[str, tuple[str, str]], mode: str
+) -> None:
+    async with mcp_as(hub, keys["alice"][0], mode) as c:
+        tools = {t.name: t for t in await all_tools(c)}
+        assert {"echo__echo", "stream__steps", "ask__book-trip", "fail__refuse"} <= set(tools), sorted(tools)
+        book = tools["ask__book-trip"]
+        assert "Examples:" in (book.description or "") and book.input_schema["required"] == ["message"], book
+
+        # A streaming agent: each status text is a progress notification, the artifact chunks
+        # are the content.
+        said: list[str | None] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            said.append(message)
+
+        result = await c.call_tool("stream__steps", {"message": "go"}, progress_callback=on_progress)
+        assert not result.is_error, result
+        assert texts(result) == ["chunk 1", "chunk 2", "chunk 3"], result
+        assert result.structured_content["state"] == "completed", result
+        assert [m for m in said if m and m.startswith("step")] == ["step 1", "step 2", "step 3"], said
+
+        # A message answer with a data part: structured content and a JSON text block.
+        echoed = await c.call_tool("echo__echo", {"message": "hi", "data": {"n": 2}})
+        assert texts(echoed)[0] == "echo: hi" and echoed.structured_content["data"] == [{"n": 2}], echoed
+
+        # input-required: the question and the task id; the next call continues the task.
+        first = await c.call_tool("ask__book-trip", {"message": "book a trip"})
+        assert "Which city?" in texts(first)[0] and first.structured_content["state"] == "input-required", first
+        task_id = first.structured_content["taskId"]
+        done = await c.call_tool("ask__book-trip", {"message": "Paris", "task_id": task_id})
+        assert texts(done) == ["booked Paris"] and done.structured_content["state"] == "completed", done
+
+        failed = await c.call_tool("fail__refuse", {"message": "please"})
+        assert failed.is_error and texts(failed)[0] == "cannot do that", failed
+
+    # The task is alice's: bob may call the tool, not continue her task.
+    first_task = first.structured_content["taskId"]
+    async with mcp_as(hub, keys["bob"][0], mode) as c:
+        names = {t.name for t in await all_tools(c)}
+        assert names == {"ask__book-trip"}, names
+        stolen = await c.call_tool("ask__book-trip", {"message": "Rome", "task_id": first_task})
+        assert stolen.is_error and "not found" in texts(stolen)[0], stolen
+
+
+async def test_cancelling_the_mcp_call_cancels_the_task(
+    hub: harness.Hub, agents: dict[str, a2a_util.Agent], keys: dict[str, tuple[str, str]]
+) -> None:
+    started = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        started.set()
+
+    async with mcp_as(hub, keys["alice"][0], "legacy") as c:
+        async with anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                await c.call_tool("slow__long-job", {"message": "start"}, progress_callback=on_progress)
+
+            tg.start_soon(call)
+            with anyio.fail_after(20):
+                await started.wait()
+            # Cancelling the task group cancels the request: the client sends
+            # notifications/cancelled.
+            tg.cancel_scope.cancel()
+    cancelled = harness.wait_until(
+        lambda: httpx.get(agents["slow"].url + "/cancelled").json()["tasks"] or None, 15, "the agent to see its task cancelled"
+    )
+    assert cancelled, cancelled

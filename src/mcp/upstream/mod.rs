@@ -5,6 +5,7 @@
 //! sends unasked (notifications) flows to the hub as [`UpstreamEvent`]s. This module knows
 //! JSON-RPC and the MCP handshake, not what tools or prompts are: that is `mcp`'s business.
 
+mod bridge;
 mod correlate;
 mod error;
 mod handshake;
@@ -90,11 +91,23 @@ pub struct Upstream {
     /// Set once the first connection attempt has ended, either way (`/readyz`).
     tried: AtomicBool,
     next_id: AtomicU64,
+    /// For an A2A agent offered as tools: what answers for it.
+    bridge: Option<Arc<dyn crate::mcp::bridge::ToolBridge>>,
 }
 
 impl Upstream {
     pub fn new(index: usize, spec: UpstreamSpec) -> Arc<Self> {
+        Self::bridged(index, spec, None)
+    }
+
+    /// An upstream answered by `bridge` (its transport is `a2a`).
+    pub fn bridged(
+        index: usize,
+        spec: UpstreamSpec,
+        bridge: Option<Arc<dyn crate::mcp::bridge::ToolBridge>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            bridge,
             index,
             spec,
             link: ArcSwapOption::empty(),

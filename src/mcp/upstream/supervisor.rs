@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::bridge::BridgeLink;
 use super::handshake::{initialize_params, parse_initialize};
 use super::legacy_sse::{SseLink, SseTarget};
 use super::stdio::{Launch, StdioLink};
@@ -149,6 +150,13 @@ async fn connect(
             };
             let (link, init) = SseLink::connect(target).await?;
             Ok((Link::Sse(link), init))
+        }
+        TransportSpec::Agent => {
+            let bridge = up.bridge.clone().ok_or_else(|| UpstreamError::Unavailable {
+                reason: "no A2A router to offer this agent's skills".into(),
+            })?;
+            let (link, init) = BridgeLink::connect(&spec.name, up.index, bridge, events).await?;
+            Ok((Link::Bridge(link), init))
         }
         TransportSpec::WebSocket { .. } => Err(UpstreamError::Unavailable {
             reason: "the websocket transport is not supported yet; use streamable-http, sse or stdio".into(),
