@@ -107,6 +107,19 @@ impl Card {
             for interface in list.iter_mut().filter_map(Value::as_object_mut) {
                 interface.insert("url".into(), Value::String(url.to_string()));
             }
+            // agentmux translates between the bindings in v1.0: an agent that serves one is
+            // offered in both.
+            let serves = |list: &[Value], binding: &str| {
+                list.iter().any(|i| {
+                    i.get("protocolBinding").and_then(Value::as_str) == Some(binding)
+                        && i.get("protocolVersion").and_then(Value::as_str).unwrap_or("1.0") == "1.0"
+                })
+            };
+            for (binding, other) in [("JSONRPC", "HTTP+JSON"), ("HTTP+JSON", "JSONRPC")] {
+                if serves(list, binding) && !serves(list, other) {
+                    list.push(serde_json::json!({"url": url, "protocolBinding": other, "protocolVersion": "1.0"}));
+                }
+            }
         }
         // v0.3 cards: the preferred transport at `url`, the others in `additionalInterfaces`.
         if card.contains_key("url") {
@@ -235,6 +248,19 @@ mod tests {
             "a card without interfaces is refused"
         );
         assert!(Card::parse(b"[]").is_err());
+    }
+
+    #[test]
+    fn a_binding_agentmux_translates_to_is_offered() {
+        let body = json!({"name": "x", "supportedInterfaces": [{"url": "http://a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]});
+        let served = Card::parse(body.to_string().as_bytes()).unwrap().served("http://gw/a2a/x", None, false);
+        let bindings: Vec<&str> = served["supportedInterfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["protocolBinding"].as_str().unwrap())
+            .collect();
+        assert_eq!(bindings, ["JSONRPC", "HTTP+JSON"]);
     }
 
     #[test]

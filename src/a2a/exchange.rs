@@ -17,6 +17,7 @@ use super::methods::{Method, Op};
 use super::owners::{Access, Kind};
 use super::record::Call;
 use super::relay::Relay;
+use super::translate::{self, Translation};
 use super::{A2a, Agent, Status, push};
 use crate::authz::Caller;
 use crate::identity::Requester;
@@ -45,6 +46,8 @@ pub struct Exchange<'a> {
     pub params: &'a Value,
     /// The task a request names in its path (HTTP+JSON), else in its params.
     pub task: Option<&'a str>,
+    /// The query string of an HTTP+JSON request.
+    pub query: Option<&'a str>,
     pub front: Front,
 }
 
@@ -76,6 +79,14 @@ impl Exchange<'_> {
             call.write(&a2a.security.audit, verdict.as_deref(), Some(&refusal.message), None);
             return self.front.fail(refusal);
         }
+        let (outbound, translation) = match self.plan(outbound) {
+            Ok(planned) => planned,
+            Err(failure) => {
+                count("agent_error", None);
+                call.write(&a2a.security.audit, verdict.as_deref(), Some(&failure.message), None);
+                return self.front.fail(failure);
+            }
+        };
         let started = Instant::now();
         let response = match a2a.forward(self.agent, self.version, self.headers, outbound).await {
             Ok(response) => response,
@@ -109,8 +120,31 @@ impl Exchange<'_> {
             method: self.method,
             base: a2a.agent_url(self.who, self.headers, name),
             front: self.front,
+            translation,
         };
         relay.answer(response).await
+    }
+
+    /// The request as it goes to the agent: as sent when the agent serves its binding (in
+    /// v1.0), else translated to the other binding when the agent serves that one.
+    fn plan(&self, outbound: Outbound) -> Result<(Outbound, Option<Translation>), Failure> {
+        let Some(card) = self.agent.card() else {
+            // `forward` says why the agent is not available.
+            return Ok((outbound, None));
+        };
+        if card.interface(outbound.binding, self.version).is_some() || self.version != "1.0" {
+            return Ok((outbound, None));
+        }
+        let (other, way) = match outbound.binding {
+            Binding::JsonRpc => (Binding::HttpJson, Translation::RpcToRest),
+            Binding::HttpJson => (Binding::JsonRpc, Translation::RestToRpc),
+        };
+        if card.interface(other, "1.0").is_none() {
+            return Ok((outbound, None));
+        }
+        let translated = translate::request(way, self.method, self.params, self.task, self.query)
+            .map_err(|problem| Failure::new(Fail::Agent, format!("agent `{}`: {problem}", self.agent.name())))?;
+        Ok((translated, Some(way)))
     }
 }
 

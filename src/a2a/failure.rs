@@ -59,6 +59,14 @@ pub enum Front {
 }
 
 impl Front {
+    /// The request's JSON-RPC id as JSON text (`null` for HTTP+JSON).
+    pub fn id(&self) -> &str {
+        match self {
+            Self::JsonRpc { id } => id,
+            Self::Rest => "null",
+        }
+    }
+
     pub fn fail(&self, failure: Failure) -> Response {
         match self {
             Self::JsonRpc { id } => {

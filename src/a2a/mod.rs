@@ -20,6 +20,7 @@ mod relay;
 mod rest;
 mod rpc;
 mod skills;
+mod translate;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use super::failure::{Fail, Failure, Front};
 use super::methods::{Method, Op};
 use super::owners::{Access, Kind};
+use super::translate::{self, Translation};
 use super::{A2a, Agent};
 use crate::config::Signatures;
 use crate::egress::http_client::{describe, is_event_stream, read_prefix};
@@ -34,6 +35,8 @@ pub struct Relay {
     /// agentmux's URL for the agent, for an extended card.
     pub base: String,
     pub front: Front,
+    /// When the agent speaks the other binding: how its answer is put back in the client's.
+    pub translation: Option<Translation>,
 }
 
 impl Relay {
@@ -79,6 +82,13 @@ impl Relay {
             }
             Ok(Err(e)) => return self.failed(format!("agent `{name}`: {}", describe(&e))),
             Err(_) => return self.failed(format!("agent `{name}` did not finish its answer in time")),
+        };
+        let (status, body, content_type) = match self.translation {
+            Some(way) => {
+                let (status, body) = translate::answer(way, status, &body, self.front.id());
+                (status, body, None)
+            }
+            None => (status, body, content_type),
         };
         // An empty body (a deleted push config) has nothing to record.
         if body.is_empty() {
@@ -126,7 +136,13 @@ impl Relay {
                 return std::future::ready(None);
             }
             let data = match event {
-                Ok(event) => relay.event(event.data, &mut scan.claimed),
+                Ok(event) => {
+                    let data = match relay.translation {
+                        Some(way) => translate::event(way, &event.data, relay.front.id()),
+                        None => event.data,
+                    };
+                    relay.event(data, &mut scan.claimed)
+                }
                 Err(problem) => Err(Failure::new(Fail::Agent, problem)),
             };
             let data = data.unwrap_or_else(|failure| {

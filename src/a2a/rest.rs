@@ -67,6 +67,7 @@ pub async fn any(
         version,
         params: &params,
         task,
+        query: uri.query(),
         front,
     };
     let outbound = Outbound {

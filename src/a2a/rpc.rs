@@ -77,6 +77,7 @@ pub async fn post(
         version,
         params: &params,
         task: None,
+        query: None,
         front,
     };
     let outbound = Outbound {

@@ -46,6 +46,8 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, a2a_u
     logs = tmp_path_factory.mktemp("a2a-agents")
     started: dict[str, a2a_util.Agent] = {}
     try:
+        for name, mode, bindings in [("rpconly", "input", ("jsonrpc",)), ("restonly", "input", ("rest",))]:
+            started[name] = a2a_util.start_agent(mode, name=name, log_dir=logs, bindings=bindings, extra_args=["--no-v03"])
         for name, mode, extra in [
             ("echo", "echo", []),
             ("stream", "stream", ["--delay", "0.3"]),
@@ -236,7 +238,7 @@ async def test_denied_agents_are_invisible_and_never_reached(
     assert names == {"echo", "ask"}, names
     listing = httpx.get(hub.url("/a2a"), headers=alice(keys)).json()["agents"]
     by_name = {a["name"]: a for a in listing}
-    assert set(by_name) == {"echo", "stream", "ask", "count", "fail", "slow", "down"}, by_name
+    assert set(by_name) == {"echo", "stream", "ask", "count", "fail", "slow", "rpconly", "restonly", "down"}, by_name
     assert by_name["echo"]["card"] == hub.url("/a2a/echo/.well-known/agent-card.json")
     assert by_name["echo"]["skills"][0]["id"], by_name["echo"]
     assert by_name["down"]["health"] == "failed" and by_name["echo"]["health"] == "ready", by_name
@@ -440,3 +442,52 @@ async def test_cancelling_the_mcp_call_cancels_the_task(
         lambda: httpx.get(agents["slow"].url + "/cancelled").json()["tasks"] or None, 15, "the agent to see its task cancelled"
     )
     assert cancelled, cancelled
+
+
+async def test_either_binding_reaches_an_agent_that_serves_only_the_other(
+    hub: harness.Hub, agents: dict[str, a2a_util.Agent], keys: dict[str, tuple[str, str]]
+) -> None:
+    v1 = {**alice(keys), "A2A-Version": "1.0"}
+    for name, served in [("rpconly", "JSONRPC"), ("restonly", "HTTP+JSON")]:
+        card = httpx.get(hub.url(f"/a2a/{name}/.well-known/agent-card.json"), headers=alice(keys)).json()
+        bindings = sorted(i["protocolBinding"] for i in card["supportedInterfaces"])
+        assert bindings == ["HTTP+JSON", "JSONRPC"], f"{name} is offered in both bindings: {card}"
+
+    # HTTP+JSON to an agent that speaks only JSON-RPC.
+    r = httpx.post(hub.url("/a2a/rpconly/message:send"), json=a2a_util.text_message_params("book"), headers=v1)
+    assert r.status_code == 200, r.text
+    task = r.json()["task"]
+    assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED", task
+    r = httpx.get(hub.url(f"/a2a/rpconly/tasks/{task['id']}"), params={"historyLength": 1}, headers=v1)
+    assert r.status_code == 200 and r.json()["id"] == task["id"], r.text
+    assert httpx.get(agents["rpconly"].url + "/last-headers").json().get("path", "/") == "/", "it went to JSON-RPC"
+    r = httpx.post(hub.url(f"/a2a/rpconly/tasks/{task['id']}:cancel"), headers=v1)
+    assert r.status_code == 200 and r.json()["status"]["state"] == "TASK_STATE_CANCELED", r.text
+    # The agent's JSON-RPC error comes back as an HTTP+JSON one.
+    r = httpx.post(hub.url(f"/a2a/rpconly/tasks/{task['id']}:cancel"), headers=v1)
+    assert r.status_code == 400 and r.json()["error"]["status"] == "FAILED_PRECONDITION", r.text
+
+    # JSON-RPC to an agent that speaks only HTTP+JSON.
+    url = hub.url("/a2a/restonly")
+    first = await a2a_util.jsonrpc(url, "SendMessage", a2a_util.text_message_params("book"), headers=alice(keys), request_id="r-1")
+    assert first["id"] == "r-1" and first["result"]["task"]["status"]["state"] == "TASK_STATE_INPUT_REQUIRED", first
+    task_id = first["result"]["task"]["id"]
+    got = await a2a_util.jsonrpc(url, "GetTask", {"id": task_id}, headers=alice(keys))
+    assert got["result"]["id"] == task_id, got
+    listed = await a2a_util.jsonrpc(url, "ListTasks", {"pageSize": 10}, headers=alice(keys))
+    assert task_id in [t["id"] for t in listed["result"]["tasks"]], listed
+    states = []
+    async for _, frame in a2a_util.jsonrpc_stream(
+        url, "SendStreamingMessage", a2a_util.text_message_params("Paris", task_id=task_id), headers=alice(keys)
+    ):
+        result = frame["result"]
+        states.append((result.get("statusUpdate") or result.get("task") or {}).get("status", {}).get("state"))
+    assert states[-1] == "TASK_STATE_COMPLETED", states
+    # Push configs are not translated: a clear error naming the agent.
+    push = httpx.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 2, "method": "CreateTaskPushNotificationConfig", "params": {"taskId": task_id, "url": "https://203.0.113.9/h"}},
+        headers={**alice(keys), "A2A-Version": "1.0"},
+    )
+    error = push.json()["error"]
+    assert push.status_code == 502 and error["code"] == -32010 and "restonly" in error["message"], push.text

@@ -1,0 +1,327 @@
+//! Either binding against an agent that serves only the other (A2A v1.0): an HTTP+JSON request
+//! becomes the JSON-RPC method it names and back, and the reverse. Both bindings carry the same
+//! JSON objects (v1.0's proto JSON), so only the envelope changes: the path and query, or the
+//! method and params; a bare result, or one inside a JSON-RPC frame; HTTP statuses, or JSON-RPC
+//! error codes. v0.3's HTTP+JSON shapes differ from its JSON-RPC ones and are not translated.
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::card::Binding;
+use super::exchange::Outbound;
+use super::failure::{AGENT_ERROR, TASK_NOT_FOUND};
+use super::methods::{Method, Op};
+use crate::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND};
+
+/// Which way a request is translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Translation {
+    /// The client speaks HTTP+JSON, the agent only JSON-RPC.
+    RestToRpc,
+    /// The client speaks JSON-RPC, the agent only HTTP+JSON.
+    RpcToRest,
+}
+
+/// The request in the agent's binding, or why it cannot be translated.
+pub fn request(
+    way: Translation,
+    method: Method,
+    params: &Value,
+    task: Option<&str>,
+    query: Option<&str>,
+) -> Result<Outbound, String> {
+    match way {
+        Translation::RestToRpc => to_rpc(method, params, task, query),
+        Translation::RpcToRest => to_rest(method, params),
+    }
+}
+
+fn untranslated(method: Method) -> String {
+    format!(
+        "`{}` is not translated between the A2A bindings yet; the agent does not serve the binding it was sent in",
+        method.name
+    )
+}
+
+fn to_rpc(method: Method, body: &Value, task: Option<&str>, query: Option<&str>) -> Result<Outbound, String> {
+    let mut params = Map::new();
+    let mut from_query = |names: &[&str]| {
+        for (key, value) in query_pairs(query) {
+            if names.contains(&key.as_str()) {
+                params.insert(key, typed(&value));
+            }
+        }
+    };
+    let params = match method.op {
+        Op::Send { .. } => body.clone(),
+        Op::GetTask => {
+            from_query(&["historyLength"]);
+            params.insert("id".into(), json!(task));
+            Value::Object(params)
+        }
+        Op::CancelTask | Op::Subscribe => json!({ "id": task }),
+        Op::ListTasks => {
+            from_query(&[
+                "contextId",
+                "status",
+                "pageSize",
+                "pageToken",
+                "historyLength",
+                "statusTimestampAfter",
+                "includeArtifacts",
+            ]);
+            Value::Object(params)
+        }
+        Op::ExtendedCard => json!({}),
+        Op::Push { .. } => return Err(untranslated(method)),
+    };
+    let frame = json!({"jsonrpc": "2.0", "id": 1, "method": method.name, "params": params});
+    Ok(Outbound {
+        binding: Binding::JsonRpc,
+        method: reqwest::Method::POST,
+        suffix: String::new(),
+        body: Bytes::from(frame.to_string()),
+    })
+}
+
+fn to_rest(method: Method, params: &Value) -> Result<Outbound, String> {
+    let task = params.get("id").and_then(Value::as_str).map(encode);
+    let (verb, suffix, body) = match (method.op, task) {
+        (Op::Send { streaming }, _) => {
+            let path = if streaming { "/message:stream" } else { "/message:send" };
+            (reqwest::Method::POST, path.to_string(), params.to_string())
+        }
+        (Op::GetTask, Some(task)) => {
+            let query = params
+                .get("historyLength")
+                .map(|n| format!("?historyLength={n}"))
+                .unwrap_or_default();
+            (reqwest::Method::GET, format!("/tasks/{task}{query}"), String::new())
+        }
+        (Op::CancelTask, Some(task)) => (reqwest::Method::POST, format!("/tasks/{task}:cancel"), String::new()),
+        (Op::Subscribe, Some(task)) => (reqwest::Method::GET, format!("/tasks/{task}:subscribe"), String::new()),
+        (Op::ListTasks, _) => {
+            let query: Vec<String> = params
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(_) | Value::Bool(_) => v.to_string(),
+                        _ => return None,
+                    };
+                    Some(format!("{}={}", encode(k), encode(&text)))
+                })
+                .collect();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            (reqwest::Method::GET, format!("/tasks{query}"), String::new())
+        }
+        (Op::ExtendedCard, _) => (reqwest::Method::GET, "/extendedAgentCard".into(), String::new()),
+        _ => return Err(untranslated(method)),
+    };
+    Ok(Outbound {
+        binding: Binding::HttpJson,
+        method: verb,
+        suffix,
+        body: Bytes::from(body),
+    })
+}
+
+/// A whole answer of the agent in the client's binding: its status and body. `id` is the
+/// client's JSON-RPC id (as JSON text) for [`Translation::RpcToRest`].
+pub fn answer(way: Translation, status: StatusCode, body: &[u8], id: &str) -> (StatusCode, Vec<u8>) {
+    let frame: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    };
+    match way {
+        Translation::RestToRpc => match (frame.get("result"), frame.get("error")) {
+            (Some(result), _) => (StatusCode::OK, result.to_string().into_bytes()),
+            (None, Some(error)) => {
+                let code = error.get("code").and_then(Value::as_i64).unwrap_or(INTERNAL_ERROR);
+                let message = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("the agent failed");
+                let (status, name) = rest_status_of(code);
+                let body = json!({"error": {"code": status.as_u16(), "status": name, "message": message}});
+                (status, body.to_string().into_bytes())
+            }
+            (None, None) => (StatusCode::OK, b"null".to_vec()),
+        },
+        Translation::RpcToRest => {
+            let id: Value = serde_json::from_str(id).unwrap_or(Value::Null);
+            let frame = if status.is_success() {
+                json!({"jsonrpc": "2.0", "id": id, "result": frame})
+            } else {
+                let message = frame
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("the agent failed");
+                let code = match status {
+                    StatusCode::NOT_FOUND => TASK_NOT_FOUND,
+                    StatusCode::BAD_REQUEST => INVALID_PARAMS,
+                    StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => METHOD_NOT_FOUND,
+                    _ => AGENT_ERROR,
+                };
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+            };
+            (StatusCode::OK, frame.to_string().into_bytes())
+        }
+    }
+}
+
+/// One streamed event in the client's binding.
+pub fn event(way: Translation, data: &str, id: &str) -> String {
+    let Ok(frame) = serde_json::from_str::<Value>(data) else {
+        return data.to_string();
+    };
+    match way {
+        Translation::RestToRpc => match (frame.get("result"), frame.get("error")) {
+            (Some(result), _) => result.to_string(),
+            (None, Some(error)) => {
+                let code = error.get("code").and_then(Value::as_i64).unwrap_or(INTERNAL_ERROR);
+                let (status, name) = rest_status_of(code);
+                let message = error.get("message").cloned().unwrap_or(Value::Null);
+                json!({"error": {"code": status.as_u16(), "status": name, "message": message}}).to_string()
+            }
+            (None, None) => data.to_string(),
+        },
+        Translation::RpcToRest => {
+            let id: Value = serde_json::from_str(id).unwrap_or(Value::Null);
+            match frame.get("error") {
+                Some(error) => {
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": AGENT_ERROR, "message": error.get("message")}})
+                        .to_string()
+                }
+                None => json!({"jsonrpc": "2.0", "id": id, "result": frame}).to_string(),
+            }
+        }
+    }
+}
+
+/// A JSON-RPC error code as HTTP+JSON says it.
+fn rest_status_of(code: i64) -> (StatusCode, &'static str) {
+    match code {
+        TASK_NOT_FOUND => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        // TaskNotCancelable, push notifications or the operation not supported.
+        -32004..=-32002 => (StatusCode::BAD_REQUEST, "FAILED_PRECONDITION"),
+        INVALID_PARAMS | -32600 | -32700 => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        METHOD_NOT_FOUND => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+    }
+}
+
+/// The pairs of a query string, decoded.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let Some(query) = query else { return Vec::new() };
+    reqwest::Url::parse(&format!("http://q/?{query}"))
+        .map(|url| {
+            url.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A query value as JSON: numbers and booleans typed, the rest strings.
+fn typed(value: &str) -> Value {
+    match value {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => value
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(value.to_string())),
+    }
+}
+
+/// A path segment or query component, percent-encoded.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::a2a::methods;
+
+    #[test]
+    fn requests_both_ways() {
+        let get = methods::find("GetTask").unwrap();
+        let out = to_rpc(get, &Value::Null, Some("t 1"), Some("historyLength=3")).unwrap();
+        let frame: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(frame["params"], json!({"id": "t 1", "historyLength": 3}));
+        assert_eq!(frame["method"], "GetTask");
+        let out = to_rest(get, &json!({"id": "t 1", "historyLength": 3})).unwrap();
+        assert_eq!(
+            (out.method, out.suffix.as_str()),
+            (reqwest::Method::GET, "/tasks/t%201?historyLength=3")
+        );
+        let list = methods::find("ListTasks").unwrap();
+        let out = to_rest(list, &json!({"pageSize": 2, "contextId": "c"})).unwrap();
+        assert_eq!(out.suffix, "/tasks?pageSize=2&contextId=c");
+        let push = methods::find("CreateTaskPushNotificationConfig").unwrap();
+        assert!(to_rest(push, &json!({})).is_err());
+    }
+
+    #[test]
+    fn answers_both_ways() {
+        let (status, body) = answer(
+            Translation::RestToRpc,
+            StatusCode::OK,
+            br#"{"jsonrpc":"2.0","id":1,"result":{"task":{"id":"t"}}}"#,
+            "1",
+        );
+        assert_eq!(
+            (status, String::from_utf8(body).unwrap()),
+            (StatusCode::OK, r#"{"task":{"id":"t"}}"#.to_string())
+        );
+        let (status, body) = answer(
+            Translation::RestToRpc,
+            StatusCode::OK,
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"Task not found"}}"#,
+            "1",
+        );
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(String::from_utf8(body).unwrap().contains("NOT_FOUND"));
+        let (_, body) = answer(
+            Translation::RpcToRest,
+            StatusCode::OK,
+            br#"{"message":{"parts":[]}}"#,
+            "7",
+        );
+        let frame: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            frame,
+            json!({"jsonrpc": "2.0", "id": 7, "result": {"message": {"parts": []}}})
+        );
+        let (_, body) = answer(
+            Translation::RpcToRest,
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"message":"Task not found"}}"#,
+            "7",
+        );
+        let frame: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(frame["error"]["code"], TASK_NOT_FOUND);
+        assert_eq!(
+            event(Translation::RestToRpc, r#"{"result":{"statusUpdate":{}}}"#, "1"),
+            r#"{"statusUpdate":{}}"#
+        );
+    }
+}
