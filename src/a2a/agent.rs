@@ -120,6 +120,21 @@ impl Agent {
         .await
     }
 
+    /// The events of the agent's event stream, each bounded by `limit` bytes; errors name the
+    /// agent.
+    pub fn events(
+        &self,
+        response: reqwest::Response,
+        limit: usize,
+    ) -> impl futures_util::Stream<Item = Result<eventsource_stream::Event, String>> + Unpin + use<> {
+        use futures_util::StreamExt;
+        let name = self.name().to_string();
+        let bytes = response
+            .bytes_stream()
+            .map(move |c| c.map_err(|e| format!("agent `{name}`: its stream broke off: {}", describe(&e))));
+        crate::egress::sse_bound::events(bytes, AgentStream(self.name().to_string()), limit)
+    }
+
     async fn fetch_card(&self) -> Result<Card, String> {
         let url = &self.spec.card_url;
         let timeout = self.spec.timeouts.list.max(Duration::from_secs(1));
@@ -185,5 +200,18 @@ impl Agent {
                 () = asked => {}
             }
         }
+    }
+}
+
+/// An agent's event stream fails with the agent's name.
+struct AgentStream(String);
+
+impl crate::egress::sse_bound::StreamErrors<String> for AgentStream {
+    fn too_large(&self, limit: usize) -> String {
+        format!("agent `{}` sent an event larger than {limit} bytes", self.0)
+    }
+
+    fn invalid(&self, problem: String) -> String {
+        format!("agent `{}`: {problem}", self.0)
     }
 }

@@ -253,7 +253,9 @@ mod tests {
     #[test]
     fn a_binding_agentmux_translates_to_is_offered() {
         let body = json!({"name": "x", "supportedInterfaces": [{"url": "http://a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]});
-        let served = Card::parse(body.to_string().as_bytes()).unwrap().served("http://gw/a2a/x", None, false);
+        let served = Card::parse(body.to_string().as_bytes())
+            .unwrap()
+            .served("http://gw/a2a/x", None, false);
         let bindings: Vec<&str> = served["supportedInterfaces"]
             .as_array()
             .unwrap()

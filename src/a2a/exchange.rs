@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
 use super::card::Binding;
 use super::failure::{Fail, Failure, Front};
 use super::methods::{Method, Op};
+use super::outbound::Outbound;
 use super::owners::{Access, Kind};
 use super::record::Call;
 use super::relay::Relay;
@@ -24,15 +24,6 @@ use crate::identity::Requester;
 
 /// Headers of the caller's that the agent needs to understand the request.
 const PASSED_ON: [&str; 3] = ["a2a-version", "a2a-extensions", "content-type"];
-
-/// What goes to the agent: the binding's interface, the HTTP method, the path and query after
-/// the interface URL (`/message:send`; empty for JSON-RPC), and the body as the caller sent it.
-pub struct Outbound {
-    pub binding: Binding,
-    pub method: reqwest::Method,
-    pub suffix: String,
-    pub body: Bytes,
-}
 
 /// One request, read.
 pub struct Exchange<'a> {

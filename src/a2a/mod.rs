@@ -13,6 +13,7 @@ mod directory;
 mod exchange;
 mod failure;
 mod methods;
+mod outbound;
 mod owners;
 mod push;
 mod record;

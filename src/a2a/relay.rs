@@ -22,7 +22,6 @@ use super::translate::{self, Translation};
 use super::{A2a, Agent};
 use crate::config::Signatures;
 use crate::egress::http_client::{describe, is_event_stream, read_prefix};
-use crate::egress::sse_bound::{self, StreamErrors};
 
 /// The largest JSON answer (or single event) read from an agent.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -125,11 +124,7 @@ impl Relay {
 
     /// Each event as it arrives; an event naming another principal's task ends the stream.
     fn stream(self, response: reqwest::Response) -> Response {
-        let name = self.agent.name().to_string();
-        let bytes = response
-            .bytes_stream()
-            .map(move |chunk| chunk.map_err(|e| format!("agent `{name}`: its stream broke off: {}", describe(&e))));
-        let events = sse_bound::events(bytes, AgentStream(self.agent.name().to_string()), MAX_ANSWER_BYTES);
+        let events = self.agent.events(response, MAX_ANSWER_BYTES);
         let relay = Arc::new(self);
         let out = events.scan(Scan::default(), move |scan, event| {
             if scan.ended {
@@ -327,19 +322,6 @@ fn read_ids<'s>(
     }
     if let Some(id) = text(context_id) {
         out.push((Kind::Context, id));
-    }
-}
-
-/// An agent's event stream fails with the agent's name.
-struct AgentStream(String);
-
-impl StreamErrors<String> for AgentStream {
-    fn too_large(&self, limit: usize) -> String {
-        format!("agent `{}` sent an event larger than {limit} bytes", self.0)
-    }
-
-    fn invalid(&self, problem: String) -> String {
-        format!("agent `{}`: {problem}", self.0)
     }
 }
 

@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::A2a;
 use super::card::Binding;
-use super::exchange::{Exchange, Outbound};
+use super::exchange::Exchange;
 use super::failure::{Fail, Failure, Front};
 use super::methods::{self, Method};
+use super::outbound::Outbound;
 
 pub async fn any(
     State(a2a): State<Arc<A2a>>,

@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use super::A2a;
 use super::card::Binding;
-use super::exchange::{Exchange, Outbound};
+use super::exchange::Exchange;
 use super::failure::{Fail, Failure, Front};
 use super::methods;
+use super::outbound::Outbound;
 use crate::error::GatewayError;
 use crate::identity::Requester;
 use crate::jsonrpc::{INVALID_REQUEST, Message, RpcError};

@@ -19,7 +19,6 @@ use super::card::Binding;
 use super::owners::{Access, Kind};
 use super::{A2a, Agent};
 use crate::egress::http_client::{describe, is_event_stream, read_prefix};
-use crate::egress::sse_bound::{self, StreamErrors};
 use crate::identity::Principal;
 
 /// The largest answer or event read from an agent for a tool call.
@@ -254,12 +253,7 @@ impl Run {
     }
 
     async fn read_stream(&mut self, response: reqwest::Response) -> Result<(), String> {
-        let name = self.agent.name().to_string();
-        let broke = name.clone();
-        let bytes = response
-            .bytes_stream()
-            .map(move |c| c.map_err(|e| format!("agent `{broke}`: its stream broke off: {}", describe(&e))));
-        let mut events = sse_bound::events(bytes, Events(name), MAX_ANSWER_BYTES);
+        let mut events = self.agent.events(response, MAX_ANSWER_BYTES);
         while let Some(event) = events.next().await {
             let event = event?;
             let Ok(frame) = serde_json::from_str::<Value>(&event.data) else {
@@ -510,19 +504,6 @@ fn part_content(part: &Value, agent: &str, task: Option<&str>, data: &mut Vec<Va
         return Some(json!({"type": "resource", "resource": {"uri": uri, "mimeType": media, "blob": raw}}));
     }
     None
-}
-
-/// An agent's stream fails with the agent's name.
-struct Events(String);
-
-impl StreamErrors<String> for Events {
-    fn too_large(&self, limit: usize) -> String {
-        format!("agent `{}` sent an event larger than {limit} bytes", self.0)
-    }
-
-    fn invalid(&self, problem: String) -> String {
-        format!("agent `{}`: {problem}", self.0)
-    }
 }
 
 #[cfg(test)]

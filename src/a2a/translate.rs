@@ -9,9 +9,9 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::card::Binding;
-use super::exchange::Outbound;
 use super::failure::{AGENT_ERROR, TASK_NOT_FOUND};
 use super::methods::{Method, Op};
+use super::outbound::Outbound;
 use crate::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND};
 
 /// Which way a request is translated.

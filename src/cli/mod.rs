@@ -259,7 +259,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         eprintln!("{e}");
                         return Ok(ExitCode::FAILURE);
                     }
-                    let mut summary = format!("{}: OK, {} upstreams", arg.config.display(), cfg.upstreams.len());
+                    let mut summary = format!(
+                        "{}: OK, {} upstreams, {} A2A agents",
+                        arg.config.display(),
+                        cfg.upstreams.len(),
+                        cfg.agents.len()
+                    );
                     if let Some(dir) = &cfg.policies {
                         match crate::authz::check(dir) {
                         Ok((n, true)) => summary.push_str(&format!(", {n} policies valid against {}", crate::authz::SCHEMA_FILE)),

@@ -65,11 +65,13 @@ def test_validate_good_config(tmp_path: Path) -> None:
             "fixture.yaml": yaml.safe_dump(harness.fixture_stdio_spec()),
             "remote.yaml": "mcp:\n  url: http://127.0.0.1:9/mcp\n  headers: { X-Token: '${env:AGENTMUX_E2E_TOKEN}' }\n",
             ".mcp.json": json.dumps({"mcpServers": {"Local Fixture": {"command": str(fixture), "args": ["--transport", "stdio"]}}}),
+            "planner.yaml": "a2a:\n  url: http://127.0.0.1:9\ntools:\n  exclude: ['admin-*']\n",
         },
         {"mcp": {"prefix": "conditional", "max_name_length": 64, "page_size": 10}},
     )
     r = run_cli("validate", "--config", config, cwd=tmp_path, env={"AGENTMUX_E2E_TOKEN": "t0k3n"})
     assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert "3 upstreams, 1 A2A agents" in r.stdout + r.stderr, r.stdout + r.stderr
     assert "t0k3n" not in r.stdout + r.stderr, "validate printed a secret's value"
 
 
