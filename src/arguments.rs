@@ -191,13 +191,20 @@ impl jsonschema::Retrieve for NoRetrieval {
 /// depth and nesting past [`MAX_DEPTH`] are errors: what is checked and decided on must be
 /// exactly what the upstream receives, and parsers disagree on which duplicate wins.
 pub fn parse(raw: Option<&RawValue>) -> Result<Value, String> {
-    let Some(raw) = raw else {
-        return Ok(Value::Object(Map::new()));
-    };
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let value = Seed(0).deserialize(&mut de).map_err(|e| format!("arguments: {e}"))?;
+    match raw {
+        None => Ok(Value::Object(Map::new())),
+        Some(raw) => read_object(raw.get(), "arguments"),
+    }
+}
+
+/// Reads a JSON object the way [`parse`] reads arguments (no duplicate keys, bounded depth);
+/// `what` names it in errors (`params`, `the body`).
+pub fn read_object(text: &str, what: &str) -> Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Seed(0).deserialize(&mut de).map_err(|e| format!("{what}: {e}"))?;
+    de.end().map_err(|e| format!("{what}: {e}"))?;
     if !value.is_object() {
-        return Err("arguments: must be a JSON object".into());
+        return Err(format!("{what}: must be a JSON object"));
     }
     Ok(value)
 }

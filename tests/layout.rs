@@ -41,7 +41,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "a2a",
         &[
-            "audit", "authz", "config", "egress", "error", "identity", "jsonrpc", "metrics",
+            "arguments",
+            "audit",
+            "authz",
+            "config",
+            "egress",
+            "error",
+            "identity",
+            "jsonrpc",
+            "metrics",
         ],
     ),
     ("egress", &["config"]),

@@ -47,7 +47,10 @@ impl Exchange<'_> {
         let a2a = self.a2a;
         let name = self.agent.name();
         let caller = A2a::caller(self.who, name, self.version);
-        let ids = Ids::of(self.method, self.params, self.task);
+        let ids = match Ids::of(self.method, self.params, self.task) {
+            Ok(ids) => ids,
+            Err(failure) => return self.front.fail(failure),
+        };
         let call = Call {
             caller: &caller,
             agent: name,
@@ -109,7 +112,8 @@ impl Exchange<'_> {
             agent: Arc::clone(self.agent),
             owner: self.who.principal.fingerprint(),
             method: self.method,
-            base: a2a.agent_url(self.who, self.headers, name),
+            // Only an extended card is rewritten with it.
+            base: (self.method.op == Op::ExtendedCard).then(|| a2a.agent_url(self.who, self.headers, name)),
             front: self.front,
             translation,
         };
@@ -146,23 +150,38 @@ struct Ids<'a> {
 }
 
 impl<'a> Ids<'a> {
-    fn of(method: Method, params: &'a Value, in_path: Option<&'a str>) -> Self {
-        let text = |v: Option<&'a Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty());
-        match method.op {
+    /// The ids a request names. An id that is there but not a string is refused rather than
+    /// skipped: the agent could still read it as a task id that was never checked.
+    fn of(method: Method, params: &'a Value, in_path: Option<&'a str>) -> Result<Self, Failure> {
+        let text = |at: &str| -> Result<Option<&'a str>, Failure> {
+            match params.pointer(at) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str()).filter(|s| !s.is_empty())),
+                Some(_) => Err(Failure::new(
+                    Fail::InvalidParams,
+                    format!("`{}` must be a string", at.trim_start_matches('/').replace('/', ".")),
+                )),
+            }
+        };
+        Ok(match method.op {
             // A message continues a task or a context when it names one.
             Op::Send { .. } => Self {
-                task: text(params.pointer("/message/taskId")),
-                context: text(params.pointer("/message/contextId")),
+                task: text("/message/taskId")?,
+                context: text("/message/contextId")?,
             },
             Op::ListTasks => Self {
                 task: None,
-                context: text(params.get("contextId")),
+                context: text("/contextId")?,
             },
             _ => Self {
-                task: in_path.or_else(|| text(method.task_key.and_then(|k| params.get(k)))),
+                task: match (in_path, method.task_key) {
+                    (Some(task), _) => Some(task),
+                    (None, Some(key)) => text(&format!("/{key}"))?,
+                    (None, None) => None,
+                },
                 context: None,
             },
-        }
+        })
     }
 }
 

@@ -31,8 +31,8 @@ pub struct Relay {
     pub agent: Arc<Agent>,
     pub owner: [u8; 32],
     pub method: Method,
-    /// agentmux's URL for the agent, for an extended card.
-    pub base: String,
+    /// agentmux's URL for the agent, for an extended card (and only then).
+    pub base: Option<String>,
     pub front: Front,
     /// When the agent speaks the other binding: how its answer is put back in the client's.
     pub translation: Option<Translation>,
@@ -199,7 +199,13 @@ impl Relay {
         match self.method.op {
             Op::ListTasks => {
                 let Some(Value::Array(tasks)) = result.get_mut("tasks") else {
-                    return false;
+                    // A list whose tasks cannot be checked one by one shows none of them.
+                    if let Some(object) = result.as_object_mut() {
+                        object.insert("tasks".into(), Value::Array(Vec::new()));
+                        return true;
+                    }
+                    *result = serde_json::json!({ "tasks": [] });
+                    return true;
                 };
                 let before = tasks.len();
                 let owners = &self.a2a.owners;
@@ -222,7 +228,8 @@ impl Relay {
                     return false;
                 };
                 let keep = self.agent.spec.signatures == Signatures::Keep;
-                *result = Value::Object(card.served(&self.base, self.a2a.card_security.as_ref(), keep));
+                let Some(base) = &self.base else { return false };
+                *result = Value::Object(card.served(base, self.a2a.card_security.as_ref(), keep));
                 true
             }
             _ => false,

@@ -50,9 +50,13 @@ pub async fn any(
     let params: Value = if body.is_empty() {
         Value::Null
     } else {
-        match serde_json::from_slice(&body) {
+        // As for JSON-RPC params: an object without duplicate keys.
+        let read = std::str::from_utf8(&body)
+            .map_err(|e| format!("the body: {e}"))
+            .and_then(|text| crate::arguments::read_object(text, "the body"));
+        match read {
             Ok(params) => params,
-            Err(e) => return front.fail(Failure::new(Fail::BadRequest, format!("the body is not JSON: {e}"))),
+            Err(e) => return front.fail(Failure::new(Fail::BadRequest, e)),
         }
     };
     let suffix = match uri.query() {
@@ -88,6 +92,10 @@ fn route<'p>(verb: &Verb, path: &'p str) -> Option<(Method, Option<&'p str>)> {
     };
     let name = |v1: &'static str, v0: &'static str| methods::find(if v03 { v0 } else { v1 });
     let segments: Vec<&str> = path.split('/').collect();
+    // The path goes to the agent as it is: no segment may move it elsewhere there.
+    if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+        return None;
+    }
     let found = match (verb.as_str(), segments.as_slice()) {
         ("POST", ["message:send"]) => (name("SendMessage", "message/send")?, None),
         ("POST", ["message:stream"]) => (name("SendStreamingMessage", "message/stream")?, None),
@@ -155,5 +163,7 @@ mod tests {
         assert_eq!(r(Verb::GET, "tasks/:subscribe"), None);
         assert_eq!(r(Verb::POST, "tasks/t1:explode"), None);
         assert_eq!(r(Verb::GET, "admin"), None);
+        assert_eq!(r(Verb::DELETE, "tasks/t1/pushNotificationConfigs/.."), None);
+        assert_eq!(r(Verb::GET, "tasks/t1/pushNotificationConfigs/"), None);
     }
 }

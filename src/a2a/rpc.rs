@@ -64,10 +64,12 @@ pub async fn post(
             format!("`{method_name}` is not an A2A method"),
         ));
     };
-    let params: Value = match message.params.map(|p| serde_json::from_str(p.get())) {
+    // Read as the agent will read it: an object, without duplicate keys a parser could resolve
+    // differently from the checks made on it (task ids, push URLs).
+    let params: Value = match message.params.map(|p| crate::arguments::read_object(p.get(), "params")) {
         None => Value::Null,
         Some(Ok(params)) => params,
-        Some(Err(e)) => return front.fail(Failure::new(Fail::InvalidParams, e.to_string())),
+        Some(Err(e)) => return front.fail(Failure::new(Fail::InvalidParams, e)),
     };
     let exchange = Exchange {
         a2a: &a2a,

@@ -273,6 +273,20 @@ async def test_malformed_requests_get_clear_errors(hub: harness.Hub, keys: dict[
     assert answer["error"]["code"] == -32601 and "not an A2A method" in answer["error"]["message"], answer
     answer = await a2a_util.jsonrpc(url, "SendMessage", a2a_util.text_message_params("x"), version="9.9", headers=alice(keys))
     assert answer["error"]["code"] == -32009, answer
+    # Two push URLs under one key: parsers disagree on which wins, so neither is taken.
+    twice = (
+        '{"jsonrpc":"2.0","id":3,"method":"CreateTaskPushNotificationConfig","params":'
+        '{"taskId":"t","url":"https://203.0.113.9/h","url":"http://169.254.169.254/"}}'
+    )
+    r = httpx.post(url, content=twice, headers={**alice(keys), "A2A-Version": "1.0", "Content-Type": "application/json"})
+    assert r.json()["error"]["code"] == -32602 and "duplicate key `url`" in r.json()["error"]["message"], r.text
+    # A task id that is not a string is refused, not left unchecked.
+    params = a2a_util.text_message_params("x")
+    params["message"]["taskId"] = 12345
+    answer = await a2a_util.jsonrpc(url, "SendMessage", params, headers=bob(keys))
+    assert answer["error"]["code"] == -32602 and "`message.taskId` must be a string" in answer["error"]["message"], answer
+    r = httpx.request("DELETE", url + "/tasks/t1/pushNotificationConfigs/%2E%2E", headers={**alice(keys), "A2A-Version": "1.0"})
+    assert r.status_code == 404 and "not an A2A HTTP+JSON operation" in r.text, r.text
 
 
 async def test_http_json_binding_through_agentmux(hub: harness.Hub, keys: dict[str, tuple[str, str]]) -> None:
