@@ -21,6 +21,7 @@ use crate::mcp::bridge::{BridgeCall, BridgeFuture, ToolBridge};
 use crate::mcp::transport;
 use crate::mcp::upstream::Status;
 use crate::mcp::{Hub, Security};
+use crate::state::StateStore;
 
 /// How long stopped upstreams (child processes) get to finish during shutdown.
 const UPSTREAM_STOP: Duration = Duration::from_secs(5);
@@ -51,6 +52,7 @@ impl Core {
                 gate: gate.clone(),
                 audit: Arc::clone(&audit),
                 denied: config.denied,
+                state: Arc::new(StateStore::in_memory()),
             },
         )?);
         let bridge = Arc::new(AgentTools(Arc::clone(&a2a)));

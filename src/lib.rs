@@ -27,4 +27,5 @@ pub mod jsonrpc;
 pub mod mcp;
 pub mod metrics;
 pub mod sse;
+pub mod state;
 pub mod telemetry;

@@ -50,6 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "identity",
             "jsonrpc",
             "metrics",
+            "state",
         ],
     ),
     ("egress", &["config"]),
@@ -62,6 +63,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("jsonrpc", &[]),
     ("metrics", &[]),
     ("sse", &[]),
+    ("state", &[]),
     ("telemetry", &["batched"]),
 ];
 

@@ -37,8 +37,6 @@ pub struct Exchange<'a> {
     pub params: &'a Value,
     /// The task a request names in its path (HTTP+JSON), else in its params.
     pub task: Option<&'a str>,
-    /// The query string of an HTTP+JSON request.
-    pub query: Option<&'a str>,
     pub front: Front,
 }
 
@@ -137,7 +135,7 @@ impl Exchange<'_> {
         if card.interface(other, "1.0").is_none() {
             return Ok((outbound, None));
         }
-        let translated = translate::request(way, self.method, self.params, self.task, self.query)
+        let translated = translate::request(way, self.method, self.params, self.task, &outbound.suffix)
             .map_err(|problem| Failure::new(Fail::Agent, format!("agent `{}`: {problem}", self.agent.name())))?;
         Ok((translated, Some(way)))
     }
@@ -197,17 +195,19 @@ impl A2a {
         params: &Value,
     ) -> Result<(), Failure> {
         let owner = caller.principal.fingerprint();
-        if let Some(task) = ids.task
-            && self.owners.access(agent, Kind::Task, task, &owner) != Access::Own
-        {
+        if let Some(task) = ids.task {
+            let access = self.owners.access(agent, Kind::Task, task, &owner).await;
             // Another's task, or one agentmux never gave this caller: the same answer, so
             // nobody learns which ids exist.
-            return Err(Failure::task_not_found());
+            if access.map_err(|e| Failure::state(&e))? != Access::Own {
+                return Err(Failure::task_not_found());
+            }
         }
-        if let Some(context) = ids.context
-            && self.owners.access(agent, Kind::Context, context, &owner) == Access::Other
-        {
-            return Err(Failure::task_not_found());
+        if let Some(context) = ids.context {
+            let access = self.owners.access(agent, Kind::Context, context, &owner).await;
+            if access.map_err(|e| Failure::state(&e))? == Access::Other {
+                return Err(Failure::task_not_found());
+            }
         }
         let create = method.op == Op::Push { create: true };
         if create || matches!(method.op, Op::Send { .. }) {

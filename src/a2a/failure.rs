@@ -8,7 +8,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use crate::error::GatewayError;
-use crate::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RpcError};
+use crate::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RpcError};
 
 /// A2A: the task does not exist (or is not this caller's).
 pub const TASK_NOT_FOUND: i64 = -32001;
@@ -30,6 +30,8 @@ pub enum Fail {
     TaskNotFound,
     InvalidParams,
     Agent,
+    /// agentmux could not decide (its state store failed): nothing reached the agent.
+    Unavailable,
 }
 
 #[derive(Debug)]
@@ -48,6 +50,12 @@ impl Failure {
 
     pub fn task_not_found() -> Self {
         Self::new(Fail::TaskNotFound, "Task not found")
+    }
+
+    /// Task ownership could not be read, so nothing is decided on it (fail closed).
+    pub fn state(error: &crate::state::StateError) -> Self {
+        tracing::error!(%error, "A2A task ownership could not be checked");
+        Self::new(Fail::Unavailable, "task ownership could not be checked; try again")
     }
 }
 
@@ -79,6 +87,7 @@ impl Front {
                     Fail::TaskNotFound => (StatusCode::OK, TASK_NOT_FOUND),
                     Fail::InvalidParams => (StatusCode::OK, INVALID_PARAMS),
                     Fail::Agent => (StatusCode::BAD_GATEWAY, AGENT_ERROR),
+                    Fail::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, INTERNAL_ERROR),
                 };
                 let id = RawValue::from_string(id.clone()).ok();
                 GatewayError::rpc(status, RpcError::new(code, failure.message))
@@ -124,5 +133,6 @@ fn rest_status(fail: Fail) -> (StatusCode, &'static str) {
         Fail::Forbidden => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
         Fail::Version => (StatusCode::BAD_REQUEST, "FAILED_PRECONDITION"),
         Fail::Agent => (StatusCode::BAD_GATEWAY, "UNAVAILABLE"),
+        Fail::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
     }
 }

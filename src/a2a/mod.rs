@@ -37,6 +37,7 @@ use crate::audit::Audit;
 use crate::authz::{Action, Ask, Attrs, Caller, Gate, Target, Verdict};
 use crate::config::{Config, Denied, IpNet};
 use crate::identity::Requester;
+use crate::state::StateStore;
 pub use agent::{Agent, Status};
 
 /// The A2A version a request is served in, as policies see it (`1.0`, `0.3`; none given: 0.3),
@@ -61,6 +62,8 @@ pub struct Security {
     pub gate: Option<Arc<dyn Gate>>,
     pub audit: Arc<Audit>,
     pub denied: Denied,
+    /// Where task owners are recorded.
+    pub state: Arc<StateStore>,
 }
 
 pub struct A2a {
@@ -96,8 +99,8 @@ impl A2a {
         Ok(Self {
             agents,
             by_name,
+            owners: owners::Owners::new(Arc::clone(&security.state)),
             security,
-            owners: owners::Owners::new(),
             public_url: config.a2a.public_url.clone(),
             push_allow: config.a2a.push_allow.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),

@@ -1,15 +1,11 @@
 //! Who created each task and context. An agent sees agentmux's credentials, not the caller's,
 //! so it cannot keep one caller from another's tasks: agentmux records the principal that
 //! first received each task id and context id in a response, and answers everyone else as if
-//! the task did not exist. Bounded and expiring; in this process for now (a shared store can
-//! hold it for several replicas behind the same interface).
+//! the task did not exist. The records live in the `StateStore`, so replicas share them.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-/// Ids remembered, at most (old ones go first).
-const CAPACITY: u64 = 1_000_000;
-/// An id not used for this long is forgotten (its owner's calls then find no task).
-const IDLE: Duration = Duration::from_secs(24 * 3600);
+use crate::state::{Owner, StateError, StateStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -28,37 +24,36 @@ pub enum Access {
 }
 
 pub struct Owners {
-    /// (agent, kind, id) → the owner's fingerprint.
-    ids: moka::sync::Cache<(String, u8, String), [u8; 32]>,
+    store: Arc<StateStore>,
 }
 
 impl Owners {
-    pub fn new() -> Self {
-        Self {
-            ids: moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_idle(IDLE)
-                .build(),
-        }
+    pub fn new(store: Arc<StateStore>) -> Self {
+        Self { store }
     }
 
-    fn key(agent: &str, kind: Kind, id: &str) -> (String, u8, String) {
-        (agent.to_string(), kind as u8, id.to_string())
+    /// Ids are the agent's, so the key names the agent; the kind keeps a task id and a
+    /// context id that happen to be equal apart.
+    fn key(agent: &str, kind: Kind, id: &str) -> String {
+        let kind = match kind {
+            Kind::Task => "task",
+            Kind::Context => "context",
+        };
+        format!("a2a/{agent}/{kind}/{id}")
     }
 
-    pub fn access(&self, agent: &str, kind: Kind, id: &str, owner: &[u8; 32]) -> Access {
-        match self.ids.get(&Self::key(agent, kind, id)) {
+    pub async fn access(&self, agent: &str, kind: Kind, id: &str, owner: &Owner) -> Result<Access, StateError> {
+        Ok(match self.store.owner(&Self::key(agent, kind, id)).await? {
             Some(found) if &found == owner => Access::Own,
             Some(_) => Access::Other,
             None => Access::Unknown,
-        }
+        })
     }
 
     /// Records `owner` for an id seen in a response to it, unless the id is someone else's:
     /// then `false` (the response must not reach this caller).
-    pub fn claim(&self, agent: &str, kind: Kind, id: &str, owner: &[u8; 32]) -> bool {
-        let entry = self.ids.entry(Self::key(agent, kind, id)).or_insert(*owner);
-        entry.value() == owner
+    pub async fn claim(&self, agent: &str, kind: Kind, id: &str, owner: &Owner) -> Result<bool, StateError> {
+        Ok(&self.store.claim(&Self::key(agent, kind, id), owner).await? == owner)
     }
 }
 
@@ -66,26 +61,27 @@ impl Owners {
 mod tests {
     use super::*;
 
-    #[test]
-    fn first_owner_keeps_the_id() {
-        let owners = Owners::new();
+    #[tokio::test]
+    async fn first_owner_keeps_the_id() {
+        let owners = Owners::new(Arc::new(StateStore::in_memory()));
         let (alice, bob) = ([1; 32], [2; 32]);
-        assert_eq!(owners.access("planner", Kind::Task, "t1", &alice), Access::Unknown);
-        assert!(owners.claim("planner", Kind::Task, "t1", &alice));
+        let access = |agent, kind, who| owners.access(agent, kind, "t1", who);
+        assert_eq!(access("planner", Kind::Task, &alice).await.unwrap(), Access::Unknown);
+        assert!(owners.claim("planner", Kind::Task, "t1", &alice).await.unwrap());
         assert!(
-            owners.claim("planner", Kind::Task, "t1", &alice),
+            owners.claim("planner", Kind::Task, "t1", &alice).await.unwrap(),
             "claiming again is fine"
         );
-        assert!(!owners.claim("planner", Kind::Task, "t1", &bob));
-        assert_eq!(owners.access("planner", Kind::Task, "t1", &alice), Access::Own);
-        assert_eq!(owners.access("planner", Kind::Task, "t1", &bob), Access::Other);
+        assert!(!owners.claim("planner", Kind::Task, "t1", &bob).await.unwrap());
+        assert_eq!(access("planner", Kind::Task, &alice).await.unwrap(), Access::Own);
+        assert_eq!(access("planner", Kind::Task, &bob).await.unwrap(), Access::Other);
         assert_eq!(
-            owners.access("other", Kind::Task, "t1", &bob),
+            access("other", Kind::Task, &bob).await.unwrap(),
             Access::Unknown,
             "per agent"
         );
         assert_eq!(
-            owners.access("planner", Kind::Context, "t1", &alice),
+            access("planner", Kind::Context, &alice).await.unwrap(),
             Access::Unknown,
             "per kind"
         );

@@ -96,8 +96,8 @@ impl Relay {
         if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
             return self.failed(format!("agent `{name}` answered with something that is not JSON"));
         }
-        if !self.claim_in(&body, &mut Vec::new()) {
-            return self.front.fail(Failure::new(Fail::TaskNotFound, "Task not found"));
+        if let Err(failure) = self.claim_in(&body, &mut Vec::new()).await {
+            return self.front.fail(failure);
         }
         // Only lists and extended cards are changed on their way; the rest goes as it came.
         if !matches!(self.method.op, Op::ListTasks | Op::ExtendedCard) {
@@ -106,7 +106,14 @@ impl Relay {
         let Ok(mut frame) = serde_json::from_slice::<Value>(&body) else {
             return self.body(status, content_type, body);
         };
-        let changed = self.result_of(&mut frame).is_some_and(|result| self.filter(result));
+        let changed = match self.result_of(&mut frame) {
+            Some(result) => self.filter(result).await,
+            None => Ok(false),
+        };
+        let changed = match changed {
+            Ok(changed) => changed,
+            Err(failure) => return self.front.fail(failure),
+        };
         if changed {
             let body = serde_json::to_vec(&frame).unwrap_or_default();
             return self.body(status, content_type, body);
@@ -124,31 +131,37 @@ impl Relay {
 
     /// Each event as it arrives; an event naming another principal's task ends the stream.
     fn stream(self, response: reqwest::Response) -> Response {
-        let events = self.agent.events(response, MAX_ANSWER_BYTES);
-        let relay = Arc::new(self);
-        let out = events.scan(Scan::default(), move |scan, event| {
+        let events = Box::pin(self.agent.events(response, MAX_ANSWER_BYTES));
+        let scan = Scan {
+            relay: self,
+            events,
+            ended: false,
+            claimed: Vec::new(),
+        };
+        let out = futures_util::stream::unfold(scan, |mut scan| async move {
             if scan.ended {
-                return std::future::ready(None);
+                return None;
             }
-            let data = match event {
+            let relay = &scan.relay;
+            let data = match scan.events.next().await? {
                 Ok(event) => {
                     let data = match relay.translation {
                         Some(way) => translate::event(way, &event.data, relay.front.id()),
                         None => event.data,
                     };
-                    relay.event(data, &mut scan.claimed)
+                    relay.event(data, &mut scan.claimed).await
                 }
                 Err(problem) => Err(Failure::new(Fail::Agent, problem)),
             };
             let data = data.unwrap_or_else(|failure| {
                 scan.ended = true;
-                relay.front.fail_event(failure)
+                scan.relay.front.fail_event(failure)
             });
             let mut chunk = Vec::with_capacity(data.len() + 8);
             chunk.extend_from_slice(b"data: ");
             chunk.extend_from_slice(&data);
             chunk.extend_from_slice(b"\n\n");
-            std::future::ready(Some(Ok::<_, std::convert::Infallible>(Bytes::from(chunk))))
+            Some((Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), scan))
         });
         let mut response = Response::new(Body::from_stream(out));
         let headers = response.headers_mut();
@@ -159,25 +172,22 @@ impl Relay {
     }
 
     /// One event's data as it goes to the client: unchanged unless it names another's task.
-    fn event(&self, data: String, claimed: &mut Vec<(Kind, String)>) -> Result<Vec<u8>, Failure> {
-        if self.claim_in(data.as_bytes(), claimed) {
-            Ok(data.into_bytes())
-        } else {
-            Err(Failure::new(Fail::TaskNotFound, "Task not found"))
-        }
+    async fn event(&self, data: String, claimed: &mut Vec<(Kind, String)>) -> Result<Vec<u8>, Failure> {
+        self.claim_in(data.as_bytes(), claimed).await?;
+        Ok(data.into_bytes())
     }
 
-    /// Records the task and context ids a frame's result names as this caller's; `false` when
-    /// one is another principal's. `claimed`: ids this stream already recorded (its events
-    /// repeat the same task), which are not looked up again. Text that is not a JSON frame
-    /// names nothing (the client's SDK will say what it thinks of it).
-    fn claim_in(&self, frame: &[u8], claimed: &mut Vec<(Kind, String)>) -> bool {
+    /// Records the task and context ids a frame's result names as this caller's; "task not
+    /// found" when one is another principal's. `claimed`: ids this stream already recorded (its
+    /// events repeat the same task), which are not looked up again. Text that is not a JSON
+    /// frame names nothing (the client's SDK will say what it thinks of it).
+    async fn claim_in(&self, frame: &[u8], claimed: &mut Vec<(Kind, String)>) -> Result<(), Failure> {
         let named = match self.front {
             Front::JsonRpc { .. } => serde_json::from_slice::<Frame<'_>>(frame).map(|f| f.result),
             Front::Rest => serde_json::from_slice::<Named<'_>>(frame).map(Some),
         };
         let Ok(Some(named)) = named else {
-            return true;
+            return Ok(());
         };
         let owners = &self.a2a.owners;
         let mut ok = true;
@@ -185,35 +195,41 @@ impl Relay {
             if claimed.iter().any(|(k, c)| *k == kind && c == id) {
                 continue;
             }
-            ok &= owners.claim(self.agent.name(), kind, id, &self.owner);
+            let claim = owners.claim(self.agent.name(), kind, id, &self.owner).await;
+            ok &= claim.map_err(|e| Failure::state(&e))?;
             if claimed.len() < MAX_CLAIMED {
                 claimed.push((kind, id.to_string()));
             }
         }
-        ok
+        if ok { Ok(()) } else { Err(Failure::task_not_found()) }
     }
 
     /// What the caller may not see of a result, removed: other principals' tasks from a list;
     /// an extended card's interfaces pointed at agentmux. `true` when something changed.
-    fn filter(&self, result: &mut Value) -> bool {
+    async fn filter(&self, result: &mut Value) -> Result<bool, Failure> {
         match self.method.op {
             Op::ListTasks => {
                 let Some(Value::Array(tasks)) = result.get_mut("tasks") else {
                     // A list whose tasks cannot be checked one by one shows none of them.
                     if let Some(object) = result.as_object_mut() {
                         object.insert("tasks".into(), Value::Array(Vec::new()));
-                        return true;
+                        return Ok(true);
                     }
                     *result = serde_json::json!({ "tasks": [] });
-                    return true;
+                    return Ok(true);
                 };
                 let before = tasks.len();
                 let owners = &self.a2a.owners;
-                tasks.retain(|t| {
-                    t.get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|id| owners.access(self.agent.name(), Kind::Task, id, &self.owner) == Access::Own)
-                });
+                let mut own = Vec::with_capacity(before);
+                for task in tasks.iter() {
+                    let access = match task.get("id").and_then(Value::as_str) {
+                        Some(id) => owners.access(self.agent.name(), Kind::Task, id, &self.owner).await,
+                        None => Ok(Access::Unknown),
+                    };
+                    own.push(access.map_err(|e| Failure::state(&e))? == Access::Own);
+                }
+                let mut own = own.into_iter();
+                tasks.retain(|_| own.next().unwrap_or(false));
                 let removed = before - tasks.len();
                 if removed > 0
                     && let Some(Value::Number(total)) = result.get("totalSize")
@@ -221,18 +237,18 @@ impl Relay {
                     let total = total.as_u64().unwrap_or(0).saturating_sub(removed as u64);
                     result["totalSize"] = Value::from(total);
                 }
-                removed > 0
+                Ok(removed > 0)
             }
             Op::ExtendedCard => {
                 let Ok(card) = super::card::Card::parse(result.to_string().as_bytes()) else {
-                    return false;
+                    return Ok(false);
                 };
                 let keep = self.agent.spec.signatures == Signatures::Keep;
-                let Some(base) = &self.base else { return false };
+                let Some(base) = &self.base else { return Ok(false) };
                 *result = Value::Object(card.served(base, self.a2a.card_security.as_ref(), keep));
-                true
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
         }
     }
 }
@@ -241,8 +257,9 @@ impl Relay {
 const MAX_CLAIMED: usize = 8;
 
 /// A stream's state between events.
-#[derive(Default)]
-struct Scan {
+struct Scan<E> {
+    relay: Relay,
+    events: std::pin::Pin<Box<E>>,
     ended: bool,
     claimed: Vec<(Kind, String)>,
 }

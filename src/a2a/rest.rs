@@ -72,7 +72,6 @@ pub async fn any(
         version,
         params: &params,
         task,
-        query: uri.query(),
         front,
     };
     let outbound = Outbound {

@@ -80,7 +80,6 @@ pub async fn post(
         version,
         params: &params,
         task: None,
-        query: None,
         front,
     };
     let outbound = Outbound {

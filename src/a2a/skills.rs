@@ -135,13 +135,27 @@ impl A2a {
             Err(e) => return Ok(tool_error(format!("invalid arguments: {e}"))),
         };
         let owner = principal.fingerprint();
+        let unchecked = |e: crate::state::StateError| {
+            tracing::error!(error = %e, agent = %name, "A2A task ownership could not be checked");
+            "task ownership could not be checked; try again".to_string()
+        };
         if let Some(task) = &arguments.task_id
-            && self.owners.access(&name, Kind::Task, task, &owner) != Access::Own
+            && self
+                .owners
+                .access(&name, Kind::Task, task, &owner)
+                .await
+                .map_err(unchecked)?
+                != Access::Own
         {
             return Ok(tool_error(format!("task `{task}` not found")));
         }
         if let Some(context) = &arguments.context_id
-            && self.owners.access(&name, Kind::Context, context, &owner) == Access::Other
+            && self
+                .owners
+                .access(&name, Kind::Context, context, &owner)
+                .await
+                .map_err(unchecked)?
+                == Access::Other
         {
             return Ok(tool_error(format!("context `{context}` not found")));
         }
@@ -249,7 +263,7 @@ impl Run {
         }
         let frame: Value = serde_json::from_slice(&body)
             .map_err(|_| format!("agent `{name}` answered with something that is not JSON"))?;
-        self.absorb_frame(&frame)
+        self.absorb_frame(&frame).await
     }
 
     async fn read_stream(&mut self, response: reqwest::Response) -> Result<(), String> {
@@ -259,13 +273,13 @@ impl Run {
             let Ok(frame) = serde_json::from_str::<Value>(&event.data) else {
                 continue;
             };
-            self.absorb_frame(&frame)?;
+            self.absorb_frame(&frame).await?;
         }
         Ok(())
     }
 
     /// One JSON-RPC response (or streamed event) from the agent.
-    fn absorb_frame(&mut self, frame: &Value) -> Result<(), String> {
+    async fn absorb_frame(&mut self, frame: &Value) -> Result<(), String> {
         if let Some(error) = frame.get("error") {
             let message = error.get("message").and_then(Value::as_str).unwrap_or("an error");
             return Err(format!("agent `{}`: {message}", self.agent.name()));
@@ -278,9 +292,13 @@ impl Run {
         // What the call started is the caller's; another's task is not shown.
         let owners = &self.a2a.owners;
         let name = self.agent.name();
-        let theirs = [(Kind::Task, &self.task.id), (Kind::Context, &self.task.context)]
-            .into_iter()
-            .any(|(kind, id)| id.as_ref().is_some_and(|id| !owners.claim(name, kind, id, &self.owner)));
+        let mut theirs = false;
+        for (kind, id) in [(Kind::Task, &self.task.id), (Kind::Context, &self.task.context)] {
+            if let Some(id) = id {
+                let claim = owners.claim(name, kind, id, &self.owner).await;
+                theirs |= !claim.map_err(|e| format!("agent `{name}`: task ownership could not be recorded: {e}"))?;
+            }
+        }
         if theirs {
             self.task = Task::default();
             self.done = true;

@@ -2,7 +2,8 @@
 //! becomes the JSON-RPC method it names and back, and the reverse. Both bindings carry the same
 //! JSON objects (v1.0's proto JSON), so only the envelope changes: the path and query, or the
 //! method and params; a bare result, or one inside a JSON-RPC frame; HTTP statuses, or JSON-RPC
-//! error codes. v0.3's HTTP+JSON shapes differ from its JSON-RPC ones and are not translated.
+//! error codes. Push configs included. v0.3's HTTP+JSON shapes differ from its JSON-RPC ones and
+//! are not translated.
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -23,16 +24,18 @@ pub enum Translation {
     RpcToRest,
 }
 
-/// The request in the agent's binding, or why it cannot be translated.
+/// The request in the agent's binding, or why it cannot be translated. An HTTP+JSON request
+/// is read from its body (`params`), the task its path names, and its `path` (after the
+/// interface URL, with the query).
 pub fn request(
     way: Translation,
     method: Method,
     params: &Value,
     task: Option<&str>,
-    query: Option<&str>,
+    path: &str,
 ) -> Result<Outbound, String> {
     match way {
-        Translation::RestToRpc => to_rpc(method, params, task, query),
+        Translation::RestToRpc => to_rpc(method, params, task, path),
         Translation::RpcToRest => to_rest(method, params),
     }
 }
@@ -44,9 +47,13 @@ fn untranslated(method: Method) -> String {
     )
 }
 
-fn to_rpc(method: Method, body: &Value, task: Option<&str>, query: Option<&str>) -> Result<Outbound, String> {
+fn to_rpc(method: Method, body: &Value, task: Option<&str>, path: &str) -> Result<Outbound, String> {
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
     let mut params = Map::new();
-    let mut from_query = |names: &[&str]| {
+    let from_query = |params: &mut Map<String, Value>, names: &[&str]| {
         for (key, value) in query_pairs(query) {
             if names.contains(&key.as_str()) {
                 params.insert(key, typed(&value));
@@ -56,25 +63,45 @@ fn to_rpc(method: Method, body: &Value, task: Option<&str>, query: Option<&str>)
     let params = match method.op {
         Op::Send { .. } => body.clone(),
         Op::GetTask => {
-            from_query(&["historyLength"]);
+            from_query(&mut params, &["historyLength"]);
             params.insert("id".into(), json!(task));
             Value::Object(params)
         }
         Op::CancelTask | Op::Subscribe => json!({ "id": task }),
         Op::ListTasks => {
-            from_query(&[
-                "contextId",
-                "status",
-                "pageSize",
-                "pageToken",
-                "historyLength",
-                "statusTimestampAfter",
-                "includeArtifacts",
-            ]);
+            from_query(
+                &mut params,
+                &[
+                    "contextId",
+                    "status",
+                    "pageSize",
+                    "pageToken",
+                    "historyLength",
+                    "statusTimestampAfter",
+                    "includeArtifacts",
+                ],
+            );
             Value::Object(params)
         }
         Op::ExtendedCard => json!({}),
-        Op::Push { .. } => return Err(untranslated(method)),
+        Op::Push { create: true } => {
+            // The task is the one the path names (and ownership was checked on): a `taskId`
+            // in the body does not move the config to another task.
+            let mut config = body.as_object().cloned().unwrap_or_default();
+            config.insert("taskId".into(), json!(task));
+            Value::Object(config)
+        }
+        Op::Push { create: false } => {
+            params.insert("taskId".into(), json!(task));
+            match path.rsplit_once("/pushNotificationConfigs/") {
+                Some((_, id)) => {
+                    let id = percent_decode(id).ok_or_else(|| untranslated(method))?;
+                    params.insert("id".into(), Value::String(id));
+                }
+                None => from_query(&mut params, &["pageSize", "pageToken"]),
+            }
+            Value::Object(params)
+        }
     };
     let frame = json!({"jsonrpc": "2.0", "id": 1, "method": method.name, "params": params});
     Ok(Outbound {
@@ -123,6 +150,7 @@ fn to_rest(method: Method, params: &Value) -> Result<Outbound, String> {
             (reqwest::Method::GET, format!("/tasks{query}"), String::new())
         }
         (Op::ExtendedCard, _) => (reqwest::Method::GET, "/extendedAgentCard".into(), String::new()),
+        (Op::Push { .. }, _) => push_to_rest(method, params).ok_or_else(|| untranslated(method))?,
         _ => return Err(untranslated(method)),
     };
     Ok(Outbound {
@@ -130,6 +158,41 @@ fn to_rest(method: Method, params: &Value) -> Result<Outbound, String> {
         method: verb,
         suffix,
         body: Bytes::from(body),
+    })
+}
+
+/// A push-config method as its HTTP+JSON verb, path and body; `None` without the ids it needs.
+fn push_to_rest(method: Method, params: &Value) -> Option<(reqwest::Method, String, String)> {
+    let text = |key: &str| params.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let configs = format!("/tasks/{}/pushNotificationConfigs", encode(text("taskId")?));
+    Some(match method.name {
+        "CreateTaskPushNotificationConfig" => (reqwest::Method::POST, configs, params.to_string()),
+        "GetTaskPushNotificationConfig" => (
+            reqwest::Method::GET,
+            format!("{configs}/{}", encode(text("id")?)),
+            String::new(),
+        ),
+        "DeleteTaskPushNotificationConfig" => (
+            reqwest::Method::DELETE,
+            format!("{configs}/{}", encode(text("id")?)),
+            String::new(),
+        ),
+        "ListTaskPushNotificationConfigs" => {
+            let mut query = Vec::new();
+            if let Some(size) = params.get("pageSize").filter(|v| v.is_number()) {
+                query.push(format!("pageSize={size}"));
+            }
+            if let Some(token) = text("pageToken") {
+                query.push(format!("pageToken={}", encode(token)));
+            }
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            (reqwest::Method::GET, format!("{configs}{query}"), String::new())
+        }
+        _ => return None,
     })
 }
 
@@ -143,6 +206,8 @@ pub fn answer(way: Translation, status: StatusCode, body: &[u8], id: &str) -> (S
     };
     match way {
         Translation::RestToRpc => match (frame.get("result"), frame.get("error")) {
+            // A deleted push config: JSON-RPC's empty result, HTTP+JSON's empty object.
+            (Some(Value::Null), _) => (StatusCode::OK, b"{}".to_vec()),
             (Some(result), _) => (StatusCode::OK, result.to_string().into_bytes()),
             (None, Some(error)) => {
                 let code = error.get("code").and_then(Value::as_i64).unwrap_or(INTERNAL_ERROR);
@@ -243,6 +308,21 @@ fn typed(value: &str) -> Value {
     }
 }
 
+/// A path segment, percent-decoded; `None` when it is not UTF-8 once decoded.
+fn percent_decode(segment: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(segment.len());
+    let mut bytes = segment.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            out.push(b);
+            continue;
+        }
+        let hex = [bytes.next()?, bytes.next()?];
+        out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+    }
+    String::from_utf8(out).ok()
+}
+
 /// A path segment or query component, percent-encoded.
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -264,7 +344,7 @@ mod tests {
     #[test]
     fn requests_both_ways() {
         let get = methods::find("GetTask").unwrap();
-        let out = to_rpc(get, &Value::Null, Some("t 1"), Some("historyLength=3")).unwrap();
+        let out = to_rpc(get, &Value::Null, Some("t 1"), "/tasks/t%201?historyLength=3").unwrap();
         let frame: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(frame["params"], json!({"id": "t 1", "historyLength": 3}));
         assert_eq!(frame["method"], "GetTask");
@@ -277,7 +357,60 @@ mod tests {
         let out = to_rest(list, &json!({"pageSize": 2, "contextId": "c"})).unwrap();
         assert_eq!(out.suffix, "/tasks?pageSize=2&contextId=c");
         let push = methods::find("CreateTaskPushNotificationConfig").unwrap();
-        assert!(to_rest(push, &json!({})).is_err());
+        assert!(to_rest(push, &json!({})).is_err(), "no task: nothing to say");
+    }
+
+    #[test]
+    fn push_configs_both_ways() {
+        let rpc = |name: &str, body: Value, path: &str| {
+            let out = to_rpc(methods::find(name).unwrap(), &body, Some("t1"), path).unwrap();
+            serde_json::from_slice::<Value>(&out.body).unwrap()["params"].clone()
+        };
+        assert_eq!(
+            rpc(
+                "CreateTaskPushNotificationConfig",
+                json!({"url": "https://h/cb", "taskId": "someone-else"}),
+                "/tasks/t1/pushNotificationConfigs"
+            ),
+            json!({"url": "https://h/cb", "taskId": "t1"}),
+            "the path's task wins over the body's"
+        );
+        assert_eq!(
+            rpc(
+                "GetTaskPushNotificationConfig",
+                Value::Null,
+                "/tasks/t1/pushNotificationConfigs/p%2F1"
+            ),
+            json!({"taskId": "t1", "id": "p/1"})
+        );
+        assert_eq!(
+            rpc(
+                "ListTaskPushNotificationConfigs",
+                Value::Null,
+                "/tasks/t1/pushNotificationConfigs?pageSize=5&other=x"
+            ),
+            json!({"taskId": "t1", "pageSize": 5})
+        );
+        let rest = |name: &str, params: Value| {
+            let out = to_rest(methods::find(name).unwrap(), &params).unwrap();
+            (out.method, out.suffix)
+        };
+        assert_eq!(
+            rest("DeleteTaskPushNotificationConfig", json!({"taskId": "t 1", "id": "p"})),
+            (reqwest::Method::DELETE, "/tasks/t%201/pushNotificationConfigs/p".into())
+        );
+        assert_eq!(
+            rest("ListTaskPushNotificationConfigs", json!({"taskId": "t", "pageSize": 2})),
+            (
+                reqwest::Method::GET,
+                "/tasks/t/pushNotificationConfigs?pageSize=2".into()
+            )
+        );
+        let create = methods::find("CreateTaskPushNotificationConfig").unwrap();
+        let out = to_rest(create, &json!({"taskId": "t", "url": "https://h"})).unwrap();
+        assert_eq!(out.suffix, "/tasks/t/pushNotificationConfigs");
+        let get = methods::find("GetTaskPushNotificationConfig").unwrap();
+        assert!(to_rest(get, &json!({"taskId": "t"})).is_err(), "no config id");
     }
 
     #[test]

@@ -81,7 +81,8 @@ enum PolicyCommand {
         scopes: Vec<String>,
         #[arg(long, default_value = "call_tool")]
         action: String,
-        /// `upstream/tool` (or `upstream/prompt`, `upstream/uri`).
+        /// `upstream/tool` (or `upstream/prompt`, `upstream/uri`); for the A2A actions
+        /// (`send_message`, `read_task`, `cancel_task`, `configure_push`, `read_card`) the agent.
         #[arg(long)]
         resource: String,
         /// The call's arguments as JSON.
@@ -92,6 +93,15 @@ enum PolicyCommand {
         read_only: bool,
         #[arg(long)]
         not_destructive: bool,
+        /// A2A: a skill id of the agent's card (repeatable).
+        #[arg(long = "skill")]
+        skills: Vec<String>,
+        /// A2A: the method as sent (default: the action's main one, e.g. `SendMessage`).
+        #[arg(long)]
+        method: Option<String>,
+        /// A2A: the protocol version (default `1.0`).
+        #[arg(long)]
+        version: Option<String>,
     },
 }
 
@@ -362,24 +372,34 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             arguments,
             read_only,
             not_destructive,
+            skills,
+            method,
+            version,
         } => {
             let (kind, id) = match principal.split_once("::") {
                 Some((kind, id)) => (kind.to_string(), id.trim_matches('"').to_string()),
                 None => (principal.clone(), "anonymous".to_string()),
             };
-            let (upstream, name) = resource
-                .split_once('/')
-                .ok_or_else(|| anyhow::anyhow!("--resource: write it as upstream/name"))?;
+            let a2a = crate::authz::Action::from_id(&action).is_some_and(|a| a.is_a2a());
             let arguments = arguments
                 .map(|a| serde_json::from_str::<serde_json::Value>(&a))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--arguments: not a JSON object: {e}"))?;
+            let resource = if a2a {
+                serde_json::json!({ "agent": resource, "skills": skills })
+            } else {
+                let (upstream, name) = resource
+                    .split_once('/')
+                    .ok_or_else(|| anyhow::anyhow!("--resource: write it as upstream/name"))?;
+                serde_json::json!({ "upstream": upstream, "name": name, "read_only": read_only, "destructive": !not_destructive })
+            };
             let case = serde_json::from_value(serde_json::json!({
                 "name": "explain",
                 "principal": { "type": kind, "id": id, "groups": groups, "scopes": scopes },
                 "action": action,
-                "resource": { "upstream": upstream, "name": name, "read_only": read_only, "destructive": !not_destructive },
+                "resource": resource,
                 "arguments": arguments,
+                "context": { "method": method, "version": version },
             }))?;
             policy::explain(&load(&config.config)?, case)?
         }

@@ -358,6 +358,19 @@ cases:
     assert out.returncode == 0 and "3 passed, 0 failed" in out.stdout, out.stdout + out.stderr
 
 
+@pytest.mark.parametrize(
+    ("group", "agent", "decision"),
+    [("outsiders", "echo", "allow"), ("outsiders", "count", "deny"), ("planners", "count", "allow")],
+)
+def test_policy_explain_takes_a2a_requests(hub: harness.Hub, group: str, agent: str, decision: str) -> None:
+    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
+    argv = [binary, "policy", "explain", "--config", hub.config_path, "--principal", 'ApiKey::"k"', "--group", group]
+    argv += ["--action", "send_message", "--resource", agent, "--skill", "echo", "--method", "message/send", "--version", "0.3"]
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=hub.config_path.parent)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.lower().startswith(decision), out.stdout
+
+
 async def test_metrics_and_the_start_summary_show_agents(hub: harness.Hub, keys: dict[str, tuple[str, str]]) -> None:
     await a2a_util.jsonrpc(hub.url("/a2a/echo"), "SendMessage", a2a_util.text_message_params("m"), headers=alice(keys))
     denied = httpx.post(
@@ -497,11 +510,31 @@ async def test_either_binding_reaches_an_agent_that_serves_only_the_other(
         result = frame["result"]
         states.append((result.get("statusUpdate") or result.get("task") or {}).get("status", {}).get("state"))
     assert states[-1] == "TASK_STATE_COMPLETED", states
-    # Push configs are not translated: a clear error naming the agent.
-    push = httpx.post(
-        url,
-        json={"jsonrpc": "2.0", "id": 2, "method": "CreateTaskPushNotificationConfig", "params": {"taskId": task_id, "url": "https://203.0.113.9/h"}},
-        headers={**alice(keys), "A2A-Version": "1.0"},
+    # Push configs, both ways: created, read, listed and deleted through the other binding.
+    # (The task is finished, so the agent never calls the URL.)
+    created = await a2a_util.jsonrpc(
+        url, "CreateTaskPushNotificationConfig", {"taskId": task_id, "id": "p1", "url": "https://203.0.113.9/h"}, headers=alice(keys)
     )
-    error = push.json()["error"]
-    assert push.status_code == 502 and error["code"] == -32010 and "restonly" in error["message"], push.text
+    assert created["result"]["url"] == "https://203.0.113.9/h" and created["result"]["taskId"] == task_id, created
+    got = await a2a_util.jsonrpc(url, "GetTaskPushNotificationConfig", {"taskId": task_id, "id": "p1"}, headers=alice(keys))
+    assert got["result"]["id"] == "p1", got
+    listed = await a2a_util.jsonrpc(url, "ListTaskPushNotificationConfigs", {"taskId": task_id}, headers=alice(keys))
+    assert [c["id"] for c in listed["result"]["configs"]] == ["p1"], listed
+    assert httpx.get(agents["restonly"].url + "/last-headers").json()["path"].endswith("/pushNotificationConfigs"), "HTTP+JSON"
+    deleted = await a2a_util.jsonrpc(url, "DeleteTaskPushNotificationConfig", {"taskId": task_id, "id": "p1"}, headers=alice(keys))
+    assert "error" not in deleted, deleted
+    listed = await a2a_util.jsonrpc(url, "ListTaskPushNotificationConfigs", {"taskId": task_id}, headers=alice(keys))
+    assert listed["result"].get("configs", []) == [], listed
+
+    rpc_task = task["id"]
+    configs = hub.url(f"/a2a/rpconly/tasks/{rpc_task}/pushNotificationConfigs")
+    r = httpx.post(configs, json={"id": "p2", "url": "https://203.0.113.9/h", "taskId": "not-this-one"}, headers=v1)
+    assert r.status_code == 200 and r.json()["taskId"] == rpc_task, r.text
+    r = httpx.get(configs + "/p2", headers=v1)
+    assert r.status_code == 200 and r.json()["id"] == "p2", r.text
+    r = httpx.get(configs, headers=v1)
+    assert r.status_code == 200 and [c["id"] for c in r.json()["configs"]] == ["p2"], r.text
+    r = httpx.delete(configs + "/p2", headers=v1)
+    assert r.status_code == 200 and r.json() == {}, r.text
+    r = httpx.get(configs + "/p2", headers=v1)
+    assert r.status_code == 404, r.text
