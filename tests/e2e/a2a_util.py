@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -69,12 +73,14 @@ def start_agent(
     extra_args: Sequence[str] = (),
     log_dir: Path | None = None,
     name: str | None = None,
+    port: int = 0,
 ) -> Agent:
-    """Runs fixtures/a2a/agent.py in `mode` on a kernel-picked port and waits for `ready PORT`.
+    """Runs fixtures/a2a/agent.py in `mode` on a kernel-picked port (or `port`: the port of an
+    agent that was stopped, to bring "the same" agent back) and waits for `ready PORT`.
     Stop it with `agent.stop()` (or `harness.Proc.stop`). `extra_args` go to agent.py as they are
     (`--no-v03`, `--delay 0.1`, `--name NAME`, …); logs land in `log_dir` (a temp dir if omitted)."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="a2a-agent-"))
-    argv = [sys.executable, AGENT_PY, "--port", "0", "--mode", mode, "--bindings", ",".join(bindings)]
+    argv = [sys.executable, AGENT_PY, "--port", str(port), "--mode", mode, "--bindings", ",".join(bindings)]
     argv += [*(["--name", name] if name else []), *extra_args]
     proc = harness.spawn(name or f"a2a-{mode}", argv, log_dir)
     try:
@@ -83,6 +89,77 @@ def start_agent(
         proc.stop()
         raise
     return Agent(proc, port)
+
+
+def start_agents(specs: Mapping[str, tuple[str, Mapping[str, Any]]], log_dir: Path) -> dict[str, Agent]:
+    """Starts several agents at once (each Python agent spends a second importing the SDK):
+    `{name: (mode, start_agent keyword arguments)}`, each named `name`. If one fails to start,
+    the others are stopped and the failure raised."""
+    with ThreadPoolExecutor(max_workers=len(specs) or 1) as pool:
+        futures = {
+            name: pool.submit(start_agent, mode, name=name, log_dir=log_dir, **dict(kwargs)) for name, (mode, kwargs) in specs.items()
+        }
+    started = {name: f.result() for name, f in futures.items() if f.exception() is None}
+    failed = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failed:
+        for agent in started.values():
+            agent.stop()
+        raise failed[0]  # type: ignore[misc]
+    return started
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (bound, read, released): for an agent that is to come
+    up later at an address agentmux already knows."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class PushReceiver:
+    """Where an agent sends push notifications: an HTTP server on a loopback address (any of
+    127.0.0.0/8) that answers every POST 200 and records it as `{"path", "headers", "body"}`
+    (the body parsed as JSON when it is)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.posts: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body: Any = json.loads(raw)
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                with receiver._lock:
+                    receiver.posts.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"push-receiver-{host}", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def received(self, path: str) -> list[dict[str, Any]]:
+        """The POSTs to `path` so far."""
+        with self._lock:
+            return [p for p in self.posts if p["path"] == path]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def card_url(base_url: str) -> str:
