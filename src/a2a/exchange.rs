@@ -142,6 +142,30 @@ impl Exchange<'_> {
 }
 
 /// The task and context a request names.
+/// The first key that is a proto field name rather than its JSON name (it has an `_`), outside
+/// the free-form values (`metadata`, a data part's `data`, an extension's `params`), whose keys
+/// are the caller's own.
+fn proto_field_name(value: &Value, depth: usize) -> Option<String> {
+    const FREE_FORM: [&str; 3] = ["metadata", "data", "params"];
+    match value {
+        Value::Object(map) => map.iter().find_map(|(key, inner)| {
+            if key.contains('_') {
+                return Some(key.clone());
+            }
+            if FREE_FORM.contains(&key.as_str()) {
+                return None;
+            }
+            if depth > 64 {
+                // Deeper than the body reader allows anyway; never a reason to skip the check.
+                return Some("(nested too deeply)".into());
+            }
+            proto_field_name(inner, depth + 1)
+        }),
+        Value::Array(items) => items.iter().find_map(|item| proto_field_name(item, depth + 1)),
+        _ => None,
+    }
+}
+
 struct Ids<'a> {
     task: Option<&'a str>,
     context: Option<&'a str>,
@@ -151,6 +175,14 @@ impl<'a> Ids<'a> {
     /// The ids a request names. An id that is there but not a string is refused rather than
     /// skipped: the agent could still read it as a task id that was never checked.
     fn of(method: Method, params: &'a Value, in_path: Option<&'a str>) -> Result<Self, Failure> {
+        if let Some(key) = proto_field_name(params, 0) {
+            // The SDKs' parsers also take proto field names (`task_id` for `taskId`): a task id
+            // or push URL under such a name would reach the agent unchecked.
+            return Err(Failure::new(
+                Fail::InvalidParams,
+                format!("`{key}`: A2A field names are written in lowerCamelCase (JSON), not as proto field names"),
+            ));
+        }
         let text = |at: &str| -> Result<Option<&'a str>, Failure> {
             match params.pointer(at) {
                 None | Some(Value::Null) => Ok(None),
@@ -288,5 +320,23 @@ impl A2a {
                 format!("agent `{name}` did not answer within {} ms", first_byte.as_millis()),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::proto_field_name;
+
+    #[test]
+    fn proto_field_names_are_found_outside_free_form_values() {
+        let sneaky = json!({"message": {"task_id": "theirs", "parts": []}});
+        assert_eq!(proto_field_name(&sneaky, 0).as_deref(), Some("task_id"));
+        let push =
+            json!({"configuration": {"taskPushNotificationConfig": {"url": "x"}, "push_notification_config": {}}});
+        assert_eq!(proto_field_name(&push, 0).as_deref(), Some("push_notification_config"));
+        let free = json!({"message": {"metadata": {"user_id": 1}, "parts": [{"data": {"snake_case": true}}]}});
+        assert_eq!(proto_field_name(&free, 0), None, "the caller's own keys are theirs");
     }
 }

@@ -90,10 +90,18 @@ impl A2a {
             .enumerate()
             .map(|(i, a)| (a.name().to_string(), i))
             .collect();
+        // Said in both versions' words, since one served card speaks to both: v1.0 reads
+        // `httpAuthSecurityScheme` and `securityRequirements`, v0.3 `type`/`scheme` and
+        // `security`; each ignores the other's fields.
         let card_security = config.auth.as_ref().map(|_| {
             json!({
-                "securitySchemes": {"agentmux": {"httpAuthSecurityScheme": {"scheme": "bearer"}}},
+                "securitySchemes": {"agentmux": {
+                    "httpAuthSecurityScheme": {"scheme": "bearer"},
+                    "type": "http",
+                    "scheme": "bearer",
+                }},
                 "securityRequirements": [{"schemes": {"agentmux": {"list": []}}}],
+                "security": [{"agentmux": []}],
             })
         });
         Ok(Self {

@@ -110,6 +110,36 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// A credential, which must come from the environment or a file: the whole value is one
+/// `${env:NAME}` or `${file:PATH}`, so a key is never written into a config file that gets
+/// committed, shared or logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretRef(pub String);
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        let whole = raw.starts_with("${") && raw.ends_with('}') && raw.matches("${").count() == 1;
+        let kind = raw
+            .get(2..)
+            .is_some_and(|r| r.starts_with("env:") || r.starts_with("file:"));
+        if !(whole && kind) {
+            return Err(serde::de::Error::custom(
+                "a credential is given as `${env:NAME}` or `${file:PATH}`, never written into the config",
+            ));
+        }
+        expand(&raw, Syntax::Agentmux)
+            .map(SecretRef)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +152,20 @@ mod tests {
         let path = std::env::var("PATH").unwrap();
         let out = with_base_dir(dir.path(), || expand("a ${env:PATH} b ${file:token}", Syntax::Agentmux));
         assert_eq!(out.unwrap(), format!("a {path} b s3cret"));
+    }
+
+    #[test]
+    fn credentials_come_only_from_env_or_files() {
+        let parse = |text: &str| serde_yaml_ng::from_str::<SecretRef>(text);
+        assert_eq!(parse("${env:PATH}").unwrap().0, std::env::var("PATH").unwrap());
+        for written in ["sk-live-123", "Bearer ${env:PATH}", "${env:PATH}${env:PATH}"] {
+            let err = parse(written).unwrap_err().to_string();
+            assert!(err.contains("never written into the config"), "{written}: {err}");
+        }
+        assert!(
+            !format!("{:?}", parse("${env:PATH}").unwrap()).contains('/'),
+            "never printed"
+        );
     }
 
     #[test]

@@ -16,16 +16,19 @@ use serde_json::Value;
 use super::a2a::{self, AgentSpec};
 use super::error::Problem;
 use super::expand::{Syntax, expand, with_base_dir};
+use super::llm::{self, ProviderSpec};
 use super::raw::{RawTransport, RawUpstream, UpstreamProtocol};
 use super::secret::Secret;
 use super::transport::{TransportSpec, http_transport};
 use super::upstream::{self, UpstreamSpec};
 
-/// What a registry holds: MCP servers and A2A agents, under names unique across both.
+/// What a registry holds: MCP servers, A2A agents and LLM providers, under names unique
+/// across all three.
 #[derive(Debug, Default)]
 pub struct Registry {
     pub upstreams: Vec<UpstreamSpec>,
     pub agents: Vec<AgentSpec>,
+    pub providers: Vec<ProviderSpec>,
 }
 
 /// Reads every registry path; problems are collected, good entries are kept.
@@ -86,21 +89,25 @@ fn yaml_file(file: &Path, base: &Path, text: &str, out: &mut Registry, problems:
             return problems.push(Problem::from_yaml(file, &e));
         }
     };
-    let entry =
-        upstream::entry_name(raw.name.clone(), file, text).and_then(|name| match (raw.mcp.take(), raw.a2a.take()) {
-            (Some(mcp), None) => upstream::resolve(name, raw, mcp, file, base, text).map(|u| out.upstreams.push(u)),
-            (None, Some(agent)) => a2a::agent(name, raw, agent, file, text).map(|a| out.agents.push(a)),
-            (Some(_), Some(_)) => Err(Problem::new(
+    let entry = upstream::entry_name(raw.name.clone(), file, text).and_then(|name| {
+        match (raw.mcp.take(), raw.a2a.take(), raw.llm.take()) {
+            (Some(mcp), None, None) => {
+                upstream::resolve(name, raw, mcp, file, base, text).map(|u| out.upstreams.push(u))
+            }
+            (None, Some(agent), None) => a2a::agent(name, raw, agent, file, text).map(|a| out.agents.push(a)),
+            (None, None, Some(provider)) => llm::provider(name, raw, provider, file).map(|p| out.providers.push(p)),
+            (None, None, None) => Err(Problem::new(
                 file,
                 None,
-                "one registry file declares one upstream: `mcp:` or `a2a:`, not both",
+                "missing `mcp:` (an MCP server), `a2a:` (an A2A agent) or `llm:` (an LLM provider)",
             )),
-            (None, None) => Err(Problem::new(
+            _ => Err(Problem::new(
                 file,
                 None,
-                "missing `mcp:` (an MCP server) or `a2a:` (an A2A agent)",
+                "one registry file declares one upstream: `mcp:`, `a2a:` or `llm:`, not two",
             )),
-        });
+        }
+    });
     if let Err(problem) = entry {
         problems.push(problem);
     }
@@ -250,6 +257,12 @@ fn reject_duplicates(registry: &Registry, problems: &mut Vec<Problem>) {
                 .agents
                 .iter()
                 .map(|a| (a.name.as_str(), a.declared_in.as_path(), None)),
+        )
+        .chain(
+            registry
+                .providers
+                .iter()
+                .map(|p| (p.name.as_str(), p.declared_in.as_path(), None)),
         );
     let describe = |file: &Path, entry: Option<&str>| match entry {
         Some(entry) => format!("entry `{entry}` of {}", file.display()),

@@ -10,6 +10,7 @@ use super::auth::{self, AuthSettings};
 use super::authz::{self, Denied};
 use super::error::{ConfigError, Problem};
 use super::expand::with_base_dir;
+use super::llm::{self, LlmSettings, ProviderSpec};
 use super::mcp::{self, McpSettings};
 use super::pinning::{self, PinningSettings};
 use super::raw::{OneOrMany, RawConfig};
@@ -29,6 +30,9 @@ pub struct Config {
     /// A2A agents from the registry.
     pub agents: Vec<AgentSpec>,
     pub a2a: A2aSettings,
+    /// LLM providers from the registry.
+    pub providers: Vec<ProviderSpec>,
+    pub llm: LlmSettings,
     /// Authorization policy directory (`*.cedar`); `None`: no authorization layer.
     pub policies: Option<PathBuf>,
     /// Who may connect; `None`: everyone, as `Anonymous`.
@@ -91,8 +95,13 @@ pub fn load_with(path: &Path, overrides: Overrides) -> Result<Config, ConfigErro
         Some(OneOrMany::Many(ps)) => ps.iter().map(|p| base.join(&p.0)).collect(),
     };
     let explicit_registry = raw.registry.is_some();
-    let registry::Registry { upstreams, agents } = registry::load(&registry_paths, explicit_registry, &mut problems);
+    let registry::Registry {
+        upstreams,
+        agents,
+        providers,
+    } = registry::load(&registry_paths, explicit_registry, &mut problems);
     let a2a = a2a::resolve(path, &raw.a2a, &mut problems);
+    let llm = llm::resolve(path, &raw.llm, &providers, &mut problems);
 
     let mcp = mcp::resolve(&raw.mcp, path, &mut problems);
     let names = upstreams
@@ -126,6 +135,8 @@ pub fn load_with(path: &Path, overrides: Overrides) -> Result<Config, ConfigErro
             upstreams,
             agents,
             a2a,
+            providers,
+            llm,
             policies,
             auth,
             denied,

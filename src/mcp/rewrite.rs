@@ -11,8 +11,15 @@ impl Hub {
     }
 
     /// `tools/call`: `resource_link` content items point at resources the client may read next.
+    /// An A2A agent's links are its files' own URLs, not resources agentmux serves: they stay.
     pub(super) fn rewrite_resource_links(&self, upstream: usize, result: Raw) -> Raw {
         if !result.get().contains("\"resource_link\"") {
+            return result;
+        }
+        if matches!(
+            self.upstream(upstream).spec.transport,
+            crate::config::TransportSpec::Agent
+        ) {
             return result;
         }
         self.rewrite_array(upstream, result, "content", |item| {

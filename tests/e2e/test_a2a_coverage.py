@@ -3,10 +3,8 @@
 bindings (and that the agent really calls an allowed URL), extended cards, resubscribing to a
 running task, how served cards are written (signatures, public URL, trusted proxies, the v0.2
 path), agents' skills as renamed and filtered MCP tools with file parts, cards read again when
-they change or when an agent comes up late, and the audit lines of A2A calls.
-
-A test marked `xfail(strict=True, reason="agentmux bug: …")` shows a bug in agentmux: it fails
-today for the reason given, and will XPASS (and so fail) once the bug is fixed, to be unmarked.
+they change or when an agent comes up late, and the audit lines of A2A calls. Also the holes these tests found, closed: task ids and push URLs
+under proto field names (`task_id`), v0.3 cards' security, agents' file URLs.
 """
 
 from __future__ import annotations
@@ -49,7 +47,8 @@ FAKE_SIGNATURE = {"protected": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZpeHR1cmUifQ", "si
 FILE_BYTES = b"hello from a file part\n"
 FILE_URL = "https://files.example.com/reports/report.pdf"
 # The served card's security when agentmux has `auth:` (src/a2a/mod.rs).
-AGENTMUX_SCHEMES = {"agentmux": {"httpAuthSecurityScheme": {"scheme": "bearer"}}}
+# agentmux's scheme in both versions' words (v1.0 reads the first key, v0.3 the others).
+AGENTMUX_SCHEMES = {"agentmux": {"httpAuthSecurityScheme": {"scheme": "bearer"}, "type": "http", "scheme": "bearer"}}
 # A public address an agent may be asked to call (TEST-NET-3, never contacted here).
 PUBLIC_HOOK = "https://203.0.113.9/hook"
 
@@ -306,12 +305,6 @@ async def test_push_configs_http_json_to_a_jsonrpc_only_agent(env: Env) -> None:
     assert r.status_code == 200 and r.json().get("configs", []) == [], r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentmux bug: push URLs are looked for under camelCase keys only (src/a2a/push.rs urls/collect), "
-    "but the agent's parsers (protobuf ParseDict, pydantic validate_by_name) also read the proto field names, "
-    "so `configuration.task_push_notification_config.url` reaches the agent unchecked and it calls a private URL",
-)
 async def test_push_urls_under_proto_field_names_are_checked_too(env: Env) -> None:
     url = env.url("ask")
     camel = a2a_util.text_message_params("book a trip")
@@ -333,12 +326,6 @@ async def test_push_urls_under_proto_field_names_are_checked_too(env: Env) -> No
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentmux bug: task ownership is checked on `taskId`/`message.taskId` only (src/a2a/exchange.rs Ids::of, "
-    "methods.rs task_key), but the agent also reads `task_id`: another principal's push config is created and "
-    "deleted on the owner's task, and their message continues it (only the answer is replaced by -32001)",
-)
 async def test_task_ids_under_proto_field_names_are_checked_too(env: Env) -> None:
     url, task = env.url("ask"), await new_task(env)
     hooks = f"/owner/{task}"
@@ -347,7 +334,8 @@ async def test_task_ids_under_proto_field_names_are_checked_too(env: Env) -> Non
     )
     assert "result" in mine, mine
 
-    # Bob names alice's task as `task_id`: each is refused, and none changes her task.
+    # Bob names alice's task as `task_id` (a name the agent's parser also reads): each request is
+    # refused for its proto field name before anything is decided on it, and none changes her task.
     theirs = await a2a_util.jsonrpc(url, "CreateTaskPushNotificationConfig", {"task_id": task, "id": "bob-cfg", "url": env.allowed.url + hooks + "/bob"}, headers=env.bob())
     deleted = await a2a_util.jsonrpc(url, "DeleteTaskPushNotificationConfig", {"task_id": task, "id": "alice-cfg"}, headers=env.bob())
     params = a2a_util.text_message_params("Rome")
@@ -359,7 +347,8 @@ async def test_task_ids_under_proto_field_names_are_checked_too(env: Env) -> Non
     assert [c["id"] for c in configs["result"].get("configs", [])] == ["alice-cfg"], f"bob changed alice's push configs: {configs}"
     assert state == "TASK_STATE_INPUT_REQUIRED", f"bob's message continued alice's task (now {state}): {sent}"
     assert not env.allowed.received(hooks + "/bob"), "bob's URL hears of alice's task"
-    assert [rpc_error(a) for a in (theirs, deleted, sent)] == [NOT_FOUND] * 3, (theirs, deleted, sent)
+    assert [rpc_error(a) for a in (theirs, deleted, sent)] == [INVALID_PARAMS] * 3, (theirs, deleted, sent)
+    assert all("task_id" in a["error"]["message"] for a in (theirs, deleted, sent)), (theirs, deleted, sent)
 
 
 # === 2. extended cards ===
@@ -416,12 +405,6 @@ async def test_extended_card_v03_both_bindings(env: Env) -> None:
     assert r.status_code == 404 and EXTENDED_SKILL not in r.text, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentmux bug: a v0.3 card gets agentmux's security in v1.0 shape only (src/a2a/card.rs Card::served, "
-    "security from src/a2a/mod.rs A2a::new): v0.3 `securitySchemes` entries need `type` and requirements are `security`, "
-    "so a v0.3 client is told of no authentication",
-)
 async def test_v03_cards_announce_agentmux_security_in_v03_shape(env: Env) -> None:
     answer = await a2a_util.jsonrpc(env.url("ext"), "agent/getAuthenticatedExtendedCard", {}, version=None, headers=env.alice())
     card = answer["result"]
@@ -642,12 +625,6 @@ async def test_a_file_with_bytes_becomes_an_embedded_resource(env: Env) -> None:
     assert str(blob.uri).endswith("/hello.txt"), blob
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentmux bug: a bridged agent's file URL is rewritten like an MCP server's resource URI "
-    "(src/mcp/dispatch.rs -> Hub::rewrite_resource_links in src/mcp/rewrite.rs) into "
-    "agentmux://files/https://…, which resources/read refuses (`agent files offers tools only`): a dead link",
-)
 async def test_a_file_by_url_becomes_a_usable_resource_link(env: Env) -> None:
     result = await call_files(env)
     links = [b for b in result.content if isinstance(b, mcp_types.ResourceLink)]

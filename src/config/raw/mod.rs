@@ -5,6 +5,7 @@
 
 mod a2a;
 mod auth;
+mod llm;
 mod mcp;
 mod oauth;
 mod policy;
@@ -17,6 +18,7 @@ use crate::config::expand::Text;
 
 pub use a2a::{RawA2a, RawAgent, Signatures};
 pub use auth::RawAuth;
+pub use llm::{ProviderKind, RawLlm, RawProvider, RawTarget};
 pub use mcp::{RawMcp, RawPrefix};
 pub use oauth::{RawClientAuth, RawOAuth};
 pub use policy::{RawArguments, RawAudit, RawAuthz, RawChanged, RawDenied, RawNew, RawPinning};
@@ -41,6 +43,8 @@ pub struct RawConfig {
     pub mcp: RawMcp,
     #[serde(default)]
     pub a2a: RawA2a,
+    #[serde(default)]
+    pub llm: RawLlm,
     #[serde(default)]
     pub server: RawServer,
 }

@@ -10,13 +10,15 @@ use crate::config::expand::Text;
 
 use super::oauth::RawOAuth;
 
-/// `registry/<name>.yaml`: one upstream, an MCP server (`mcp:`) or an A2A agent (`a2a:`).
+/// `registry/<name>.yaml`: one upstream, an MCP server (`mcp:`), an A2A agent (`a2a:`) or an
+/// LLM provider (`llm:`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
     pub name: Option<String>,
     pub mcp: Option<RawMcpUpstream>,
     pub a2a: Option<super::a2a::RawAgent>,
+    pub llm: Option<super::llm::RawProvider>,
     #[serde(default)]
     pub tools: RawFilter,
     #[serde(default)]

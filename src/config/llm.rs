@@ -1,0 +1,234 @@
+//! LLM providers as agentmux runs them (one per `llm:` registry file), and the `llm:` section
+//! of agentmux.yaml: virtual models over them. Reads `raw`; imports leaves besides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::error::Problem;
+pub use super::raw::ProviderKind;
+use super::raw::{RawLlm, RawProvider, RawTarget, RawUpstream};
+use super::secret::Secret;
+use super::upstream::Timeouts;
+
+/// One provider entry: `<name>/<model>` on the wire.
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    pub name: String,
+    pub declared_in: PathBuf,
+    pub kind: ProviderKind,
+    /// The provider's base URL, no trailing slash.
+    pub url: String,
+    /// Sent only to this provider, in its own header.
+    pub key: Option<Secret>,
+    pub models: ModelSet,
+    /// agentmux's extra headers toward the provider.
+    pub headers: BTreeMap<String, Secret>,
+    /// Azure OpenAI's `api-version`.
+    pub api_version: Option<String>,
+    pub timeouts: Timeouts,
+}
+
+/// The models an entry serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSet {
+    Any,
+    Listed(Vec<String>),
+}
+
+impl ModelSet {
+    pub fn serves(&self, model: &str) -> bool {
+        match self {
+            Self::Any => !model.is_empty(),
+            Self::Listed(models) => models.iter().any(|m| m == model),
+        }
+    }
+}
+
+impl ProviderKind {
+    /// Its name in config files and policies (`resource.provider`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::AzureOpenai => "azure-openai",
+            Self::Gemini => "gemini",
+            Self::Bedrock => "bedrock",
+            Self::OpenaiCompatible => "openai-compatible",
+        }
+    }
+
+    fn default_url(self) -> Option<&'static str> {
+        match self {
+            Self::Openai => Some("https://api.openai.com/v1"),
+            Self::Anthropic => Some("https://api.anthropic.com"),
+            Self::Gemini => Some("https://generativelanguage.googleapis.com"),
+            Self::AzureOpenai | Self::OpenaiCompatible | Self::Bedrock => None,
+        }
+    }
+}
+
+/// The `llm:` section of agentmux.yaml.
+#[derive(Debug, Clone, Default)]
+pub struct LlmSettings {
+    pub models: BTreeMap<String, VirtualModel>,
+}
+
+/// A name clients use for one or more provider models.
+#[derive(Debug, Clone)]
+pub struct VirtualModel {
+    pub targets: Vec<ModelTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelTarget {
+    /// The registry entry.
+    pub entry: String,
+    /// The model as the provider knows it.
+    pub model: String,
+    /// Relative share among targets of the same weight class; 1 unless given.
+    pub weight: u32,
+    /// Whether a weight was written: weighted targets are balanced, the others tried in order.
+    pub weighted: bool,
+}
+
+/// A registry file's `llm:` entry named `name`. Keys that only MCP servers or agents take are
+/// errors.
+pub(super) fn provider(name: String, raw: RawUpstream, llm: RawProvider, file: &Path) -> Result<ProviderSpec, Problem> {
+    let problem = |msg: String| Problem::new(file, None, msg);
+    let filters = [
+        ("tools", &raw.tools),
+        ("prompts", &raw.prompts),
+        ("resources", &raw.resources),
+    ];
+    let shaped = |f: &super::raw::RawFilter| !f.include.is_empty() || !f.exclude.is_empty() || !f.rename.is_empty();
+    let not_here = [
+        ("max_message_bytes", raw.max_message_bytes.is_some()),
+        ("validate_arguments", raw.validate_arguments.is_some()),
+    ];
+    if let Some(key) = filters
+        .iter()
+        .filter(|(_, f)| shaped(f))
+        .map(|(k, _)| *k)
+        .chain(not_here.iter().filter(|(_, given)| *given).map(|(k, _)| *k))
+        .next()
+    {
+        return Err(problem(format!("`{key}` does not apply to LLM providers (`llm:`)")));
+    }
+    let url = match (llm.url, llm.provider.default_url()) {
+        (Some(url), _) => url.0.trim_end_matches('/').to_string(),
+        (None, Some(default)) => default.to_string(),
+        (None, None) => {
+            return Err(problem(format!(
+                "llm: provider `{}` needs `url` (its base URL)",
+                llm.provider.id()
+            )));
+        }
+    };
+    let parsed = reqwest::Url::parse(&url).map_err(|e| problem(format!("llm.url: `{url}`: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(problem(format!("llm.url: `{url}` is not an http(s) URL")));
+    }
+    if llm.provider == super::raw::ProviderKind::Bedrock || llm.provider == super::raw::ProviderKind::Gemini {
+        return Err(problem(format!(
+            "llm: provider `{}` is not served by this build yet (openai, openai-compatible, azure-openai and anthropic are)",
+            llm.provider.id()
+        )));
+    }
+    let api_version = llm.api_version.map(|v| v.0);
+    if llm.provider == super::raw::ProviderKind::AzureOpenai && api_version.is_none() {
+        return Err(problem(
+            "llm: azure-openai needs `api_version` (e.g. 2024-10-21)".into(),
+        ));
+    }
+    let models = match llm.models.as_slice() {
+        [] => {
+            return Err(problem(
+                "llm.models: list the models this entry serves, or [\"*\"] for any".into(),
+            ));
+        }
+        [any] if any == "*" => ModelSet::Any,
+        listed => {
+            if let Some(bad) = listed.iter().find(|m| m.is_empty() || m.contains('*')) {
+                return Err(problem(format!(
+                    "llm.models: `{bad}`: name each model, or give [\"*\"] alone"
+                )));
+            }
+            ModelSet::Listed(listed.to_vec())
+        }
+    };
+    Ok(ProviderSpec {
+        name,
+        declared_in: file.to_path_buf(),
+        kind: llm.provider,
+        url,
+        key: llm.key.map(|k| Secret(k.0)),
+        models,
+        headers: llm.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect(),
+        api_version,
+        timeouts: Timeouts::from_raw(raw.timeouts),
+    })
+}
+
+/// The `llm:` section, checked against the providers the registry holds.
+pub(super) fn resolve(
+    path: &Path,
+    raw: &RawLlm,
+    providers: &[ProviderSpec],
+    problems: &mut Vec<Problem>,
+) -> LlmSettings {
+    for (key, given) in [
+        ("limits", raw.limits.is_some()),
+        ("guards", raw.guards.is_some()),
+        ("prompts", raw.prompts.is_some()),
+    ] {
+        if given {
+            problems.push(Problem::new(
+                path,
+                None,
+                format!("llm.{key}: not enforced by this build yet; remove it rather than run without it"),
+            ));
+        }
+    }
+    let mut models = BTreeMap::new();
+    for (name, virtual_model) in &raw.models {
+        let problem = |msg: String| Problem::new(path, None, format!("llm.models.{name}: {msg}"));
+        if name.is_empty() || name.contains('/') {
+            problems.push(problem(
+                "a virtual model's name has no `/` (that names `<entry>/<model>`)".into(),
+            ));
+            continue;
+        }
+        if virtual_model.targets.is_empty() {
+            problems.push(problem("`targets` is empty".into()));
+            continue;
+        }
+        let mut targets = Vec::new();
+        for target in &virtual_model.targets {
+            let (text, weight) = match target {
+                RawTarget::Name(name) => (name, None),
+                RawTarget::Weighted(w) => (&w.model, w.weight),
+            };
+            let Some((entry, model)) = text.split_once('/') else {
+                problems.push(problem(format!("target `{text}`: write it as <entry>/<model>")));
+                continue;
+            };
+            match providers.iter().find(|p| p.name == entry) {
+                None => problems.push(problem(format!(
+                    "target `{text}`: no LLM provider `{entry}` in the registry"
+                ))),
+                Some(p) if !p.models.serves(model) => {
+                    problems.push(problem(format!("target `{text}`: `{entry}` does not serve `{model}`")))
+                }
+                Some(_) if weight == Some(0) => problems.push(problem(format!("target `{text}`: weight 0"))),
+                Some(_) => targets.push(ModelTarget {
+                    entry: entry.to_string(),
+                    model: model.to_string(),
+                    weight: weight.unwrap_or(1),
+                    weighted: weight.is_some(),
+                }),
+            }
+        }
+        models.insert(name.clone(), VirtualModel { targets });
+    }
+    LlmSettings { models }
+}
