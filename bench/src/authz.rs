@@ -81,6 +81,7 @@ fn measure(n_policies: usize, n_tools: usize, broad: bool) -> anyhow::Result<()>
     let value = agentmux::arguments::parse(Some(&args)).map_err(anyhow::Error::msg)?;
     let ask = Ask {
         method: None,
+        llm: None,
         caller: &caller,
         target,
         arguments: Some(Args {

@@ -209,6 +209,7 @@ impl A2a {
                 target,
                 arguments: None,
                 method: Some(method),
+                llm: None,
             })
             // Agents take no arguments the policies read, so none can be unreadable; fail
             // closed all the same.

@@ -53,6 +53,11 @@ impl Key {
                     self.field(skill.as_bytes());
                 }
             }
+            Attrs::Model { provider, model } => {
+                self.field(&[3]);
+                self.field(provider.as_bytes());
+                self.field(model.as_bytes());
+            }
         }
     }
 

@@ -1,11 +1,11 @@
 //! Remembered decisions. A decision is a pure function of what the policies can see: the
-//! principal's attributes, the action, the tool (upstream, name, hints) or agent (skills), the
-//! endpoint, era or A2A version and method,
-//! and the arguments, client address and time *if some policy reads them*. Keyed by a SHA-256
-//! of exactly those inputs, a repeated call is decided by one lookup. Sets that read
-//! `context.now` are never remembered. Each loaded policy set has its own memo, and the key
-//! names the tool declaration the arguments were typed by, so neither a reload nor a changed
-//! tool ever serves an old decision.
+//! principal's attributes, the action, the tool (upstream, name, hints), agent (skills) or model
+//! (provider, model), the endpoint, era or A2A version and method, an LLM request's API, stream
+//! flag and tool count, and the arguments, token counts, client address and time *if some
+//! policy reads them*. Keyed by a SHA-256 of exactly those inputs, a repeated call is decided by
+//! one lookup. Sets that read `context.now` are never remembered. Each loaded policy set has its
+//! own memo, and the key names the tool declaration the arguments were typed by, so neither a
+//! reload nor a changed tool ever serves an old decision.
 
 use std::sync::Arc;
 
@@ -39,6 +39,18 @@ impl Memo {
         field(ask.caller.endpoint.as_bytes());
         field(ask.caller.version.as_bytes());
         field(ask.method.unwrap_or_default().as_bytes());
+        match &ask.llm {
+            None => field(&[0]),
+            Some(call) => {
+                field(&[1, u8::from(call.stream)]);
+                field(call.api.as_bytes());
+                field(&call.tools.to_le_bytes());
+                if needs.tokens {
+                    field(&call.estimated_tokens.to_le_bytes());
+                    field(&call.max_tokens.to_le_bytes());
+                }
+            }
+        }
         if needs.client_ip {
             field(
                 ask.caller

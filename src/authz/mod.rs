@@ -1,7 +1,8 @@
 //! Authorization: Cedar policies from `policies/*.cedar` decide every tool call, prompt and
-//! resource read, and which items a caller's lists show. Default deny: without a permitting
-//! policy nothing is allowed. The policy set is swapped atomically on reload; a set that fails
-//! to parse or validate is refused and the previous one keeps running.
+//! resource read, A2A request and LLM model call, and which items a caller's lists show.
+//! Default deny: without a permitting policy nothing is allowed. The policy set is swapped
+//! atomically on reload; a set that fails to parse or validate is refused and the previous one
+//! keeps running.
 
 mod keyed;
 mod memo;
@@ -26,7 +27,9 @@ pub use schema::{Arguments, cedar_schema};
 
 use std::collections::HashMap;
 
-pub use vocabulary::{Action, Args, Ask, Attrs, Caller, Gate, Target, ToolHints, Unreadable, Verdict};
+pub use vocabulary::{
+    Action, Args, Ask, Attrs, Caller, Gate, ModelCall, Target, ToolHints, Unreadable, VIRTUAL_PROVIDER, Verdict,
+};
 
 pub struct Authz {
     dir: PathBuf,
@@ -122,6 +125,13 @@ impl Authz {
         now: Option<&str>,
         fallback: Option<&std::collections::BTreeMap<String, schema::ArgType>>,
     ) -> Result<Response, Problem> {
+        // Fail closed: an LLM call is decided on what it asks for, never on defaults.
+        if ask.target.action.is_llm() && ask.llm.is_none() {
+            return Err(Problem::Internal(format!(
+                "call_model on {}: the LLM request's fields are missing",
+                request::target_uid(&ask.target)
+            )));
+        }
         let arguments = match ask.arguments {
             Some(a) => {
                 let declared = a.declared.map(|d| &d.types).or(fallback);
@@ -147,6 +157,7 @@ impl Authz {
             ask.target.action,
             ask.method,
             Some(arguments),
+            ask.llm.as_ref(),
             now,
             &loaded.needs,
         )
@@ -160,8 +171,9 @@ impl Authz {
 
 impl Authz {
     /// One entity store for the whole list (the caller, every target, their upstreams), then
-    /// per target only its slice of the policies, partially evaluated with the arguments
-    /// unknown. A target no policy can apply to is hidden without evaluating anything.
+    /// per target only its slice of the policies, partially evaluated with the arguments (for a
+    /// model: the LLM request's fields) unknown. A target no policy can apply to is hidden
+    /// without evaluating anything.
     fn visible_with(&self, loaded: &Loaded, caller: &Caller, targets: &[Target<'_>]) -> Result<Vec<bool>, String> {
         let mut list = Vec::with_capacity(targets.len() + 8);
         let groups = request::principal_entities(&caller.principal, &mut list)?;
@@ -198,14 +210,19 @@ impl Authz {
         }
         let entities = request::entities(list)?;
         let mut decided = vec![false; targets.len()];
-        // One context per protocol: MCP's and A2A's differ in their fields.
-        let mut contexts: [Option<cedar_policy::Context>; 2] = [None, None];
+        // One context per protocol: MCP's, A2A's and LLM's differ in what is unknown.
+        let mut contexts: [Option<cedar_policy::Context>; 3] = [None, None, None];
         for &i in &evaluated {
             let action = targets[i].action;
-            let context = match &mut contexts[usize::from(action.is_a2a())] {
+            let protocol = match action {
+                a if a.is_a2a() => 1,
+                a if a.is_llm() => 2,
+                _ => 0,
+            };
+            let context = match &mut contexts[protocol] {
                 Some(context) => context.clone(),
                 slot => slot
-                    .insert(request::context(caller, action, None, None, None, &loaded.needs)?)
+                    .insert(request::context(caller, action, None, None, None, None, &loaded.needs)?)
                     .clone(),
             };
             let request = cedar_request(caller, &targets[i], context)?;

@@ -1,5 +1,5 @@
 //! One Cedar request from one ask: the principal with its groups, the target with its
-//! upstream, and the context (arguments, endpoint, era, client address, time).
+//! upstream, and the context (arguments, endpoint, era, the LLM request, client address, time).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -9,13 +9,13 @@ use std::sync::{Mutex, OnceLock};
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 
-use super::{Action, Attrs, Caller, Target};
+use super::{Action, Attrs, Caller, ModelCall, Target};
 use crate::arguments::ArgType;
 use crate::identity::{Principal, PrincipalKind};
 
 /// The entity types agentmux builds, parsed once: Cedar parses a type name with its full
 /// grammar, which cost more than evaluating a policy.
-const TYPES: [&str; 10] = [
+const TYPES: [&str; 11] = [
     "User",
     "ApiKey",
     "Anonymous",
@@ -25,6 +25,7 @@ const TYPES: [&str; 10] = [
     "Prompt",
     "Resource",
     "Agent",
+    "Model",
     "Action",
 ];
 
@@ -54,6 +55,8 @@ pub fn target_uid(t: &Target<'_>) -> EntityUid {
     match t.attrs {
         // An agent is its registry entry: `Agent::"planner"`.
         Attrs::Agent { .. } => uid("Agent", t.upstream),
+        // A virtual model has no entry: `Model::"fast"`.
+        Attrs::Model { .. } if t.upstream.is_empty() => uid("Model", t.name),
         _ => uid(t.action.resource_type(), &format!("{}/{}", t.upstream, t.name)),
     }
 }
@@ -98,38 +101,62 @@ pub fn principal_entities(p: &Principal, out: &mut Vec<Entity>) -> Result<Vec<En
     Ok(uids)
 }
 
-/// The target, and its upstream unless `with_upstream` is false (it is already there).
+/// The target, and its upstream unless `with_upstream` is false (it is already there). A virtual
+/// model has no upstream. A target whose attributes are not those of its action's resource type
+/// is an error (the request is denied), never an entity policies would misread.
 pub fn target_entities(t: &Target<'_>, with_upstream: bool, out: &mut Vec<Entity>) -> Result<(), String> {
-    let upstream = uid("Upstream", t.upstream);
+    let kind = t.action.resource_type();
+    let fits = match t.attrs {
+        Attrs::Agent { .. } => kind == "Agent",
+        Attrs::Model { .. } => kind == "Model",
+        Attrs::Tool(_) | Attrs::None => !matches!(kind, "Agent" | "Model"),
+    };
+    if !fits {
+        return Err(format!(
+            "{} on {}/{}: not a {kind} (agentmux asked with the wrong attributes)",
+            t.action.id(),
+            t.upstream,
+            t.name
+        ));
+    }
     let mut attrs = HashMap::with_capacity(6);
-    attrs.insert(
-        t.action.name_attribute().into(),
-        RestrictedExpression::new_string(t.name.to_string()),
-    );
     match t.attrs {
+        Attrs::Model { provider, model } => {
+            attrs.insert(
+                "provider".into(),
+                RestrictedExpression::new_string(provider.to_string()),
+            );
+            attrs.insert("model".into(), RestrictedExpression::new_string(model.to_string()));
+        }
         Attrs::Agent { skills } => {
+            attrs.insert("name".into(), RestrictedExpression::new_string(t.name.to_string()));
             attrs.insert("skills".into(), strings(skills));
         }
-        Attrs::Tool(h) => {
-            for (k, v) in [
-                ("read_only", h.read_only),
-                ("destructive", h.destructive),
-                ("idempotent", h.idempotent),
-                ("open_world", h.open_world),
-            ] {
-                attrs.insert(k.into(), RestrictedExpression::new_bool(v));
-            }
+        Attrs::Tool(_) | Attrs::None => {
+            attrs.insert(
+                t.action.name_attribute().into(),
+                RestrictedExpression::new_string(t.name.to_string()),
+            );
+            attrs.insert(
+                "upstream".into(),
+                RestrictedExpression::new_string(t.upstream.to_string()),
+            );
         }
-        Attrs::None => {}
     }
-    if !matches!(t.attrs, Attrs::Agent { .. }) {
-        attrs.insert(
-            "upstream".into(),
-            RestrictedExpression::new_string(t.upstream.to_string()),
-        );
+    if let Attrs::Tool(h) = t.attrs {
+        for (k, v) in [
+            ("read_only", h.read_only),
+            ("destructive", h.destructive),
+            ("idempotent", h.idempotent),
+            ("open_world", h.open_world),
+        ] {
+            attrs.insert(k.into(), RestrictedExpression::new_bool(v));
+        }
     }
-    out.push(Entity::new(target_uid(t), attrs, HashSet::from([upstream.clone()])).map_err(|e| e.to_string())?);
-    if with_upstream {
+    let upstream = (!t.is_virtual_model()).then(|| uid("Upstream", t.upstream));
+    let parents = upstream.iter().cloned().collect();
+    out.push(Entity::new(target_uid(t), attrs, parents).map_err(|e| e.to_string())?);
+    if let Some(upstream) = upstream.filter(|_| with_upstream) {
         out.push(Entity::new_no_attrs(upstream, HashSet::new()));
     }
     Ok(())
@@ -145,6 +172,9 @@ pub fn entities(list: Vec<Entity>) -> Result<Entities, String> {
 pub struct Needs {
     pub now: bool,
     pub client_ip: bool,
+    /// `context.estimated_tokens` or `context.max_tokens`: different in nearly every LLM request,
+    /// so remembered decisions are keyed by them only when some policy reads them.
+    pub tokens: bool,
     pub arguments: Reads,
 }
 
@@ -186,11 +216,13 @@ impl Needs {
     pub const ALL: Self = Self {
         now: true,
         client_ip: true,
+        tokens: true,
         arguments: Reads::All,
     };
     const NONE: Self = Self {
         now: false,
         client_ip: false,
+        tokens: false,
         arguments: Reads::Nothing,
     };
 
@@ -229,6 +261,7 @@ impl Needs {
                         match attr {
                             Some("now") => self.now = true,
                             Some("client_ip") => self.client_ip = true,
+                            Some("estimated_tokens" | "max_tokens") => self.tokens = true,
                             // `context has arguments` is always true and reads nothing.
                             Some("arguments") if op == "has" => {}
                             Some("arguments") => self.arguments = Reads::All,
@@ -253,26 +286,33 @@ impl Needs {
 /// The context of one request: the same fields for every action, so that a policy written
 /// without an action scope validates for all of them. MCP actions read `arguments` and `era`;
 /// A2A actions `method` and `version` (their `arguments` are empty, their `era` is the A2A
-/// version). An MCP action's `method` is the one it stands for (`tools/call` …). A value not
-/// known yet (the arguments of a list being filtered, the method of a directory) is left unknown
-/// for partial evaluation.
+/// version); `call_model` reads `api`, `stream`, `estimated_tokens`, `max_tokens` and `tools`
+/// from `llm` (its `arguments` are empty, its `method` is `""` unless one is given). Other
+/// actions get `api: ""`, `stream: false` and zeros. An MCP action's `method` is the one it
+/// stands for (`tools/call` …). A value not known yet (the arguments of a list being filtered,
+/// the method of a directory, an LLM request's fields when `llm` is `None`) is left unknown for
+/// partial evaluation.
 pub fn context(
     caller: &Caller,
     action: Action,
     method: Option<&str>,
     arguments: Option<RestrictedExpression>,
+    llm: Option<&ModelCall<'_>>,
     now: Option<&str>,
     needs: &Needs,
 ) -> Result<Context, String> {
-    let mut pairs = Vec::with_capacity(7);
+    let mut pairs = Vec::with_capacity(12);
     let arguments = match arguments {
         Some(arguments) => arguments,
-        None if action.is_a2a() => RestrictedExpression::new_record([]).map_err(|e| e.to_string())?,
+        None if action.is_a2a() || action.is_llm() => {
+            RestrictedExpression::new_record([]).map_err(|e| e.to_string())?
+        }
         None => RestrictedExpression::new_unknown("arguments"),
     };
     pairs.push(("arguments".to_string(), arguments));
     let method = match method.or_else(|| action.mcp_method()) {
         Some(m) => RestrictedExpression::new_string(m.to_string()),
+        None if action.is_llm() && llm.is_some() => RestrictedExpression::new_string(String::new()),
         None => RestrictedExpression::new_unknown("method"),
     };
     pairs.push(("method".into(), method));
@@ -283,6 +323,7 @@ pub fn context(
         "endpoint".into(),
         RestrictedExpression::new_string(caller.endpoint.to_string()),
     ));
+    llm_context(action, llm, &mut pairs);
     if let Some(ip) = caller.client_ip.filter(|_| needs.client_ip) {
         pairs.push(("client_ip".into(), ip_expression(ip)));
     }
@@ -293,6 +334,37 @@ pub fn context(
         ));
     }
     Context::from_pairs(pairs).map_err(|e| e.to_string())
+}
+
+/// The names of the LLM request's fields in the context.
+const LLM_FIELDS: [&str; 5] = ["api", "stream", "estimated_tokens", "max_tokens", "tools"];
+
+/// `api`, `stream`, `estimated_tokens`, `max_tokens`, `tools`: the LLM request's for
+/// `call_model`, unknown for `call_model` without one (a list), empty for other actions.
+fn llm_context(action: Action, llm: Option<&ModelCall<'_>>, pairs: &mut Vec<(String, RestrictedExpression)>) {
+    // Cedar's Long is signed: a count beyond it is as large as a policy can compare.
+    let long = |n: u64| RestrictedExpression::new_long(i64::try_from(n).unwrap_or(i64::MAX));
+    let values = match (action.is_llm(), llm) {
+        (true, None) => {
+            pairs.extend(LLM_FIELDS.map(|f| (f.to_string(), RestrictedExpression::new_unknown(f))));
+            return;
+        }
+        (true, Some(call)) => [
+            RestrictedExpression::new_string(call.api.to_string()),
+            RestrictedExpression::new_bool(call.stream),
+            long(call.estimated_tokens),
+            long(call.max_tokens),
+            long(call.tools),
+        ],
+        (false, _) => [
+            RestrictedExpression::new_string(String::new()),
+            RestrictedExpression::new_bool(false),
+            long(0),
+            long(0),
+            long(0),
+        ],
+    };
+    pairs.extend(LLM_FIELDS.into_iter().map(str::to_string).zip(values));
 }
 
 /// Building an extension value (`datetime`, `ip`) parses the extension's name each time; the

@@ -175,18 +175,35 @@ entity Agent in [Upstream] {{
   skills: Set<String>,
 }};
 
+// An LLM model: Model::"<entry>/<model>" in Upstream::"<entry>", `provider` its registry entry's
+// provider (openai, anthropic, azure-openai, gemini, bedrock, openai-compatible) and `model` the
+// name that provider knows it by. A virtual model (from `llm.models`) is Model::"<name>" with
+// provider "virtual" and no upstream; a request for it is also decided on each target it reaches.
+entity Model in [Upstream] {{
+  provider: String,
+  model: String,
+}};
+
 type Arguments = {args};
 
 // One context for every action, so a policy without an action scope validates for all.
 // `method`: the method as sent (`tools/call`, `SendMessage`, `message/send`, `GetAgentCard` for
 // a card or the directory …); `era` and `version`: the protocol version the request is served
-// in (an MCP era, or the A2A version `1.0`, `0.3`); `arguments` is empty for A2A.
+// in (an MCP era, or the A2A version `1.0`, `0.3`); `arguments` is empty for A2A and LLM.
+// `api` (`chat`, `messages`, `responses`, `embeddings`), `stream`, `estimated_tokens` (input),
+// `max_tokens` (output allowed) and `tools` (tool definitions sent) describe an LLM request;
+// other actions have `api == ""`, `stream == false` and zeros.
 type Request = {{
   arguments: Arguments,
   endpoint: String,
   era: String,
   method: String,
   version: String,
+  api: String,
+  stream: Bool,
+  estimated_tokens: Long,
+  max_tokens: Long,
+  tools: Long,
   client_ip?: ipaddr,
   now: datetime,
 }};
@@ -212,6 +229,12 @@ action read_resource appliesTo {{
 action send_message, read_task, cancel_task, configure_push, read_card appliesTo {{
   principal: [User, ApiKey, Anonymous],
   resource: [Agent],
+  context: Request,
+}};
+
+action call_model appliesTo {{
+  principal: [User, ApiKey, Anonymous],
+  resource: [Model],
   context: Request,
 }};
 "#
@@ -272,5 +295,43 @@ mod tests {
                 .unwrap();
         let result = cedar_policy::Validator::new(schema).validate(&typo, cedar_policy::ValidationMode::Strict);
         assert!(result.validation_warnings().next().is_some(), "{result}");
+    }
+
+    fn validate(policies: &str) -> cedar_policy::ValidationResult {
+        let text = cedar_schema(&Arguments::default(), &[]);
+        let (schema, _) = cedar_policy::Schema::from_cedarschema_str(&text).unwrap();
+        let policies: cedar_policy::PolicySet = policies.parse().unwrap();
+        cedar_policy::Validator::new(schema).validate(&policies, cedar_policy::ValidationMode::Strict)
+    }
+
+    #[test]
+    fn schema_validates_model_policies() {
+        let result = validate(
+            r#"
+            permit(principal in Group::"eng", action == Action::"call_model", resource in Upstream::"openai")
+            when { context.estimated_tokens < 10000 && context.api == "chat" && resource.model like "gpt-*" };
+            forbid(principal, action == Action::"call_model", resource == Model::"fast") when { context.stream };
+            forbid(principal, action == Action::"call_model", resource is Model)
+            when { resource.provider != "virtual" && context.tools > 8 && context.max_tokens > 4096 };
+            "#,
+        );
+        assert!(result.validation_passed(), "{result}");
+        // A model has no tool attributes, and a tool is never a model.
+        assert!(
+            !validate(r#"permit(principal, action == Action::"call_model", resource) when { resource.read_only };"#)
+                .validation_passed()
+        );
+        assert!(
+            !validate(
+                r#"permit(principal, action == Action::"call_tool", resource) when { resource.provider == "openai" };"#
+            )
+            .validation_passed()
+        );
+        // The LLM fields are in every action's context: Long, Bool and String as declared.
+        assert!(validate(r#"forbid(principal, action, resource) when { context.tools > 0 || context.stream || context.api == "chat" };"#).validation_passed());
+        assert!(
+            !validate(r#"permit(principal, action, resource) when { context.estimated_tokens == "many" };"#)
+                .validation_passed()
+        );
     }
 }

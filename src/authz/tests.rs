@@ -8,6 +8,7 @@ use serde_json::json;
 use super::*;
 use crate::identity::{Principal, PrincipalKind};
 
+mod model;
 mod typed;
 
 fn example() -> Authz {
@@ -83,6 +84,7 @@ fn sliced_decisions_equal_cedar_over_the_whole_set() {
                     };
                     let ask = Ask {
                         method: None,
+                        llm: None,
                         caller: c,
                         target,
                         arguments: value.as_ref().map(|value| Args {
@@ -102,8 +104,16 @@ fn sliced_decisions_equal_cedar_over_the_whole_set() {
                         &request::Reads::All,
                     )
                     .unwrap();
-                    let context =
-                        request::context(c, target.action, None, Some(cedar_args), now, &request::Needs::ALL).unwrap();
+                    let context = request::context(
+                        c,
+                        target.action,
+                        None,
+                        Some(cedar_args),
+                        None,
+                        now,
+                        &request::Needs::ALL,
+                    )
+                    .unwrap();
                     let req = cedar_request(c, &target, context).unwrap();
                     let mut list: Vec<Entity> = Vec::new();
                     request::principal_entities(&c.principal, &mut list).unwrap();
@@ -207,6 +217,7 @@ fn remembered_decisions_follow_arguments_and_reloads() {
         authz
             .decide(&Ask {
                 method: None,
+                llm: None,
                 caller: &alice,
                 target,
                 arguments: Some(Args {

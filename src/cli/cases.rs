@@ -17,6 +17,12 @@
 //!     resource: { agent: planner, skills: [trip-planning] }
 //!     context: { method: message/send, version: "0.3" }
 //!     expect: allow
+//!   - name: eng may not send 20k tokens to openai
+//!     principal: { type: User, id: bob, groups: [eng] }
+//!     action: call_model
+//!     resource: { model: openai/gpt-4.1, provider: openai }    # or a virtual model: { model: fast }
+//!     context: { api: chat, stream: true, estimated_tokens: 20000, max_tokens: 1024, tools: 2 }
+//!     expect: deny
 //! ```
 
 use std::collections::BTreeMap;
@@ -25,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::authz::schema::Arguments;
-use crate::authz::{Action, Args, Ask, Attrs, Authz, Caller, Target, ToolHints, Verdict};
+use crate::authz::{Action, Args, Ask, Attrs, Authz, Caller, ModelCall, Target, ToolHints, VIRTUAL_PROVIDER, Verdict};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +102,10 @@ pub struct CaseResource {
     pub agent: Option<String>,
     #[serde(default)]
     pub skills: Vec<String>,
+    /// An LLM model (for `call_model`): `<entry>/<model>`, or a virtual model's name.
+    pub model: Option<String>,
+    /// The model's provider (`openai` …); `virtual` for a virtual model (its default).
+    pub provider: Option<String>,
     pub read_only: Option<bool>,
     pub destructive: Option<bool>,
     pub idempotent: Option<bool>,
@@ -113,6 +123,43 @@ pub struct CaseContext {
     pub client_ip: Option<std::net::IpAddr>,
     /// RFC 3339; default: now.
     pub now: Option<String>,
+    /// LLM (`call_model`): the API called (default `chat`), whether the response is streamed,
+    /// the input tokens estimated, the output tokens allowed, and how many tool definitions the
+    /// request carries (default `false` and zeros).
+    pub api: Option<String>,
+    pub stream: Option<bool>,
+    pub estimated_tokens: Option<u64>,
+    pub max_tokens: Option<u64>,
+    pub tools: Option<u64>,
+}
+
+/// The providers of `llm:` registry entries.
+const PROVIDERS: [&str; 6] = [
+    "openai",
+    "anthropic",
+    "azure-openai",
+    "gemini",
+    "bedrock",
+    "openai-compatible",
+];
+
+/// The LLM APIs, and the route each is served on.
+const APIS: [(&str, &str); 4] = [
+    ("chat", "/v1/chat/completions"),
+    ("messages", "/v1/messages"),
+    ("responses", "/v1/responses"),
+    ("embeddings", "/v1/embeddings"),
+];
+
+impl CaseContext {
+    /// Whether any of the LLM request's fields is given.
+    fn has_llm(&self) -> bool {
+        self.api.is_some()
+            || self.stream.is_some()
+            || self.estimated_tokens.is_some()
+            || self.max_tokens.is_some()
+            || self.tools.is_some()
+    }
 }
 
 /// What one case came to.
@@ -151,6 +198,16 @@ impl Case {
             let known: Vec<&str> = Action::ALL.iter().map(|a| a.id()).collect();
             format!("action `{}`: use one of {}", self.action, known.join(", "))
         })?;
+        if action.is_llm() {
+            return self.evaluate_llm(authz, principal);
+        }
+        if self.context.has_llm() || self.resource.model.is_some() || self.resource.provider.is_some() {
+            return Err(format!(
+                "action `{}`: `resource.model`, `resource.provider` and `context.api`, `stream`, \
+                 `estimated_tokens`, `max_tokens`, `tools` are for `call_model` only",
+                self.action
+            ));
+        }
         if action.is_a2a() {
             return self.evaluate_a2a(authz, action, principal);
         }
@@ -180,6 +237,7 @@ impl Case {
         let value = Value::Object(self.arguments.clone().unwrap_or_default());
         let ask = Ask {
             method: None,
+            llm: None,
             caller: &caller,
             target,
             arguments: Some(Args {
@@ -227,6 +285,7 @@ impl Case {
             .unwrap_or_else(|| crate::a2a::main_method(action));
         let ask = Ask {
             method: Some(method),
+            llm: None,
             caller: &caller,
             target: Target {
                 action,
@@ -234,6 +293,77 @@ impl Case {
                 name: agent,
                 attrs: Attrs::Agent { skills: &r.skills },
             },
+            arguments: None,
+        };
+        self.decide(authz, &ask)
+    }
+
+    /// A case about an LLM model: `resource.model` (`<entry>/<model>` or a virtual model's name)
+    /// and `provider`, and the request's `api`, `stream`, `estimated_tokens`, `max_tokens` and
+    /// `tools` in `context`.
+    fn evaluate_llm(&self, authz: &Authz, principal: crate::identity::Principal) -> Result<Verdict, String> {
+        let r = &self.resource;
+        let model = r
+            .model
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .ok_or("action `call_model` acts on a model: give `resource: { model: ENTRY/MODEL, provider: PROVIDER }` or `{ model: VIRTUAL }`")?;
+        if !r.upstream.is_empty() || !r.name.is_empty() || r.agent.is_some() {
+            return Err("action `call_model`: name the model with `resource.model` only".into());
+        }
+        if self.arguments.is_some() {
+            return Err("action `call_model` has no `arguments`: describe the request in `context`".into());
+        }
+        let provider = r.provider.as_deref();
+        let target = match model.split_once('/') {
+            Some((entry, name)) => {
+                let provider = provider
+                    .ok_or_else(|| format!("resource `{model}`: give its `provider` ({})", PROVIDERS.join(", ")))?;
+                if entry.is_empty() || name.is_empty() || !PROVIDERS.contains(&provider) {
+                    return Err(format!(
+                        "resource `{model}` with provider `{provider}`: write the model as ENTRY/MODEL and the provider as one of {}",
+                        PROVIDERS.join(", ")
+                    ));
+                }
+                Target::model(entry, name, provider)
+            }
+            None => match provider {
+                None | Some(VIRTUAL_PROVIDER) => Target::virtual_model(model),
+                Some(other) => {
+                    return Err(format!(
+                        "resource `{model}`: a model without `/` is a virtual model, whose provider is `virtual`, not `{other}`"
+                    ));
+                }
+            },
+        };
+        let c = &self.context;
+        let api = c.api.as_deref().unwrap_or("chat");
+        let route = APIS
+            .iter()
+            .find(|(name, _)| *name == api)
+            .map(|(_, route)| *route)
+            .ok_or_else(|| {
+                let known: Vec<&str> = APIS.iter().map(|(name, _)| *name).collect();
+                format!("context.api `{api}`: use one of {}", known.join(", "))
+            })?;
+        let caller = Caller {
+            principal: principal.into(),
+            endpoint: c.endpoint.as_deref().unwrap_or(route).into(),
+            // LLM routes have no protocol version of their own.
+            version: "",
+            client_ip: c.client_ip,
+        };
+        let ask = Ask {
+            method: c.method.as_deref(),
+            llm: Some(ModelCall {
+                api,
+                stream: c.stream.unwrap_or(false),
+                estimated_tokens: c.estimated_tokens.unwrap_or(0),
+                max_tokens: c.max_tokens.unwrap_or(0),
+                tools: c.tools.unwrap_or(0),
+            }),
+            caller: &caller,
+            target,
             arguments: None,
         };
         self.decide(authz, &ask)
@@ -333,4 +463,74 @@ pub fn explain(outcome: &Outcome) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secure() -> (Vec<Case>, Authz) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/secure/policies");
+        let text = std::fs::read_to_string(dir.join("tests.yaml")).unwrap();
+        let cases: CaseFile = serde_yaml_ng::from_str(&text).unwrap();
+        let authz = Authz::load_now(&dir, vec!["department".into()], inferred_arguments(&cases.cases)).unwrap();
+        (cases.cases, authz)
+    }
+
+    fn case(yaml: &str) -> Result<Case, String> {
+        serde_yaml_ng::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_documented_cases_pass() {
+        let (cases, authz) = secure();
+        assert!(cases.iter().any(|c| c.action == "call_model"));
+        let (report, passed) = report(&cases, &authz);
+        assert!(passed, "{report}");
+    }
+
+    #[test]
+    fn model_cases_are_read_strictly() {
+        let (_, authz) = secure();
+        let run = |yaml: &str| case(yaml).map(|c| c.run(&authz));
+        let outcome =
+            run("{name: x, principal: {groups: [research]}, action: call_model, resource: {model: fast}}").unwrap();
+        assert!(
+            outcome.error.is_none() && outcome.verdict.allowed,
+            "{:?}",
+            outcome.error
+        );
+        for (yaml, problem) in [
+            (
+                "{name: x, principal: {}, action: call_model, resource: {model: openai/gpt-4.1}}",
+                "give its `provider`",
+            ),
+            (
+                "{name: x, principal: {}, action: call_model, resource: {model: fast, provider: openai}}",
+                "virtual model",
+            ),
+            (
+                "{name: x, principal: {}, action: call_model, resource: {model: openai/gpt-4.1, provider: openia}}",
+                "one of openai",
+            ),
+            (
+                "{name: x, principal: {}, action: call_model, resource: {model: fast}, context: {api: completions}}",
+                "context.api",
+            ),
+            (
+                "{name: x, principal: {}, resource: {upstream: github, name: get_issue}, context: {stream: true}}",
+                "for `call_model` only",
+            ),
+            (
+                "{name: x, principal: {}, action: call_model, resource: {model: fast}, arguments: {a: 1}}",
+                "no `arguments`",
+            ),
+        ] {
+            let error = run(yaml).unwrap().error.unwrap_or_default();
+            assert!(error.contains(problem), "{yaml}: {error}");
+        }
+        let unknown =
+            case("{name: x, principal: {}, action: call_model, resource: {model: fast}, context: {tokens: 1}}");
+        assert!(unknown.unwrap_err().contains("unknown field `tokens`"));
+    }
 }

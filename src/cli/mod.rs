@@ -69,40 +69,63 @@ enum PolicyCommand {
         file: PathBuf,
     },
     /// Decide one request and name the policies that determined it.
-    Explain {
-        #[command(flatten)]
-        config: ConfigArg,
-        /// `User::"alice"`, `ApiKey::"ci-bot"` or `Anonymous`.
-        #[arg(long)]
-        principal: String,
-        #[arg(long = "group")]
-        groups: Vec<String>,
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        #[arg(long, default_value = "call_tool")]
-        action: String,
-        /// `upstream/tool` (or `upstream/prompt`, `upstream/uri`); for the A2A actions
-        /// (`send_message`, `read_task`, `cancel_task`, `configure_push`, `read_card`) the agent.
-        #[arg(long)]
-        resource: String,
-        /// The call's arguments as JSON.
-        #[arg(long)]
-        arguments: Option<String>,
-        /// Tool hints (default as MCP: not read-only, destructive).
-        #[arg(long)]
-        read_only: bool,
-        #[arg(long)]
-        not_destructive: bool,
-        /// A2A: a skill id of the agent's card (repeatable).
-        #[arg(long = "skill")]
-        skills: Vec<String>,
-        /// A2A: the method as sent (default: the action's main one, e.g. `SendMessage`).
-        #[arg(long)]
-        method: Option<String>,
-        /// A2A: the protocol version (default `1.0`).
-        #[arg(long)]
-        version: Option<String>,
-    },
+    Explain(Box<ExplainArgs>),
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// `User::"alice"`, `ApiKey::"ci-bot"` or `Anonymous`.
+    #[arg(long)]
+    principal: String,
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    #[arg(long, default_value = "call_tool")]
+    action: String,
+    /// `upstream/tool` (or `upstream/prompt`, `upstream/uri`); for the A2A actions
+    /// (`send_message`, `read_task`, `cancel_task`, `configure_push`, `read_card`) the agent;
+    /// for `call_model` the model, `entry/model` or a virtual model's name.
+    #[arg(long)]
+    resource: String,
+    /// The call's arguments as JSON.
+    #[arg(long)]
+    arguments: Option<String>,
+    /// Tool hints (default as MCP: not read-only, destructive).
+    #[arg(long)]
+    read_only: bool,
+    #[arg(long)]
+    not_destructive: bool,
+    /// A2A: a skill id of the agent's card (repeatable).
+    #[arg(long = "skill")]
+    skills: Vec<String>,
+    /// A2A: the method as sent (default: the action's main one, e.g. `SendMessage`).
+    #[arg(long)]
+    method: Option<String>,
+    /// A2A: the protocol version (default `1.0`).
+    #[arg(long)]
+    version: Option<String>,
+    /// LLM: the model's provider (`openai`, `anthropic`, `azure-openai`, `gemini`,
+    /// `bedrock`, `openai-compatible`; default `virtual` for a name without `/`).
+    #[arg(long)]
+    provider: Option<String>,
+    /// LLM: the API called, `chat` (default), `messages`, `responses` or `embeddings`.
+    #[arg(long)]
+    api: Option<String>,
+    /// LLM: the response is streamed.
+    #[arg(long)]
+    stream: bool,
+    /// LLM: the request's estimated input tokens (default 0).
+    #[arg(long, value_name = "N")]
+    estimated_tokens: Option<u64>,
+    /// LLM: the output tokens the request allows (default 0).
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<u64>,
+    /// LLM: how many tool definitions the request carries (default 0).
+    #[arg(long, value_name = "N")]
+    tools: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -362,49 +385,65 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
         PolicyCommand::Schema(arg) => policy::schema(&load(&arg.config)?).await?,
         PolicyCommand::Validate(arg) => policy::validate(&load(&arg.config)?).await?,
         PolicyCommand::Test { config, file } => policy::test(&load(&config.config)?, &file)?,
-        PolicyCommand::Explain {
-            config,
-            principal,
-            groups,
-            scopes,
-            action,
-            resource,
-            arguments,
-            read_only,
-            not_destructive,
-            skills,
-            method,
-            version,
-        } => {
-            let (kind, id) = match principal.split_once("::") {
-                Some((kind, id)) => (kind.to_string(), id.trim_matches('"').to_string()),
-                None => (principal.clone(), "anonymous".to_string()),
-            };
-            let a2a = crate::authz::Action::from_id(&action).is_some_and(|a| a.is_a2a());
-            let arguments = arguments
-                .map(|a| serde_json::from_str::<serde_json::Value>(&a))
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--arguments: not a JSON object: {e}"))?;
-            let resource = if a2a {
-                serde_json::json!({ "agent": resource, "skills": skills })
-            } else {
-                let (upstream, name) = resource
-                    .split_once('/')
-                    .ok_or_else(|| anyhow::anyhow!("--resource: write it as upstream/name"))?;
-                serde_json::json!({ "upstream": upstream, "name": name, "read_only": read_only, "destructive": !not_destructive })
-            };
-            let case = serde_json::from_value(serde_json::json!({
-                "name": "explain",
-                "principal": { "type": kind, "id": id, "groups": groups, "scopes": scopes },
-                "action": action,
-                "resource": resource,
-                "arguments": arguments,
-                "context": { "method": method, "version": version },
-            }))?;
-            policy::explain(&load(&config.config)?, case)?
-        }
+        PolicyCommand::Explain(args) => explain(*args)?,
     };
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `policy explain`: the flags as one case.
+fn explain(args: ExplainArgs) -> anyhow::Result<bool> {
+    let ExplainArgs {
+        config,
+        principal,
+        groups,
+        scopes,
+        action,
+        resource,
+        arguments,
+        read_only,
+        not_destructive,
+        skills,
+        method,
+        version,
+        provider,
+        api,
+        stream,
+        estimated_tokens,
+        max_tokens,
+        tools,
+    } = args;
+    let (kind, id) = match principal.split_once("::") {
+        Some((kind, id)) => (kind.to_string(), id.trim_matches('"').to_string()),
+        None => (principal.clone(), "anonymous".to_string()),
+    };
+    let a2a = crate::authz::Action::from_id(&action).is_some_and(|a| a.is_a2a());
+    let llm = crate::authz::Action::from_id(&action).is_some_and(|a| a.is_llm());
+    let arguments = arguments
+        .map(|a| serde_json::from_str::<serde_json::Value>(&a))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--arguments: not a JSON object: {e}"))?;
+    let resource = if a2a {
+        serde_json::json!({ "agent": resource, "skills": skills, "provider": provider })
+    } else if llm {
+        serde_json::json!({ "model": resource, "provider": provider })
+    } else {
+        let (upstream, name) = resource
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("--resource: write it as upstream/name"))?;
+        serde_json::json!({ "upstream": upstream, "name": name, "read_only": read_only, "destructive": !not_destructive, "provider": provider })
+    };
+    let case = serde_json::from_value(serde_json::json!({
+        "name": "explain",
+        "principal": { "type": kind, "id": id, "groups": groups, "scopes": scopes },
+        "action": action,
+        "resource": resource,
+        "arguments": arguments,
+        "context": {
+            "method": method, "version": version, "api": api, "stream": stream.then_some(true),
+            "estimated_tokens": estimated_tokens, "max_tokens": max_tokens, "tools": tools,
+        },
+    }))?;
+    policy::explain(&load(&config.config)?, case)
 }
 
 fn new_key(name: Option<String>, groups: &[String]) -> anyhow::Result<()> {

@@ -58,6 +58,7 @@ impl Hub {
         };
         let verdict = match gate.decide(&Ask {
             method: None,
+            llm: None,
             caller: req.caller,
             target,
             arguments,

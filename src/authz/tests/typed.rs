@@ -65,6 +65,7 @@ fn call(authz: &Authz, arguments: &str, declared: Option<&Declared>) -> Result<b
     let caller = alice();
     let ask = Ask {
         method: None,
+        llm: None,
         caller: &caller,
         target: refund(),
         arguments: Some(Args {
@@ -101,6 +102,7 @@ fn a_forbid_that_errors_denies() {
     let verdict = authz
         .decide(&Ask {
             method: None,
+            llm: None,
             caller: &caller,
             target: refund(),
             arguments: Some(Args {
@@ -127,6 +129,7 @@ fn a_forbid_that_errors_denies_every_action() {
     for action in [Action::CallTool, Action::GetPrompt, Action::ReadResource] {
         let ask = Ask {
             method: None,
+            llm: None,
             caller: &caller,
             target: Target {
                 action,
@@ -239,6 +242,7 @@ fn policies_on_groups_load_for_every_principal_type() {
         authz
             .decide(&Ask {
                 method: None,
+                llm: None,
                 caller: c,
                 target: refund(),
                 arguments: None,
