@@ -1,0 +1,268 @@
+//! Error bodies, whole and in streams. OpenAI: `{"error": {"message", "type", "param",
+//! "code"}}`; Anthropic: `{"type": "error", "error": {"type", "message"}}`. The provider's
+//! message is kept word for word; the type is the provider's type said in the client's words,
+//! or, when the provider's type is not one we know, the one the HTTP status stands for:
+//!
+//! | status | Anthropic type | OpenAI type (code) |
+//! |---|---|---|
+//! | 400 | `invalid_request_error` | `invalid_request_error` |
+//! | 401 | `authentication_error` | `authentication_error` |
+//! | 402 | `billing_error` | `insufficient_quota` (`insufficient_quota`) |
+//! | 403 | `permission_error` | `permission_error` |
+//! | 404 | `not_found_error` | `invalid_request_error` (`model_not_found`) |
+//! | 413 | `request_too_large` | `invalid_request_error` (`request_too_large`) |
+//! | 429 | `rate_limit_error` | `rate_limit_error` (`rate_limit_exceeded`) |
+//! | 500, other 5xx | `api_error` | `server_error` |
+//! | 503, 529 | `overloaded_error` | `server_error` |
+//! | 504 | `timeout_error` | `server_error` |
+//!
+//! OpenAI's own `insufficient_quota` (sent with 429) reads as Anthropic's `billing_error`. A
+//! body with no message we can find gets a generic one that names the status.
+
+use serde_json::{Value, json};
+
+/// The Anthropic error type an HTTP status stands for (Anthropic's documented table; 503, which
+/// OpenAI sends when overloaded, reads as overloaded too).
+fn messages_type_for_status(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// OpenAI's type and code for an Anthropic error type; None for a type we do not know.
+fn chat_kind(messages_type: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match messages_type {
+        "invalid_request_error" => ("invalid_request_error", None),
+        "authentication_error" => ("authentication_error", None),
+        "billing_error" => ("insufficient_quota", Some("insufficient_quota")),
+        "permission_error" => ("permission_error", None),
+        "not_found_error" => ("invalid_request_error", Some("model_not_found")),
+        "request_too_large" => ("invalid_request_error", Some("request_too_large")),
+        "rate_limit_error" => ("rate_limit_error", Some("rate_limit_exceeded")),
+        "api_error" | "overloaded_error" | "timeout_error" => ("server_error", None),
+        _ => return None,
+    })
+}
+
+/// Anthropic's type for an OpenAI error object; `status` when the error came as an HTTP answer.
+fn messages_kind(status: Option<u16>, error: &Value) -> &'static str {
+    let field = |key| error.get(key).and_then(Value::as_str).unwrap_or("");
+    let (kind, code) = (field("type"), field("code"));
+    if kind == "insufficient_quota" || code == "insufficient_quota" {
+        return "billing_error";
+    }
+    if let Some(status) = status {
+        return messages_type_for_status(status);
+    }
+    match kind {
+        "invalid_request_error" if code == "model_not_found" => "not_found_error",
+        "invalid_request_error" => "invalid_request_error",
+        "authentication_error" => "authentication_error",
+        "permission_error" => "permission_error",
+        "not_found_error" => "not_found_error",
+        "rate_limit_error" | "requests" | "tokens" => "rate_limit_error",
+        _ if code == "rate_limit_exceeded" => "rate_limit_error",
+        "overloaded_error" => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// The message in an error body of either API, or the plainer shapes other servers use.
+fn message_of(body: &Value) -> Option<&str> {
+    let error = body.get("error");
+    error
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .or_else(|| error.and_then(Value::as_str))
+        .or_else(|| body.get("message").and_then(Value::as_str))
+        .or_else(|| body.get("detail").and_then(Value::as_str))
+        .filter(|m| !m.is_empty())
+}
+
+fn generic(status: u16) -> String {
+    format!("the provider answered HTTP {status} without an error message")
+}
+
+/// An OpenAI error body.
+fn chat_body(kind: (&str, Option<&str>), message: &str) -> Value {
+    json!({"error": {"message": message, "type": kind.0, "param": null, "code": kind.1}})
+}
+
+/// An Anthropic error body.
+fn messages_body(kind: &str, message: &str) -> Value {
+    json!({"type": "error", "error": {"type": kind, "message": message}})
+}
+
+/// An Anthropic provider's error answer as OpenAI's.
+pub fn to_chat(status: u16, body: &[u8]) -> Vec<u8> {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let provider_type = parsed.pointer("/error/type").and_then(Value::as_str).unwrap_or("");
+    let kind = chat_kind(provider_type)
+        .or_else(|| chat_kind(messages_type_for_status(status)))
+        .unwrap_or(("server_error", None));
+    let message = message_of(&parsed).map_or_else(|| generic(status), str::to_string);
+    chat_body(kind, &message).to_string().into_bytes()
+}
+
+/// An OpenAI provider's error answer as Anthropic's.
+pub fn to_messages(status: u16, body: &[u8]) -> Vec<u8> {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let error = parsed.get("error").unwrap_or(&Value::Null);
+    let message = message_of(&parsed).map_or_else(|| generic(status), str::to_string);
+    messages_body(messages_kind(Some(status), error), &message)
+        .to_string()
+        .into_bytes()
+}
+
+/// An Anthropic stream's `error` event as the `data` of an OpenAI error event. Mid-stream there
+/// is no status: an unknown type reads as a server error.
+pub fn chat_stream_error(event: &Value) -> Value {
+    let provider_type = event.pointer("/error/type").and_then(Value::as_str).unwrap_or("");
+    let kind = chat_kind(provider_type).unwrap_or(("server_error", None));
+    let message = message_of(event).unwrap_or("the provider's stream failed");
+    chat_body(kind, message)
+}
+
+/// An OpenAI stream's `{"error": …}` data as the data of an Anthropic `error` event.
+pub fn messages_stream_error(data: &Value) -> Value {
+    let error = data.get("error").unwrap_or(&Value::Null);
+    let message = message_of(data).unwrap_or("the provider's stream failed");
+    messages_body(messages_kind(None, error), message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: Vec<u8>) -> Value {
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn anthropic_errors_read_as_openai_errors() {
+        for (status, kind, code) in [
+            (400, "invalid_request_error", None),
+            (401, "authentication_error", None),
+            (402, "insufficient_quota", Some("insufficient_quota")),
+            (403, "permission_error", None),
+            (404, "invalid_request_error", Some("model_not_found")),
+            (413, "invalid_request_error", Some("request_too_large")),
+            (429, "rate_limit_error", Some("rate_limit_exceeded")),
+            (500, "server_error", None),
+            (504, "server_error", None),
+            (529, "server_error", None),
+        ] {
+            let body = json!({"type": "error", "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
+                              "error": {"type": messages_type_for_status(status), "message": format!("m{status}")}});
+            assert_eq!(
+                parse(to_chat(status, body.to_string().as_bytes())),
+                json!({"error": {"message": format!("m{status}"), "type": kind, "param": null, "code": code}}),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn openai_errors_read_as_anthropic_errors() {
+        for (status, kind) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (502, "api_error"),
+            (503, "overloaded_error"),
+            (504, "timeout_error"),
+            (422, "invalid_request_error"),
+        ] {
+            let body =
+                json!({"error": {"message": "Bad.", "type": "invalid_request_error", "param": null, "code": null}});
+            assert_eq!(
+                parse(to_messages(status, body.to_string().as_bytes())),
+                json!({"type": "error", "error": {"type": kind, "message": "Bad."}}),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn openai_quota_errors_are_billing_errors() {
+        let body = br#"{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
+        assert_eq!(parse(to_messages(429, body))["error"]["type"], "billing_error");
+    }
+
+    #[test]
+    fn an_unknown_anthropic_type_falls_back_to_the_status() {
+        let body = br#"{"type":"error","error":{"type":"conflict_error","message":"busy"}}"#;
+        assert_eq!(parse(to_chat(409, body))["error"]["type"], "invalid_request_error");
+        assert_eq!(parse(to_chat(503, body))["error"]["type"], "server_error");
+    }
+
+    #[test]
+    fn an_unreadable_body_gets_a_generic_message_naming_the_status() {
+        for body in [&b"<html>Bad Gateway</html>"[..], b"", b"{}", b"[1]"] {
+            let chat = parse(to_chat(502, body));
+            assert_eq!(
+                chat["error"]["message"],
+                "the provider answered HTTP 502 without an error message"
+            );
+            assert_eq!(chat["error"]["type"], "server_error");
+            let messages = parse(to_messages(502, body));
+            assert_eq!(
+                messages["error"]["message"],
+                "the provider answered HTTP 502 without an error message"
+            );
+            assert_eq!(messages["type"], "error");
+        }
+    }
+
+    #[test]
+    fn plainer_error_shapes_keep_their_message() {
+        assert_eq!(
+            parse(to_messages(400, br#"{"error":"model is required"}"#))["error"]["message"],
+            "model is required"
+        );
+        assert_eq!(
+            parse(to_messages(500, br#"{"detail":"boom"}"#))["error"]["message"],
+            "boom"
+        );
+        assert_eq!(
+            parse(to_chat(400, br#"{"message":"nope"}"#))["error"]["message"],
+            "nope"
+        );
+    }
+
+    #[test]
+    fn stream_errors_are_typed_by_their_type() {
+        let overloaded = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+        assert_eq!(
+            chat_stream_error(&overloaded),
+            json!({"error": {"message": "Overloaded", "type": "server_error", "param": null, "code": null}})
+        );
+        for (kind, code, expected) in [
+            ("server_error", None, "api_error"),
+            ("invalid_request_error", None, "invalid_request_error"),
+            ("invalid_request_error", Some("model_not_found"), "not_found_error"),
+            ("tokens", Some("rate_limit_exceeded"), "rate_limit_error"),
+            ("insufficient_quota", None, "billing_error"),
+        ] {
+            let data = json!({"error": {"message": "x", "type": kind, "param": null, "code": code}});
+            assert_eq!(
+                messages_stream_error(&data),
+                json!({"type": "error", "error": {"type": expected, "message": "x"}}),
+                "{kind}"
+            );
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Why a model stopped: OpenAI's `finish_reason` and Anthropic's `stop_reason`.
+//!
+//! | Anthropic `stop_reason` | OpenAI `finish_reason` |
+//! |---|---|
+//! | `end_turn`, `stop_sequence`, `pause_turn` | `stop` |
+//! | `max_tokens`, `model_context_window_exceeded` | `length` |
+//! | `tool_use` | `tool_calls` |
+//! | `refusal` | `content_filter` |
+//!
+//! and back: `stop` → `end_turn`, `length` → `max_tokens`, `tool_calls` and the legacy
+//! `function_call` → `tool_use`, `content_filter` → `refusal`. OpenAI does not say whether a stop
+//! sequence ended the answer, so `stop_sequence` is never produced. `pause_turn` (a server tool
+//! loop paused) has no OpenAI word; the answer so far is complete as far as a client can tell.
+//! An unknown or missing reason reads as a plain stop.
+
+/// Anthropic's `stop_reason` as OpenAI's `finish_reason`.
+pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+    match stop_reason {
+        Some("max_tokens" | "model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("refusal") => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// OpenAI's `finish_reason` as Anthropic's `stop_reason`.
+pub fn stop_reason(finish_reason: Option<&str>) -> &'static str {
+    match finish_reason {
+        Some("length") => "max_tokens",
+        Some("tool_calls" | "function_call") => "tool_use",
+        Some("content_filter") => "refusal",
+        _ => "end_turn",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_reasons_read_as_openai_ones() {
+        for (stop, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("pause_turn", "stop"),
+            ("max_tokens", "length"),
+            ("model_context_window_exceeded", "length"),
+            ("tool_use", "tool_calls"),
+            ("refusal", "content_filter"),
+            ("something_new", "stop"),
+        ] {
+            assert_eq!(finish_reason(Some(stop)), finish, "{stop}");
+        }
+        assert_eq!(finish_reason(None), "stop");
+    }
+
+    #[test]
+    fn openai_reasons_read_as_anthropic_ones() {
+        for (finish, stop) in [
+            ("stop", "end_turn"),
+            ("length", "max_tokens"),
+            ("tool_calls", "tool_use"),
+            ("function_call", "tool_use"),
+            ("content_filter", "refusal"),
+            ("something_new", "end_turn"),
+        ] {
+            assert_eq!(stop_reason(Some(finish)), stop, "{finish}");
+        }
+        assert_eq!(stop_reason(None), "end_turn");
+    }
+
+    #[test]
+    fn each_openai_reason_survives_a_round_trip() {
+        for finish in ["stop", "length", "tool_calls", "content_filter"] {
+            assert_eq!(finish_reason(Some(stop_reason(Some(finish)))), finish);
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Token counts. Anthropic splits the prompt into `input_tokens` (neither read from nor written
+//! to the cache), `cache_read_input_tokens` and `cache_creation_input_tokens`; OpenAI counts the
+//! whole prompt in `prompt_tokens`, of which `prompt_tokens_details.cached_tokens` came from
+//! the cache (and, in newer answers, `cache_write_tokens` were written to it). So:
+//!
+//! - Anthropic → OpenAI: `prompt_tokens` = input + cache read + cache creation,
+//!   `cached_tokens` = cache read, `cache_write_tokens` = cache creation (only when not 0),
+//!   `completion_tokens` = `output_tokens`, `total_tokens` = both.
+//! - OpenAI → Anthropic: `cache_read_input_tokens` = `cached_tokens`,
+//!   `cache_creation_input_tokens` = `cache_write_tokens` (0 when absent), `input_tokens` =
+//!   `prompt_tokens` minus both, `output_tokens` = `completion_tokens`.
+
+use serde_json::{Value, json};
+
+/// One answer's token counts, in Anthropic's split (which OpenAI's sums can be made of).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    /// Prompt tokens neither read from nor written to the cache.
+    pub input: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub output: u64,
+}
+
+fn count(value: &Value, key: &str) -> Option<u64> {
+    value.get(key).and_then(Value::as_u64)
+}
+
+// === impl Tokens ===
+
+impl Tokens {
+    /// An Anthropic `usage` object.
+    pub fn from_messages(usage: &Value) -> Self {
+        let mut tokens = Tokens::default();
+        tokens.update(usage);
+        tokens
+    }
+
+    /// Counts from a later Anthropic `usage` (a stream's message_delta): they are cumulative
+    /// totals, so each one given replaces the earlier; one left out keeps its value.
+    pub fn update(&mut self, usage: &Value) {
+        let fields = [
+            ("input_tokens", &mut self.input),
+            ("cache_read_input_tokens", &mut self.cache_read),
+            ("cache_creation_input_tokens", &mut self.cache_write),
+            ("output_tokens", &mut self.output),
+        ];
+        for (key, field) in fields {
+            if let Some(n) = count(usage, key) {
+                *field = n;
+            }
+        }
+    }
+
+    /// An OpenAI `usage` object.
+    pub fn from_chat(usage: &Value) -> Self {
+        let details = usage.get("prompt_tokens_details").unwrap_or(&Value::Null);
+        let cache_read = count(details, "cached_tokens").unwrap_or(0);
+        let cache_write = count(details, "cache_write_tokens").unwrap_or(0);
+        let prompt = count(usage, "prompt_tokens").unwrap_or(0);
+        Tokens {
+            input: prompt.saturating_sub(cache_read + cache_write),
+            cache_read,
+            cache_write,
+            output: count(usage, "completion_tokens").unwrap_or(0),
+        }
+    }
+
+    /// As OpenAI's `usage`.
+    pub fn to_chat(self) -> Value {
+        let prompt = self.input + self.cache_read + self.cache_write;
+        let mut details = json!({"cached_tokens": self.cache_read});
+        if self.cache_write > 0 {
+            details["cache_write_tokens"] = json!(self.cache_write);
+        }
+        json!({
+            "prompt_tokens": prompt,
+            "completion_tokens": self.output,
+            "total_tokens": prompt + self.output,
+            "prompt_tokens_details": details,
+        })
+    }
+
+    /// As Anthropic's `usage`.
+    pub fn to_messages(self) -> Value {
+        json!({
+            "input_tokens": self.input,
+            "cache_creation_input_tokens": self.cache_write,
+            "cache_read_input_tokens": self.cache_read,
+            "output_tokens": self.output,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_usage_sums_into_prompt_tokens() {
+        let usage = json!({"input_tokens": 100, "cache_read_input_tokens": 900, "cache_creation_input_tokens": 50,
+                           "output_tokens": 20, "service_tier": "standard"});
+        assert_eq!(
+            Tokens::from_messages(&usage).to_chat(),
+            json!({"prompt_tokens": 1050, "completion_tokens": 20, "total_tokens": 1070,
+                   "prompt_tokens_details": {"cached_tokens": 900, "cache_write_tokens": 50}})
+        );
+        let plain = json!({"input_tokens": 12, "output_tokens": 3});
+        assert_eq!(
+            Tokens::from_messages(&plain).to_chat(),
+            json!({"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15,
+                   "prompt_tokens_details": {"cached_tokens": 0}})
+        );
+    }
+
+    #[test]
+    fn openai_usage_splits_out_cached_tokens() {
+        let usage = json!({"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020,
+                           "prompt_tokens_details": {"cached_tokens": 900, "audio_tokens": 0},
+                           "completion_tokens_details": {"reasoning_tokens": 0}});
+        assert_eq!(
+            Tokens::from_chat(&usage).to_messages(),
+            json!({"input_tokens": 100, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 900,
+                   "output_tokens": 20})
+        );
+        // Without details, all of the prompt was uncached.
+        let bare = json!({"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9});
+        assert_eq!(
+            Tokens::from_chat(&bare),
+            Tokens {
+                input: 7,
+                cache_read: 0,
+                cache_write: 0,
+                output: 2
+            }
+        );
+    }
+
+    #[test]
+    fn counts_survive_both_round_trips() {
+        let tokens = Tokens {
+            input: 5,
+            cache_read: 7,
+            cache_write: 11,
+            output: 13,
+        };
+        assert_eq!(Tokens::from_chat(&tokens.to_chat()), tokens);
+        assert_eq!(Tokens::from_messages(&tokens.to_messages()), tokens);
+    }
+
+    #[test]
+    fn a_later_delta_replaces_only_the_counts_it_gives() {
+        let mut tokens = Tokens::from_messages(&json!({"input_tokens": 25, "cache_read_input_tokens": 4,
+                                                       "output_tokens": 1}));
+        tokens.update(&json!({"output_tokens": 15}));
+        assert_eq!(
+            tokens,
+            Tokens {
+                input: 25,
+                cache_read: 4,
+                cache_write: 0,
+                output: 15
+            }
+        );
+        tokens.update(&json!({"input_tokens": 30, "output_tokens": 16}));
+        assert_eq!(
+            tokens,
+            Tokens {
+                input: 30,
+                cache_read: 4,
+                cache_write: 0,
+                output: 16
+            }
+        );
+    }
+}
