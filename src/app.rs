@@ -17,6 +17,7 @@ use crate::authz::Authz;
 use crate::authz::Gate;
 use crate::config::{Config, RuntimeFlavor};
 use crate::http::{self, Inputs, Protocol};
+use crate::llm::Llm;
 use crate::mcp::bridge::{BridgeCall, BridgeFuture, ToolBridge};
 use crate::mcp::transport;
 use crate::mcp::upstream::Status;
@@ -30,6 +31,7 @@ const UPSTREAM_STOP: Duration = Duration::from_secs(5);
 pub struct Core {
     pub hub: Arc<Hub>,
     pub a2a: Arc<A2a>,
+    pub llm: Arc<Llm>,
     pub config: Arc<Config>,
     audit: Arc<Audit>,
     tasks: TaskTracker,
@@ -46,13 +48,23 @@ impl Core {
         let claims = config.auth.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
         let authz = config.policies.as_ref().map(|dir| Arc::new(Authz::new(dir, claims)));
         let gate = authz.clone().map(|a| a as Arc<dyn Gate>);
+        let state = Arc::new(StateStore::in_memory());
         let a2a = Arc::new(A2a::new(
             &config,
             crate::a2a::Security {
                 gate: gate.clone(),
                 audit: Arc::clone(&audit),
                 denied: config.denied,
-                state: Arc::new(StateStore::in_memory()),
+                state: Arc::clone(&state),
+            },
+        )?);
+        let llm = Arc::new(Llm::new(
+            &config,
+            crate::llm::Security {
+                gate: gate.clone(),
+                audit: Arc::clone(&audit),
+                denied: config.denied,
+                state,
             },
         )?);
         let bridge = Arc::new(AgentTools(Arc::clone(&a2a)));
@@ -72,6 +84,7 @@ impl Core {
         Ok(Self {
             hub,
             a2a,
+            llm,
             config: Arc::new(config),
             audit,
             tasks,
@@ -163,6 +176,7 @@ impl Gateway {
             protocols: vec![
                 Arc::new(McpProtocol(Arc::clone(&core.hub))),
                 Arc::new(A2aProtocol(Arc::clone(&core.a2a))),
+                Arc::new(LlmProtocol(Arc::clone(&core.llm))),
             ],
         }));
         let stop_accepting = CancellationToken::new();
@@ -265,6 +279,35 @@ impl ToolBridge for AgentTools {
 }
 
 /// The A2A router as the edge mounts it.
+/// The LLM routes as the edge mounts them.
+struct LlmProtocol(Arc<Llm>);
+
+impl Protocol for LlmProtocol {
+    fn router(&self) -> axum::Router {
+        Arc::clone(&self.0).router()
+    }
+
+    fn resource_of<'p>(&self, path: &'p str) -> Option<&'p str> {
+        Llm::resource_of(path)
+    }
+
+    fn serves_resource(&self, _path: &str) -> bool {
+        false
+    }
+
+    fn waiting_for(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn sessions(&self) -> u64 {
+        0
+    }
+
+    fn refusal(&self, path: &str, status: ::http::StatusCode, message: &str) -> Option<axum::response::Response> {
+        crate::llm::refusal(path, status, message)
+    }
+}
+
 struct A2aProtocol(Arc<A2a>);
 
 impl Protocol for A2aProtocol {

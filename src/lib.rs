@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod jsonrpc;
+pub mod llm;
 pub mod mcp;
 pub mod metrics;
 pub mod sse;

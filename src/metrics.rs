@@ -43,6 +43,37 @@ struct AgentLabels {
     outcome: &'static str,
 }
 
+/// OpenTelemetry's GenAI attributes, as Prometheus labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GenAiLabels {
+    gen_ai_operation_name: &'static str,
+    gen_ai_provider_name: &'static str,
+    gen_ai_request_model: String,
+    principal_group: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    gen_ai_operation_name: &'static str,
+    gen_ai_provider_name: &'static str,
+    gen_ai_request_model: String,
+    principal_group: String,
+    gen_ai_token_type: &'static str,
+}
+
+/// One LLM request, for the GenAI metrics.
+pub struct ModelCallMetrics<'a> {
+    /// `chat`, `embeddings` … (OpenTelemetry's operation names).
+    pub operation: &'static str,
+    pub provider: &'static str,
+    pub model: &'a str,
+    pub group: &'a str,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub took: Duration,
+    pub first_token: Option<Duration>,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     upstream: String,
@@ -61,6 +92,11 @@ pub struct Metrics {
     shed: Counter,
     a2a_requests: Family<AgentLabels, Counter>,
     a2a_latency: Family<MethodLabels, Histogram>,
+    /// OpenTelemetry GenAI metrics, under their own names (no `agentmux_` prefix).
+    gen_ai: Registry,
+    token_usage: Family<TokenLabels, Histogram>,
+    operation_duration: Family<GenAiLabels, Histogram>,
+    time_to_first_token: Family<GenAiLabels, Histogram>,
 }
 
 /// The process's metrics.
@@ -162,7 +198,40 @@ impl Metrics {
             "Time from an A2A request to the agent's answer (its headers, for a stream)",
             a2a_latency.clone(),
         );
+        let mut gen_ai = Registry::default();
+        let token_usage = Family::<TokenLabels, Histogram>::new_with_constructor(|| {
+            // OpenTelemetry's advised boundaries for gen_ai.client.token.usage.
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(1.0, 4.0, 14))
+        });
+        gen_ai.register(
+            "gen_ai_client_token_usage",
+            "Tokens used per LLM request, by type (input, output)",
+            token_usage.clone(),
+        );
+        let seconds = || {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.01, 2.0, 14,
+            ))
+        };
+        let operation_duration = Family::<GenAiLabels, Histogram>::new_with_constructor(seconds);
+        gen_ai.register_with_unit(
+            "gen_ai_client_operation_duration",
+            "Time from an LLM request to the end of its answer",
+            prometheus_client::registry::Unit::Seconds,
+            operation_duration.clone(),
+        );
+        let time_to_first_token = Family::<GenAiLabels, Histogram>::new_with_constructor(seconds);
+        gen_ai.register_with_unit(
+            "gen_ai_server_time_to_first_token",
+            "Time from a streamed LLM request to its first event from the provider",
+            prometheus_client::registry::Unit::Seconds,
+            time_to_first_token.clone(),
+        );
         Self {
+            gen_ai,
+            token_usage,
+            operation_duration,
+            time_to_first_token,
             a2a_requests,
             a2a_latency,
             decisions,
@@ -210,6 +279,34 @@ impl Metrics {
         }
     }
 
+    /// One LLM request that reached a provider.
+    pub fn model_call(&self, call: &ModelCallMetrics<'_>) {
+        let labels = GenAiLabels {
+            gen_ai_operation_name: call.operation,
+            gen_ai_provider_name: call.provider,
+            gen_ai_request_model: call.model.to_string(),
+            principal_group: call.group.to_string(),
+        };
+        for (kind, tokens) in [("input", call.tokens_in), ("output", call.tokens_out)] {
+            let labels = TokenLabels {
+                gen_ai_operation_name: call.operation,
+                gen_ai_provider_name: call.provider,
+                gen_ai_request_model: call.model.to_string(),
+                principal_group: call.group.to_string(),
+                gen_ai_token_type: kind,
+            };
+            self.token_usage.get_or_create(&labels).observe(tokens as f64);
+        }
+        self.operation_duration
+            .get_or_create(&labels)
+            .observe(call.took.as_secs_f64());
+        if let Some(first) = call.first_token {
+            self.time_to_first_token
+                .get_or_create(&labels)
+                .observe(first.as_secs_f64());
+        }
+    }
+
     pub fn decision(&self, action: &'static str, allowed: bool) {
         let decision = if allowed { "allow" } else { "deny" };
         self.decisions.get_or_create(&DecisionLabels { action, decision }).inc();
@@ -242,7 +339,10 @@ impl Metrics {
         self.sessions.set(sessions as i64);
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.gen_ai);
+        let _ = encode_eof(&mut out);
         out
     }
 }

@@ -11,10 +11,29 @@ fn every_example_config_loads() {
         if !config.exists() {
             continue;
         }
-        let cfg = agentmux::config::load(&config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let cfg = match agentmux::config::load(&config) {
+            Ok(cfg) => cfg,
+            // The LLM example reads its provider keys from the environment, which a test run
+            // does not have (tests/e2e/test_examples.py serves it with them): everything else
+            // in it must be right.
+            Err(e) if config.ends_with("llm/agentmux.yaml") && std::env::var("OPENAI_API_KEY").is_err() => {
+                let text = e.to_string();
+                let only_keys = e
+                    .problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    // An entry whose key is missing is not loaded, so a virtual model over it
+                    // names no provider: that follows, and is all that may.
+                    .all(|p| p.contains("_API_KEY` is not set") || p.contains("no LLM provider `openai`"));
+                assert!(only_keys, "{}: {text}", config.display());
+                loaded += 1;
+                continue;
+            }
+            Err(e) => panic!("{}: {e}", config.display()),
+        };
         assert!(
-            !cfg.upstreams.is_empty() || !cfg.agents.is_empty(),
-            "{} has no upstreams or agents",
+            !cfg.upstreams.is_empty() || !cfg.agents.is_empty() || !cfg.providers.is_empty(),
+            "{} has no upstreams, agents or LLM providers",
             config.display()
         );
         loaded += 1;

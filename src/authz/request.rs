@@ -506,7 +506,9 @@ fn decimal(whole: &str, fraction: &str, n: &serde_json::Number, path: &str) -> R
         .ok()
         .and_then(|w| {
             let f: i128 = format!("{fraction:0<4}").parse().ok()?;
-            Some(w * 10_000 + if whole.starts_with('-') { -f } else { f })
+            // Checked: a whole part of 35+ digits parses as i128 but does not scale.
+            w.checked_mul(10_000)?
+                .checked_add(if whole.starts_with('-') { -f } else { f })
         })
         .filter(|v| i64::try_from(*v).is_ok());
     match scaled {

@@ -293,10 +293,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         return Ok(ExitCode::FAILURE);
                     }
                     let mut summary = format!(
-                        "{}: OK, {} upstreams, {} A2A agents",
+                        "{}: OK, {} upstreams, {} A2A agents, {} LLM providers",
                         arg.config.display(),
                         cfg.upstreams.len(),
-                        cfg.agents.len()
+                        cfg.agents.len(),
+                        cfg.providers.len()
                     );
                     if let Some(dir) = &cfg.policies {
                         match crate::authz::check(dir) {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::error::Problem;
-pub use super::raw::ProviderKind;
-use super::raw::{RawLlm, RawProvider, RawTarget, RawUpstream};
+pub use super::raw::{Builtin, GuardAction, ProviderKind};
+use super::raw::{GuardOn, LimitScope, RawLimit, RawLlm, RawProvider, RawTarget, RawUpstream};
 use super::secret::Secret;
 use super::upstream::Timeouts;
 
@@ -71,6 +71,50 @@ impl ProviderKind {
 #[derive(Debug, Clone, Default)]
 pub struct LlmSettings {
     pub models: BTreeMap<String, VirtualModel>,
+    pub limits: Vec<Limit>,
+    pub guards: Vec<Guard>,
+    pub prompts: Vec<SystemPrompt>,
+}
+
+/// A recognizer over prompts and answers, and what becomes of what it finds.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub name: String,
+    pub recognizer: Recognizer,
+    pub action: GuardAction,
+    pub on_request: bool,
+    pub on_response: bool,
+    /// As clients name them; empty: every model.
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Recognizer {
+    Builtin(Builtin),
+    Regex(regex::Regex),
+}
+
+/// System prompt text added to requests for some models (empty: all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemPrompt {
+    pub models: Vec<String>,
+    pub prepend: Option<String>,
+    pub append: Option<String>,
+}
+
+/// Requests and tokens per minute for the requests it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub name: String,
+    /// `User::"alice"`, as the principal prints itself.
+    pub principal: Option<String>,
+    pub group: Option<String>,
+    /// As the client names it.
+    pub model: Option<String>,
+    /// One budget per caller, rather than one for all it matches.
+    pub per_principal: bool,
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
 }
 
 /// A name clients use for one or more provider models.
@@ -176,19 +220,6 @@ pub(super) fn resolve(
     providers: &[ProviderSpec],
     problems: &mut Vec<Problem>,
 ) -> LlmSettings {
-    for (key, given) in [
-        ("limits", raw.limits.is_some()),
-        ("guards", raw.guards.is_some()),
-        ("prompts", raw.prompts.is_some()),
-    ] {
-        if given {
-            problems.push(Problem::new(
-                path,
-                None,
-                format!("llm.{key}: not enforced by this build yet; remove it rather than run without it"),
-            ));
-        }
-    }
     let mut models = BTreeMap::new();
     for (name, virtual_model) in &raw.models {
         let problem = |msg: String| Problem::new(path, None, format!("llm.models.{name}: {msg}"));
@@ -230,5 +261,136 @@ pub(super) fn resolve(
         }
         models.insert(name.clone(), VirtualModel { targets });
     }
-    LlmSettings { models }
+    let limits = limits(path, &raw.limits, &models, providers, problems);
+    let known = |model: &str| match model.split_once('/') {
+        Some((entry, name)) => providers.iter().any(|p| p.name == entry && p.models.serves(name)),
+        None => models.contains_key(model),
+    };
+    let mut guards = Vec::new();
+    for guard in &raw.guards {
+        let problem = |msg: String| Problem::new(path, None, format!("llm.guards `{}`: {msg}", guard.name));
+        let recognizer = match (guard.builtin, &guard.regex) {
+            (Some(builtin), None) => Recognizer::Builtin(builtin),
+            (None, Some(pattern)) => match regex::Regex::new(pattern) {
+                Ok(regex) => Recognizer::Regex(regex),
+                Err(e) => {
+                    problems.push(problem(format!("regex: {e}")));
+                    continue;
+                }
+            },
+            _ => {
+                problems.push(problem("give `builtin` or `regex` (one of them)".into()));
+                continue;
+            }
+        };
+        if let Some(model) = guard.models.iter().find(|m| !known(m)) {
+            problems.push(problem(format!(
+                "model `{model}` is neither a virtual model nor served by an entry"
+            )));
+            continue;
+        }
+        let on = if guard.on.is_empty() {
+            vec![GuardOn::Request]
+        } else {
+            guard.on.clone()
+        };
+        guards.push(Guard {
+            name: guard.name.clone(),
+            recognizer,
+            action: guard.action,
+            on_request: on.contains(&GuardOn::Request),
+            on_response: on.contains(&GuardOn::Response),
+            models: guard.models.clone(),
+        });
+    }
+    let mut prompts = Vec::new();
+    for prompt in &raw.prompts {
+        if let Some(model) = prompt.models.iter().find(|m| !known(m)) {
+            problems.push(Problem::new(
+                path,
+                None,
+                format!("llm.prompts: model `{model}` is neither a virtual model nor served by an entry"),
+            ));
+            continue;
+        }
+        if prompt.prepend_system.is_none() && prompt.append_system.is_none() {
+            problems.push(Problem::new(
+                path,
+                None,
+                "llm.prompts: give `prepend_system`, `append_system` or both",
+            ));
+            continue;
+        }
+        prompts.push(SystemPrompt {
+            models: prompt.models.clone(),
+            prepend: prompt.prepend_system.clone(),
+            append: prompt.append_system.clone(),
+        });
+    }
+    LlmSettings {
+        models,
+        limits,
+        guards,
+        prompts,
+    }
+}
+
+fn limits(
+    path: &Path,
+    raw: &[RawLimit],
+    models: &BTreeMap<String, VirtualModel>,
+    providers: &[ProviderSpec],
+    problems: &mut Vec<Problem>,
+) -> Vec<Limit> {
+    let mut out = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for limit in raw {
+        let problem = |msg: String| Problem::new(path, None, format!("llm.limits `{}`: {msg}", limit.name));
+        if limit.name.is_empty() || !names.insert(limit.name.as_str()) {
+            problems.push(problem("each limit needs a name of its own".into()));
+            continue;
+        }
+        if limit.requests_per_minute.is_none() && limit.tokens_per_minute.is_none() {
+            problems.push(problem(
+                "give `requests_per_minute`, `tokens_per_minute` or both".into(),
+            ));
+            continue;
+        }
+        if limit.requests_per_minute == Some(0) || limit.tokens_per_minute == Some(0) {
+            problems.push(problem(
+                "a limit of 0 refuses everything; remove the route instead".into(),
+            ));
+            continue;
+        }
+        if let Some(model) = &limit.matches.model {
+            let known = match model.split_once('/') {
+                Some((entry, name)) => providers.iter().any(|p| p.name == entry && p.models.serves(name)),
+                None => models.contains_key(model),
+            };
+            if !known {
+                problems.push(problem(format!(
+                    "model `{model}` is neither a virtual model nor served by an entry"
+                )));
+                continue;
+            }
+        }
+        if let Some(principal) = &limit.matches.principal
+            && !principal.contains("::\"")
+        {
+            problems.push(problem(format!(
+                "principal `{principal}`: write it as User::\"alice\" or ApiKey::\"ci-bot\""
+            )));
+            continue;
+        }
+        out.push(Limit {
+            name: limit.name.clone(),
+            principal: limit.matches.principal.clone(),
+            group: limit.matches.group.clone(),
+            model: limit.matches.model.clone(),
+            per_principal: limit.per.unwrap_or_default() == LimitScope::Principal,
+            requests_per_minute: limit.requests_per_minute,
+            tokens_per_minute: limit.tokens_per_minute,
+        });
+    }
+    out
 }

@@ -34,7 +34,10 @@ pub use auth::{ApiKeySpec, AuthSettings, IssuerSpec, JwksSource, token_type};
 pub use authz::Denied;
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
-pub use llm::{LlmSettings, ModelSet, ModelTarget, ProviderKind, ProviderSpec, VirtualModel};
+pub use llm::{
+    Builtin, Guard, GuardAction, Limit, LlmSettings, ModelSet, ModelTarget, ProviderKind, ProviderSpec, Recognizer,
+    SystemPrompt, VirtualModel,
+};
 pub use mcp::{McpSettings, PrefixMode};
 pub use pinning::{OnChanged, OnNew, PinningSettings};
 pub use secret::Secret;

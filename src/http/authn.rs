@@ -16,9 +16,7 @@ use serde_json::json;
 use super::Inputs;
 use super::client_ip;
 use crate::auth::AuthError;
-use crate::error::GatewayError;
 use crate::identity::Requester;
-use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
@@ -80,10 +78,11 @@ fn refuse(inputs: &Inputs, headers: &HeaderMap, path: &str, error: &AuthError) -
     };
     // Built from a URL, scopes and our own messages; a Host header that is not text never gets
     // this far (the guard refuses it).
-    let challenge = HeaderValue::from_str(&challenge).ok();
-    GatewayError::rpc(status, RpcError::new(INVALID_REQUEST, error.to_string()))
-        .with_header(header::WWW_AUTHENTICATE, challenge)
-        .into_response()
+    let mut response = inputs.refusal(path, status, &error.to_string());
+    if let Ok(challenge) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 /// `scheme://authority` clients reach us at: that of `auth.resource` when configured (behind a

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::Inputs;
-use crate::error::GatewayError;
-use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
 pub async fn check_host_and_origin(State(inputs): State<Arc<Inputs>>, request: Request, next: Next) -> Response {
     match refusal(&inputs, &request) {
-        Some(message) => refuse(message),
+        Some(message) => {
+            tracing::warn!(%message, "refused request");
+            inputs.refusal(request.uri().path(), StatusCode::FORBIDDEN, &message)
+        }
         None => next.run(request).await,
     }
 }
@@ -41,11 +42,6 @@ fn refusal(inputs: &Inputs, request: &Request) -> Option<String> {
         return Some(format!("Origin `{origin}` is not allowed (server.allowed_origins)"));
     }
     None
-}
-
-fn refuse(message: String) -> Response {
-    tracing::warn!(%message, "refused request");
-    GatewayError::rpc(StatusCode::FORBIDDEN, RpcError::new(INVALID_REQUEST, message)).into_response()
 }
 
 /// `localhost:8080` matches `localhost`; `[::1]:8080` matches `[::1]`.

@@ -14,10 +14,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::error::GatewayError;
+use crate::jsonrpc::{INVALID_REQUEST, RpcError};
 
 /// A protocol module as the edge sees it (the composition root implements it for each).
 pub trait Protocol: Send + Sync {
@@ -37,6 +41,12 @@ pub trait Protocol: Send + Sync {
 
     /// Sessions open now, for the sessions gauge.
     fn sessions(&self) -> u64;
+
+    /// A refusal the edge makes on one of its paths (401, 403) in the protocol's own error
+    /// shape; `None`: a JSON-RPC error, as MCP and A2A clients read.
+    fn refusal(&self, _path: &str, _status: StatusCode, _message: &str) -> Option<Response> {
+        None
+    }
 }
 
 /// What the edge's own handlers share.
@@ -51,6 +61,14 @@ pub struct Inputs {
 impl Inputs {
     fn resource_of<'p>(&self, path: &'p str) -> &'p str {
         self.protocols.iter().find_map(|p| p.resource_of(path)).unwrap_or("")
+    }
+
+    /// The edge's refusal of a request to `path`, in the shape its protocol's clients read.
+    fn refusal(&self, path: &str, status: StatusCode, message: &str) -> Response {
+        self.protocols
+            .iter()
+            .find_map(|p| p.refusal(path, status, message))
+            .unwrap_or_else(|| GatewayError::rpc(status, RpcError::new(INVALID_REQUEST, message)).into_response())
     }
 }
 

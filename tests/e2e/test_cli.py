@@ -71,7 +71,7 @@ def test_validate_good_config(tmp_path: Path) -> None:
     )
     r = run_cli("validate", "--config", config, cwd=tmp_path, env={"AGENTMUX_E2E_TOKEN": "t0k3n"})
     assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    assert "3 upstreams, 1 A2A agents" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "3 upstreams, 1 A2A agents, 0 LLM providers" in r.stdout + r.stderr, r.stdout + r.stderr
     assert "t0k3n" not in r.stdout + r.stderr, "validate printed a secret's value"
 
 
@@ -150,7 +150,9 @@ def test_examples_exist() -> None:
 @pytest.mark.parametrize("config", example_configs(), ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_example_config_validates(config: Path, tmp_path: Path) -> None:
     # From an unrelated directory: paths in the config are relative to the config file.
-    r = run_cli("validate", "--config", config, cwd=tmp_path)
+    # The LLM example reads its provider keys from the environment, as a user's shell gives them.
+    keys = {"OPENAI_API_KEY": "sk-validate", "ANTHROPIC_API_KEY": "sk-ant-validate"}
+    r = run_cli("validate", "--config", config, cwd=tmp_path, env=keys)
     assert r.returncode == 0, f"{config}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
 
 

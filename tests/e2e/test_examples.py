@@ -151,12 +151,12 @@ class Session(RawSession):
         return {**super().headers(), **self.extra}
 
 
-def serve(config: Path, log_dir: Path, headers: dict[str, str]) -> Served:
+def serve(config: Path, log_dir: Path, headers: dict[str, str], env: dict[str, str | None] | None = None) -> Served:
     """`agentmux serve --config CONFIG --listen 127.0.0.1:0`, its address read from its log, then
     GET /readyz until 200 (a failed upstream counts as tried)."""
     proc, addr = harness.serve(
         ["--config", config, "--listen", "127.0.0.1:0"], log_dir,
-        name=f"agentmux-{config.parent.name}", cwd=harness.REPO, ready_headers=headers,
+        name=f"agentmux-{config.parent.name}", cwd=harness.REPO, ready_headers=headers, env=env or None,
     )
     return Served(proc, addr, headers)
 
@@ -269,8 +269,23 @@ def check_a2a(served: Served, copy: Path) -> None:
     assert events[-1]["message"]["parts"][0]["text"] == "echo: plan a trip", events
 
 
+def check_llm(served: Served, copy: Path) -> None:
+    """The official SDKs through the example's endpoint reach the providers it names."""
+    import anthropic
+    import openai
+
+    chat = openai.OpenAI(base_url=served.url("/v1"), api_key="unused", max_retries=0, timeout=20)
+    answer = chat.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hello example"}])
+    assert answer.choices[0].message.content == "echo: hello example", answer
+    assert {"openai/gpt-4.1", "anthropic/claude-sonnet-4-5", "fast"} <= {m.id for m in chat.models.list()}
+    messages = anthropic.Anthropic(base_url=served.url(""), api_key="unused", max_retries=0, timeout=20)
+    reply = messages.messages.create(model="anthropic/claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "salut"}])
+    assert reply.content[0].text == "echo: salut", reply
+
+
 CHECKS: dict[str, Check] = {
     "a2a": check_a2a,
+    "llm": check_llm,
     "quickstart": check_quickstart,
     "ide-config": check_ide_config,
     "remote": check_remote,
@@ -289,13 +304,34 @@ def served_example(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[t
     credentials = secure_copy(copy, tmp_path) if name == "secure" else {}
     headers = {"Host": HOSTS[name]} if name in HOSTS else {}
     agents = start_example_agents(copy, tmp_path / "agents") if name == "a2a" else []
+    env: dict[str, str | None] = {}
+    if name == "llm":
+        agents, env = start_example_providers(copy, tmp_path / "providers")
     try:
-        served = serve(copy / config.name, tmp_path / "logs", headers)
+        served = serve(copy / config.name, tmp_path / "logs", headers, env)
         yield name, served, copy, credentials
         served.proc.stop()
     finally:
         for agent in agents:
             agent.stop()
+
+
+def start_example_providers(copy: Path, log_dir: Path) -> tuple[list[Any], dict[str, str | None]]:
+    """Fake providers in place of the ones the LLM example names (their registry URLs pointed at
+    them), and the key variables its entries read."""
+    from llm_util import start_provider
+
+    keys = {"openai": ("OPENAI_API_KEY", "sk-example-openai"), "anthropic": ("ANTHROPIC_API_KEY", "sk-ant-example")}
+    fakes, env = [], {}
+    for name, (variable, key) in keys.items():
+        fake = start_provider(name, log_dir=log_dir, name=f"fake-{name}", key=key)
+        fakes.append(fake)
+        entry = copy / "registry" / f"{name}.yaml"
+        doc = yaml.safe_load(entry.read_text())
+        doc["llm"]["url"] = fake.base_url
+        entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+        env[variable] = key
+    return fakes, env
 
 
 def start_example_agents(copy: Path, log_dir: Path) -> list[Any]:

@@ -44,10 +44,65 @@ pub struct RawLlm {
     /// Virtual models a client can name.
     #[serde(default)]
     pub models: BTreeMap<String, RawVirtualModel>,
-    /// Not served yet: given, they are an error rather than silently unenforced.
-    pub limits: Option<serde_yaml_ng::Value>,
-    pub guards: Option<serde_yaml_ng::Value>,
-    pub prompts: Option<serde_yaml_ng::Value>,
+    /// Requests and tokens per minute, per caller, group or model.
+    #[serde(default)]
+    pub limits: Vec<RawLimit>,
+    /// What may not pass in prompts or answers.
+    #[serde(default)]
+    pub guards: Vec<RawGuard>,
+    /// System prompts added to requests.
+    #[serde(default)]
+    pub prompts: Vec<RawPrompt>,
+}
+
+/// `llm.guards[]`: a recognizer and what to do with what it finds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    pub name: String,
+    pub builtin: Option<Builtin>,
+    pub regex: Option<String>,
+    pub action: GuardAction,
+    /// `request`, `response` or both (default: request).
+    #[serde(default)]
+    pub on: Vec<GuardOn>,
+    /// Virtual models or `<entry>/<model>` names it applies to; none: all.
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    CreditCard,
+    Email,
+    Iban,
+    ApiKey,
+    UsSsn,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardAction {
+    Reject,
+    Mask,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardOn {
+    Request,
+    Response,
+}
+
+/// `llm.prompts[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrompt {
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub prepend_system: Option<String>,
+    pub append_system: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,4 +124,37 @@ pub enum RawTarget {
 pub struct RawWeighted {
     pub model: String,
     pub weight: Option<u32>,
+}
+
+/// `llm.limits[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimit {
+    pub name: String,
+    /// Which requests count: all given must match; none given matches every request.
+    #[serde(default, rename = "match")]
+    pub matches: RawLimitMatch,
+    /// `shared` (default): one budget for every request the limit matches (a team's);
+    /// `principal`: one budget per caller.
+    pub per: Option<LimitScope>,
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimitMatch {
+    /// `User::"alice"`, `ApiKey::"ci-bot"`.
+    pub principal: Option<String>,
+    pub group: Option<String>,
+    /// A virtual model's name or `<entry>/<model>`, as the client names it.
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitScope {
+    #[default]
+    Shared,
+    Principal,
 }

@@ -210,7 +210,7 @@ fn a2a_agents_are_read_and_checked() {
 
     for (text, expect) in [
         ("a2a:\n  url: http://x\n  bogus: 1\n", "unknown field `bogus`"),
-        ("a2a:\n  url: http://x\nmcp:\n  url: http://y\n", "not both"),
+        ("a2a:\n  url: http://x\nmcp:\n  url: http://y\n", "not two"),
         (
             "a2a:\n  url: http://x\nprompts:\n  exclude: [a]\n",
             "`prompts` applies to MCP servers",
@@ -237,4 +237,61 @@ fn a2a_agents_are_read_and_checked() {
         problems.iter().any(|p| p.to_string().contains("names must be unique")),
         "{problems:?}"
     );
+}
+
+#[test]
+fn llm_providers_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("openai.key"), "sk-test\n").unwrap();
+    let f = write(
+        dir.path(),
+        "openai.yaml",
+        "llm:\n  provider: openai\n  key: ${file:openai.key}\n  models: [gpt-4.1]\ntimeouts:\n  first_byte: 5s\n",
+    );
+    let mut problems = Vec::new();
+    let registry = load(std::slice::from_ref(&f), true, &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let provider = &registry.providers[0];
+    assert_eq!(
+        (provider.name.as_str(), provider.url.as_str()),
+        ("openai", "https://api.openai.com/v1")
+    );
+    assert_eq!(provider.key.as_ref().map(|k| k.0.as_str()), Some("sk-test"));
+    assert_eq!(provider.timeouts.first_byte, std::time::Duration::from_secs(5));
+    assert!(!format!("{provider:?}").contains("sk-test"), "the key is never printed");
+
+    for (text, expect) in [
+        (
+            "llm:\n  provider: openai\n  key: sk-live-123\n  models: [a]\n",
+            "never written into the config",
+        ),
+        ("llm:\n  provider: openai-compatible\n  models: [a]\n", "needs `url`"),
+        (
+            "llm:\n  provider: azure-openai\n  url: https://x\n  models: [a]\n",
+            "api_version",
+        ),
+        ("llm:\n  provider: openai\n  models: []\n", "list the models"),
+        ("llm:\n  provider: openai\n  models: [\"*\", a]\n", "[\"*\"] alone"),
+        (
+            "llm:\n  provider: bedrock\n  url: https://x\n  models: [a]\n",
+            "not served by this build",
+        ),
+        (
+            "llm:\n  provider: openai\n  models: [a]\ntools:\n  exclude: [x]\n",
+            "does not apply to LLM providers",
+        ),
+        (
+            "llm:\n  provider: openai\n  models: [a]\n  bogus: 1\n",
+            "unknown field `bogus`",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "a.yaml", text);
+        let mut problems = Vec::new();
+        load(std::slice::from_ref(&f), true, &mut problems);
+        assert!(
+            problems.iter().any(|p| p.to_string().contains(expect)),
+            "{text}: {problems:?}"
+        );
+    }
 }

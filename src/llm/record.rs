@@ -1,0 +1,208 @@
+//! LLM requests in the audit log: who, which model was asked for and which served, the decision,
+//! the failover hops, tokens in and out, latency and status. Never a prompt, never a key.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::route::Candidate;
+use crate::audit::{Audit, Decision};
+use crate::authz::{Caller, Verdict};
+
+/// One attempt at one provider model.
+#[derive(Serialize, Debug, Clone)]
+pub struct Hop {
+    pub model: String,
+    /// The provider's HTTP status, or why there was none.
+    pub outcome: String,
+    pub ms: f64,
+}
+
+impl Hop {
+    pub fn new(candidate: &Candidate, started: Instant, outcome: String) -> Self {
+        Self {
+            model: candidate.full_name(),
+            outcome,
+            ms: started.elapsed().as_secs_f64() * 1e3,
+        }
+    }
+}
+
+/// Tokens as the provider counted them.
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+}
+
+impl Usage {
+    /// Takes the usage a response body or streamed event carries: OpenAI's
+    /// `usage.{prompt,completion}_tokens`, the Responses API's and Anthropic's
+    /// `usage.{input,output}_tokens`, also inside `message` or `response` (stream events).
+    pub fn read(&mut self, value: &Value) {
+        let usage = ["/usage", "/message/usage", "/response/usage"]
+            .iter()
+            .find_map(|at| value.pointer(at).filter(|u| u.is_object()));
+        let Some(usage) = usage else { return };
+        let count = |keys: [&str; 2]| keys.iter().find_map(|k| usage.get(*k).and_then(Value::as_u64));
+        if let Some(n) = count(["prompt_tokens", "input_tokens"]) {
+            self.tokens_in = self.tokens_in.max(n);
+        }
+        if let Some(n) = count(["completion_tokens", "output_tokens"]) {
+            // Anthropic's stream counts output again at its end: the later count is the total.
+            self.tokens_out = n;
+        }
+    }
+}
+
+/// One line.
+#[derive(Serialize)]
+struct Record<'a> {
+    event: &'static str,
+    principal: Principal<'a>,
+    endpoint: &'a str,
+    client: Option<std::net::IpAddr>,
+    api: &'static str,
+    action: &'static str,
+    /// The model decided on (`Model::"…"`).
+    model: &'a str,
+    /// As the client named it.
+    requested: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served_by: Option<&'a str>,
+    decision: &'static str,
+    policies: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    policy_errors: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms: Option<f64>,
+    #[serde(skip_serializing_if = "<[Hop]>::is_empty")]
+    hops: &'a [Hop],
+}
+
+#[derive(Serialize)]
+struct Principal<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    issuer: Option<&'a str>,
+}
+
+/// What one LLM request was.
+pub struct Call<'a> {
+    pub caller: &'a Caller,
+    pub api: &'static str,
+    /// As the client named it.
+    pub model: &'a str,
+}
+
+/// How a request that reached providers ended.
+pub struct Outcome<'a> {
+    pub served_by: Option<&'a str>,
+    pub status: u16,
+    pub usage: Usage,
+    pub ms: f64,
+    pub hops: &'a [Hop],
+}
+
+impl Call<'_> {
+    /// A decision on `resource` (`Model::"…"`), or with `outcome` the request that was made.
+    pub fn write(
+        &self,
+        audit: &Audit,
+        resource: &str,
+        verdict: Option<&Verdict>,
+        reason: Option<&str>,
+        outcome: Option<Outcome<'_>>,
+    ) {
+        if !audit.enabled() {
+            return;
+        }
+        let allowed = verdict.is_none_or(|v| v.allowed) && reason.is_none();
+        let principal = &self.caller.principal;
+        let record = Record {
+            event: if outcome.is_some() { "call" } else { "decision" },
+            principal: Principal {
+                kind: principal.entity_type(),
+                id: &principal.id,
+                issuer: principal.issuer.as_deref(),
+            },
+            endpoint: &self.caller.endpoint,
+            client: self.caller.client_ip,
+            api: self.api,
+            action: "call_model",
+            model: resource,
+            requested: self.model,
+            served_by: outcome.as_ref().and_then(|o| o.served_by),
+            decision: if allowed { "allow" } else { "deny" },
+            policies: verdict.map_or(&[], |v| &v.policies),
+            policy_errors: verdict.map_or(&[], |v| &v.errors),
+            reason,
+            status: outcome.as_ref().map(|o| o.status),
+            tokens_in: outcome.as_ref().map(|o| o.usage.tokens_in),
+            tokens_out: outcome.as_ref().map(|o| o.usage.tokens_out),
+            ms: outcome.as_ref().map(|o| o.ms),
+            hops: outcome.as_ref().map_or(&[], |o| o.hops),
+        };
+        audit.record(&record, if allowed { Decision::Allowed } else { Decision::Denied });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn usage_in_every_shape() {
+        let mut usage = Usage::default();
+        usage.read(&json!({"usage": {"prompt_tokens": 7, "completion_tokens": 3}}));
+        assert_eq!(
+            usage,
+            Usage {
+                tokens_in: 7,
+                tokens_out: 3
+            }
+        );
+        let mut usage = Usage::default();
+        usage.read(&json!({"type": "message_start", "message": {"usage": {"input_tokens": 9, "output_tokens": 1}}}));
+        usage.read(&json!({"type": "message_delta", "usage": {"output_tokens": 12}}));
+        assert_eq!(
+            usage,
+            Usage {
+                tokens_in: 9,
+                tokens_out: 12
+            }
+        );
+        let mut usage = Usage::default();
+        usage.read(
+            &json!({"type": "response.completed", "response": {"usage": {"input_tokens": 4, "output_tokens": 5}}}),
+        );
+        assert_eq!(
+            usage,
+            Usage {
+                tokens_in: 4,
+                tokens_out: 5
+            }
+        );
+        usage.read(&json!({"choices": []}));
+        assert_eq!(
+            usage,
+            Usage {
+                tokens_in: 4,
+                tokens_out: 5
+            },
+            "nothing to read changes nothing"
+        );
+    }
+}

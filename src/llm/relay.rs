@@ -1,0 +1,319 @@
+//! Sending a request to the candidates in turn, and the answer back to the client. A candidate
+//! that cannot be reached, does not answer in time, or answers 429 or 5xx is passed over while
+//! another remains (nothing has reached the client yet); the last one's answer is the client's,
+//! whatever it is. A candidate whose provider speaks another API gets the request translated,
+//! and its answer is translated back. A JSON answer is relayed whole; an event stream event by
+//! event as each arrives (`stream.rs`).
+
+use std::time::{Duration, Instant};
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use super::api::{self, Api};
+use super::guards::{AnswerGuard, Rejected};
+use super::record::{Hop, Usage};
+use super::request::Inbound;
+use super::route::Candidate;
+use super::stream::{self, Shape};
+use super::translate::{self, Way};
+use crate::egress::http_client::{self, describe, is_event_stream, read_prefix};
+
+/// Candidates tried for one request, at most.
+pub const MAX_ATTEMPTS: usize = 4;
+/// The largest JSON answer read from a provider.
+const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+/// Response headers a client may need: request ids and rate-limit state.
+const PASSED_HEADERS: [&str; 4] = ["retry-after", "x-request-id", "request-id", "openai-processing-ms"];
+
+/// How a request ended, for the audit line: where it went, the usage read, the status.
+pub struct Ended {
+    pub hops: Vec<Hop>,
+    pub served_by: Option<String>,
+    /// The serving provider's kind (`openai` …).
+    pub provider: Option<&'static str>,
+    pub status: u16,
+    pub usage: Usage,
+    /// A stream's first event, after the request started.
+    pub first_token: Option<Duration>,
+}
+
+/// Called once the answer is complete (a stream: when it ends or the client leaves).
+pub type OnEnd = Box<dyn FnOnce(Ended) + Send>;
+
+/// How an answer goes back.
+pub struct Relaying {
+    /// When the request came in.
+    pub started: Instant,
+    /// The usage chunk of an OpenAI stream was asked for by agentmux, not by the client, and
+    /// does not reach it.
+    pub strip_usage: bool,
+    /// The guards the answer's text passes.
+    pub answers: Option<AnswerGuard>,
+}
+
+/// Tries `candidates` in order; the response the client gets.
+pub async fn forward(
+    api: Api,
+    candidates: &[Candidate],
+    inbound: &mut Inbound,
+    client: &HeaderMap,
+    relaying: Relaying,
+    on_end: OnEnd,
+) -> Response {
+    let family = api.family();
+    let mut hops = Vec::new();
+    let attempts = candidates.len().min(MAX_ATTEMPTS);
+    for (i, candidate) in candidates.iter().take(attempts).enumerate() {
+        let last = i + 1 == attempts;
+        let provider = &candidate.provider;
+        let started = Instant::now();
+        let way = translation(api, candidate);
+        let outbound = match way {
+            None => provider.request(api, &candidate.model, &mut inbound.body, client),
+            Some(way) => {
+                let mut body = inbound.body.clone();
+                body.insert("model".into(), Value::String(candidate.model.clone()));
+                match translate::request(way, &body) {
+                    Ok(mut translated) => {
+                        provider.request(provider_api(way), &candidate.model, &mut translated, client)
+                    }
+                    Err(problem) => {
+                        // The client's request, not the provider: no other candidate does better
+                        // with what cannot be said in its API.
+                        let message = format!("`{}` cannot take this request: {problem}", candidate.full_name());
+                        on_end(Ended::unserved(hops));
+                        return api::error(family, StatusCode::BAD_REQUEST, &message);
+                    }
+                }
+            }
+        };
+        let timeouts = provider.spec.timeouts;
+        let http = match http_client::on_this_thread(&timeouts) {
+            Ok(http) => http,
+            Err(e) => {
+                hops.push(Hop::new(candidate, started, e.to_string()));
+                continue;
+            }
+        };
+        let send = http
+            .post(outbound.url)
+            .headers(outbound.headers)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(outbound.body)
+            .send();
+        let response = match tokio::time::timeout(timeouts.first_byte, send).await {
+            Err(_) => Err(format!("no answer within {:?}", timeouts.first_byte)),
+            Ok(Err(e)) => Err(describe(&e)),
+            Ok(Ok(response)) => Ok(response),
+        };
+        let response = match response {
+            Ok(response) => response,
+            Err(problem) => {
+                tracing::warn!(model = %candidate.full_name(), %problem, "LLM provider failed; trying the next");
+                hops.push(Hop::new(candidate, started, problem));
+                continue;
+            }
+        };
+        let status = response.status();
+        if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) && !last {
+            tracing::warn!(model = %candidate.full_name(), status = status.as_u16(), "LLM provider refused; trying the next");
+            hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
+            continue;
+        }
+        hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
+        let ended = Ended {
+            hops,
+            served_by: Some(candidate.full_name()),
+            provider: Some(provider.spec.kind.id()),
+            status: status.as_u16(),
+            usage: Usage::default(),
+            first_token: None,
+        };
+        let name = candidate.full_name();
+        let mut headers = HeaderMap::new();
+        passed_headers(response.headers(), &mut headers);
+        return if is_event_stream(&response) {
+            let shape = Shape {
+                family,
+                model: name,
+                total: timeouts.total,
+                started: relaying.started,
+                strip_usage: relaying.strip_usage,
+                // The client's own usage chunk, when it asked for one.
+                translator: way.map(|way| translate::Stream::new(way, &inbound.model, !relaying.strip_usage)),
+                guard: relaying.answers.map(AnswerGuard::stream),
+            };
+            stream::relay(response, headers, shape, ended, on_end)
+        } else {
+            let answer = Answer {
+                family,
+                model: name,
+                asked_as: &inbound.model,
+                total: timeouts.total,
+                way,
+                guard: relaying.answers,
+                headers,
+            };
+            whole(response, answer, ended, on_end).await
+        };
+    }
+    let message = match hops.last() {
+        Some(hop) => format!(
+            "no provider could serve the request; last: {} ({})",
+            hop.model, hop.outcome
+        ),
+        None => "no provider could serve the request".to_string(),
+    };
+    on_end(Ended::unserved(hops));
+    api::error(family, StatusCode::BAD_GATEWAY, &message)
+}
+
+impl Ended {
+    /// No provider's answer reached the client.
+    fn unserved(hops: Vec<Hop>) -> Self {
+        Self {
+            hops,
+            served_by: None,
+            provider: None,
+            status: StatusCode::BAD_GATEWAY.as_u16(),
+            usage: Usage::default(),
+            first_token: None,
+        }
+    }
+}
+
+/// How `candidate` is reached for `api`: as it is (`None`), or through a translation when its
+/// provider speaks the other of OpenAI's chat completions and Anthropic's messages.
+pub fn translation(api: Api, candidate: &Candidate) -> Option<Way> {
+    let provider = &candidate.provider;
+    if provider.speaks(api) {
+        return None;
+    }
+    match api {
+        Api::Chat if provider.speaks(Api::Messages) => Some(Way::ChatToMessages),
+        Api::Messages if provider.speaks(Api::Chat) => Some(Way::MessagesToChat),
+        _ => None,
+    }
+}
+
+/// The API a translated request is sent in.
+fn provider_api(way: Way) -> Api {
+    match way {
+        Way::ChatToMessages => Api::Messages,
+        Way::MessagesToChat => Api::Chat,
+    }
+}
+
+/// The provider's headers that go back to the client.
+fn passed_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        let name_text = name.as_str();
+        if PASSED_HEADERS.contains(&name_text)
+            || name_text.starts_with("x-ratelimit-")
+            || name_text.starts_with("anthropic-ratelimit-")
+        {
+            to.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+/// A whole answer on its way back: whose it is, how long it may take, and what it passes.
+struct Answer<'a> {
+    family: api::Family,
+    /// `<entry>/<model>`.
+    model: String,
+    /// The model as the client named it (a translated answer names it so).
+    asked_as: &'a str,
+    total: Duration,
+    way: Option<Way>,
+    guard: Option<AnswerGuard>,
+    headers: HeaderMap,
+}
+
+async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended, on_end: OnEnd) -> Response {
+    let Answer {
+        family,
+        model,
+        asked_as,
+        total,
+        way,
+        guard,
+        headers,
+    } = answer;
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let mut body = match tokio::time::timeout(total, read_prefix(response, MAX_ANSWER_BYTES)).await {
+        Ok(Ok((body, false))) => body,
+        Ok(Ok((_, true))) => {
+            return fail(
+                family,
+                ended,
+                on_end,
+                format!("`{model}` answered more than {MAX_ANSWER_BYTES} bytes"),
+            );
+        }
+        Ok(Err(e)) => return fail(family, ended, on_end, format!("`{model}`: {}", describe(&e))),
+        Err(_) => {
+            return fail(
+                family,
+                ended,
+                on_end,
+                format!("`{model}` did not finish its answer within {total:?}"),
+            );
+        }
+    };
+    let mut value = serde_json::from_slice::<Value>(&body).ok();
+    if let Some(value) = &value {
+        ended.usage.read(value);
+    }
+    if let Some(way) = way {
+        if status.is_success() {
+            let Some(answer) = &value else {
+                return fail(
+                    family,
+                    ended,
+                    on_end,
+                    format!("`{model}` answered with something that is not JSON"),
+                );
+            };
+            let translated = translate::response(way, answer, asked_as);
+            body = serde_json::to_vec(&translated).unwrap_or_default();
+            value = Some(translated);
+        } else {
+            body = translate::error(way, status.as_u16(), &body);
+        }
+    }
+    if let (Some(guard), Some(value)) = (guard.filter(|_| status.is_success()), value.as_mut()) {
+        match guard.whole(value) {
+            Ok(masked) if masked.is_empty() => {}
+            Ok(_) => body = serde_json::to_vec(value).unwrap_or_default(),
+            Err(Rejected(name)) => {
+                return fail(
+                    family,
+                    ended,
+                    on_end,
+                    format!("the answer of `{model}` was withheld by guard `{name}`"),
+                );
+            }
+        }
+    }
+    on_end(ended);
+    let mut out = (status, body).into_response();
+    *out.headers_mut() = headers;
+    let json = HeaderValue::from_static("application/json");
+    let content_type = if way.is_some() {
+        json
+    } else {
+        content_type.unwrap_or(json)
+    };
+    out.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    out
+}
+
+fn fail(family: api::Family, mut ended: Ended, on_end: OnEnd, message: String) -> Response {
+    ended.status = StatusCode::BAD_GATEWAY.as_u16();
+    on_end(ended);
+    api::error(family, StatusCode::BAD_GATEWAY, &message)
+}

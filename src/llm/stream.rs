@@ -1,0 +1,303 @@
+//! An answer streamed back event by event, as each arrives: its token usage read on the way,
+//! translated into the client's API when the provider speaks another, and passed through the
+//! answer guards. Nothing is gathered: each provider event becomes the client's events at once
+//! (a guard holds back at most what a finding could grow into).
+//!
+//! The audit line is written when the stream ends, however it ends: finished, broken off, cut by
+//! a guard, or dropped because the client went away.
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use eventsource_stream::Event;
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use super::api::Family;
+use super::guards::{Rejected, StreamGuard};
+use super::relay::{Ended, OnEnd};
+use super::translate;
+use crate::egress::http_client::describe;
+use crate::egress::sse_bound::{StreamErrors, events};
+
+/// The largest single event read from a provider.
+const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
+
+/// How one stream is relayed.
+pub struct Shape {
+    pub family: Family,
+    /// `<entry>/<model>`, for messages.
+    pub model: String,
+    pub total: Duration,
+    pub started: Instant,
+    /// Usage-only chunks that agentmux, not the client, asked for are kept back.
+    pub strip_usage: bool,
+    pub translator: Option<translate::Stream>,
+    pub guard: Option<StreamGuard>,
+}
+
+/// The client's response for the provider's streamed `response`.
+pub fn relay(response: reqwest::Response, headers: HeaderMap, shape: Shape, ended: Ended, on_end: OnEnd) -> Response {
+    let name = shape.model.clone();
+    let bytes = response
+        .bytes_stream()
+        .map(move |c| c.map_err(|e| format!("`{name}`: the stream broke off: {}", describe(&e))));
+    let source = events(bytes, ProviderStream(shape.model.clone()), MAX_EVENT_BYTES);
+    let streaming = Streaming {
+        source: Box::pin(source),
+        deadline: tokio::time::Instant::now() + shape.total,
+        shape,
+        finish: Finish {
+            ended: Some(ended),
+            on_end: Some(on_end),
+        },
+        over: false,
+    };
+    let out = futures_util::stream::unfold(streaming, |mut streaming| async move {
+        let chunk = streaming.next_chunk().await?;
+        Some((chunk, streaming))
+    });
+    let mut response = Response::new(Body::from_stream(out));
+    *response.headers_mut() = headers;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+type Source = Pin<Box<dyn Stream<Item = Result<Event, String>> + Send>>;
+
+struct Streaming {
+    source: Source,
+    deadline: tokio::time::Instant,
+    shape: Shape,
+    finish: Finish,
+    over: bool,
+}
+
+impl Streaming {
+    /// The bytes of the client's next events; `None` once the stream is over; an error when
+    /// the provider's stream broke off, so the client's connection breaks off too (its SDK then
+    /// raises, as it would have from the provider).
+    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        loop {
+            if self.over {
+                return None;
+            }
+            let event = match tokio::time::timeout_at(self.deadline, self.source.next()).await {
+                Ok(Some(Ok(event))) => event,
+                Ok(None) => {
+                    self.over = true;
+                    // What a translated stream still owes its client once the provider is done.
+                    let owed = self
+                        .shape
+                        .translator
+                        .as_mut()
+                        .map(translate::Stream::finish)
+                        .unwrap_or_default();
+                    return self.client_events(owed.into_iter().map(out_event).collect()).map(Ok);
+                }
+                Ok(Some(Err(problem))) => return self.broken(&problem),
+                Err(_) => return self.broken("the stream passed its total timeout"),
+            };
+            if let Some(ended) = self.finish.ended.as_mut()
+                && ended.first_token.is_none()
+            {
+                ended.first_token = Some(self.shape.started.elapsed());
+            }
+            // Only events that carry usage are parsed; the rest pass as they came.
+            if event.data.contains("\"usage\"")
+                && let Ok(value) = serde_json::from_str::<Value>(&event.data)
+            {
+                if let Some(ended) = self.finish.ended.as_mut() {
+                    ended.usage.read(&value);
+                }
+                let usage_only = value
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty);
+                if self.shape.strip_usage && usage_only {
+                    continue;
+                }
+            }
+            let events = match self.shape.translator.as_mut() {
+                Some(translator) => {
+                    let name = if event.event == "message" {
+                        ""
+                    } else {
+                        event.event.as_str()
+                    };
+                    translator.event(name, &event.data).into_iter().map(out_event).collect()
+                }
+                None => vec![event],
+            };
+            if let Some(chunk) = self.client_events(events) {
+                return Some(Ok(chunk));
+            }
+        }
+    }
+
+    /// Events as the client gets them, through the guard; `None` when nothing is to be sent.
+    fn client_events(&mut self, events: Vec<Event>) -> Option<Bytes> {
+        let mut out = Vec::new();
+        for event in events {
+            let Some(guard) = self.shape.guard.as_mut() else {
+                encode_into(&event, &mut out);
+                continue;
+            };
+            match guard.event(&event.data) {
+                Ok(datas) => datas
+                    .into_iter()
+                    .for_each(|data| encode_into(&renamed(&event, data), &mut out)),
+                Err(Rejected(guard)) => {
+                    tracing::warn!(model = %self.shape.model, %guard, "a streamed answer was cut by a guard");
+                    self.mark_failed();
+                    self.over = true;
+                    let message = format!("the answer of `{}` was withheld by guard `{guard}`", self.shape.model);
+                    encode_into(&error_event(self.shape.family, &message), &mut out);
+                    break;
+                }
+            }
+        }
+        (!out.is_empty()).then(|| Bytes::from(out))
+    }
+
+    /// A stream that broke off: the client sees it end without its terminator (as it would
+    /// from the provider), and the audit line says so.
+    fn broken(&mut self, problem: &str) -> Option<std::io::Result<Bytes>> {
+        tracing::warn!(model = %self.shape.model, %problem, "LLM provider stream failed");
+        self.mark_failed();
+        self.over = true;
+        Some(Err(std::io::Error::other(problem.to_string())))
+    }
+
+    fn mark_failed(&mut self) {
+        if let Some(ended) = self.finish.ended.as_mut() {
+            ended.status = StatusCode::BAD_GATEWAY.as_u16();
+        }
+    }
+}
+
+/// Writes the audit line when the stream is dropped.
+struct Finish {
+    ended: Option<Ended>,
+    on_end: Option<OnEnd>,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if let (Some(ended), Some(on_end)) = (self.ended.take(), self.on_end.take()) {
+            on_end(ended);
+        }
+    }
+}
+
+/// The provider's stream's failures, as text for the log.
+struct ProviderStream(String);
+
+impl StreamErrors<String> for ProviderStream {
+    fn too_large(&self, limit: usize) -> String {
+        format!("`{}` sent an event over {limit} bytes", self.0)
+    }
+
+    fn invalid(&self, problem: String) -> String {
+        format!("`{}`: {problem}", self.0)
+    }
+}
+
+fn out_event(out: translate::Out) -> Event {
+    Event {
+        event: out.event.unwrap_or_default().to_string(),
+        data: out.data,
+        id: String::new(),
+        retry: None,
+    }
+}
+
+/// `data` as an event of the stream `like` came from: named (Anthropic) by its own `type`.
+fn renamed(like: &Event, data: String) -> Event {
+    let event = if like.event.is_empty() || like.event == "message" {
+        like.event.clone()
+    } else {
+        serde_json::from_str::<Value>(&data)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| like.event.clone())
+    };
+    Event {
+        event,
+        data,
+        id: String::new(),
+        retry: None,
+    }
+}
+
+/// The event that ends a stream agentmux cuts, in the API's error shape.
+fn error_event(family: Family, message: &str) -> Event {
+    let (event, data) = match family {
+        Family::OpenAi => (
+            String::new(),
+            serde_json::json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}}),
+        ),
+        Family::Anthropic => (
+            "error".to_string(),
+            serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+        ),
+    };
+    Event {
+        event,
+        data: data.to_string(),
+        id: String::new(),
+        retry: None,
+    }
+}
+
+/// One event as SSE text: its name when it has one (Anthropic's streams name every event).
+fn encode_into(event: &Event, out: &mut Vec<u8>) {
+    out.reserve(event.data.len() + event.event.len() + 16);
+    if !event.event.is_empty() && event.event != "message" {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(event.event.as_bytes());
+        out.push(b'\n');
+    }
+    for line in event.data.split('\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(event: &Event) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_into(event, &mut out);
+        out
+    }
+
+    #[test]
+    fn events_are_written_back_as_they_came() {
+        let named = Event {
+            event: "content_block_delta".into(),
+            data: "{\"a\":1}".into(),
+            id: String::new(),
+            retry: None,
+        };
+        assert_eq!(encoded(&named), b"event: content_block_delta\ndata: {\"a\":1}\n\n");
+        let plain = Event {
+            event: "message".into(),
+            data: "[DONE]".into(),
+            id: String::new(),
+            retry: None,
+        };
+        assert_eq!(encoded(&plain), b"data: [DONE]\n\n");
+    }
+}
