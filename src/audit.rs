@@ -218,6 +218,26 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
     )
 }
 
+/// Who a line is about: `{"type": "User", "id": "alice", "issuer": "…"}`, the same in every
+/// protocol's lines.
+#[derive(Serialize)]
+pub struct Who<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    issuer: Option<&'a str>,
+}
+
+impl<'a> Who<'a> {
+    pub fn of(principal: &'a crate::identity::Principal) -> Self {
+        Self {
+            kind: principal.entity_type(),
+            id: &principal.id,
+            issuer: principal.issuer.as_deref(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,13 @@ pub struct ModelCallMetrics<'a> {
     pub tokens_out: u64,
     pub took: Duration,
     pub first_token: Option<Duration>,
+    /// Estimated from the config's price table, in US dollars.
+    pub cost_usd: Option<f64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -97,6 +104,7 @@ pub struct Metrics {
     token_usage: Family<TokenLabels, Histogram>,
     operation_duration: Family<GenAiLabels, Histogram>,
     time_to_first_token: Family<GenAiLabels, Histogram>,
+    llm_cost: Family<ModelLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
 }
 
 /// The process's metrics.
@@ -227,7 +235,14 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             time_to_first_token.clone(),
         );
+        let llm_cost = Family::<ModelLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "llm_cost_usd",
+            "Estimated cost of LLM requests in US dollars, from llm.prices and the tokens providers reported",
+            llm_cost.clone(),
+        );
         Self {
+            llm_cost,
             gen_ai,
             token_usage,
             operation_duration,
@@ -304,6 +319,12 @@ impl Metrics {
             self.time_to_first_token
                 .get_or_create(&labels)
                 .observe(first.as_secs_f64());
+        }
+        if let Some(cost) = call.cost_usd {
+            let model = ModelLabels {
+                model: call.model.to_string(),
+            };
+            self.llm_cost.get_or_create(&model).inc_by(cost);
         }
     }
 

@@ -68,7 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("egress", &["config"]),
-    ("audit", &["batched", "config", "metrics"]),
+    ("audit", &["batched", "config", "identity", "metrics"]),
     ("batched", &[]),
     ("error", &["jsonrpc"]),
     ("arguments", &[]),

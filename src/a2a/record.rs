@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::audit::{Audit, Decision};
+use crate::audit::{Audit, Decision, Who};
 use crate::authz::{Caller, Verdict};
 
 /// One line, in the order its fields are written.
 #[derive(Serialize)]
 struct Record<'a> {
     event: &'static str,
-    principal: Principal<'a>,
+    principal: Who<'a>,
     endpoint: &'a str,
     client: Option<std::net::IpAddr>,
     method: &'a str,
@@ -31,14 +31,6 @@ struct Record<'a> {
     upstream_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
-}
-
-#[derive(Serialize)]
-struct Principal<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    issuer: Option<&'a str>,
 }
 
 /// What one A2A request was.
@@ -68,11 +60,7 @@ impl Call<'_> {
         let principal = &self.caller.principal;
         let record = Record {
             event: if outcome.is_some() { "call" } else { "decision" },
-            principal: Principal {
-                kind: principal.entity_type(),
-                id: &principal.id,
-                issuer: principal.issuer.as_deref(),
-            },
+            principal: Who::of(principal),
             endpoint: &self.caller.endpoint,
             client: self.caller.client_ip,
             method: self.method,

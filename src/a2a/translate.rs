@@ -13,6 +13,7 @@ use super::card::Binding;
 use super::failure::{AGENT_ERROR, TASK_NOT_FOUND};
 use super::methods::{Method, Op};
 use super::outbound::Outbound;
+use crate::egress::http_client::encode_component;
 use crate::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND};
 
 /// Which way a request is translated.
@@ -113,7 +114,7 @@ fn to_rpc(method: Method, body: &Value, task: Option<&str>, path: &str) -> Resul
 }
 
 fn to_rest(method: Method, params: &Value) -> Result<Outbound, String> {
-    let task = params.get("id").and_then(Value::as_str).map(encode);
+    let task = params.get("id").and_then(Value::as_str).map(encode_component);
     let (verb, suffix, body) = match (method.op, task) {
         (Op::Send { streaming }, _) => {
             let path = if streaming { "/message:stream" } else { "/message:send" };
@@ -139,7 +140,7 @@ fn to_rest(method: Method, params: &Value) -> Result<Outbound, String> {
                         Value::Number(_) | Value::Bool(_) => v.to_string(),
                         _ => return None,
                     };
-                    Some(format!("{}={}", encode(k), encode(&text)))
+                    Some(format!("{}={}", encode_component(k), encode_component(&text)))
                 })
                 .collect();
             let query = if query.is_empty() {
@@ -164,17 +165,17 @@ fn to_rest(method: Method, params: &Value) -> Result<Outbound, String> {
 /// A push-config method as its HTTP+JSON verb, path and body; `None` without the ids it needs.
 fn push_to_rest(method: Method, params: &Value) -> Option<(reqwest::Method, String, String)> {
     let text = |key: &str| params.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let configs = format!("/tasks/{}/pushNotificationConfigs", encode(text("taskId")?));
+    let configs = format!("/tasks/{}/pushNotificationConfigs", encode_component(text("taskId")?));
     Some(match method.name {
         "CreateTaskPushNotificationConfig" => (reqwest::Method::POST, configs, params.to_string()),
         "GetTaskPushNotificationConfig" => (
             reqwest::Method::GET,
-            format!("{configs}/{}", encode(text("id")?)),
+            format!("{configs}/{}", encode_component(text("id")?)),
             String::new(),
         ),
         "DeleteTaskPushNotificationConfig" => (
             reqwest::Method::DELETE,
-            format!("{configs}/{}", encode(text("id")?)),
+            format!("{configs}/{}", encode_component(text("id")?)),
             String::new(),
         ),
         "ListTaskPushNotificationConfigs" => {
@@ -183,7 +184,7 @@ fn push_to_rest(method: Method, params: &Value) -> Option<(reqwest::Method, Stri
                 query.push(format!("pageSize={size}"));
             }
             if let Some(token) = text("pageToken") {
-                query.push(format!("pageToken={}", encode(token)));
+                query.push(format!("pageToken={}", encode_component(token)));
             }
             let query = if query.is_empty() {
                 String::new()
@@ -321,19 +322,6 @@ fn percent_decode(segment: &str) -> Option<String> {
         out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
     }
     String::from_utf8(out).ok()
-}
-
-/// A path segment or query component, percent-encoded.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

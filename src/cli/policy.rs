@@ -51,7 +51,8 @@ pub async fn validate(config: &Config) -> anyhow::Result<bool> {
     let dir = policy_dir(config)?;
     let core = connected(config).await?;
     let outcome = authz::load(dir, &catalog_arguments(&core.hub), &claims(config));
-    let known = catalog_names(&core);
+    let mut known = catalog_names(&core);
+    llm_names(config, &mut known);
     core.stop().await;
     let loaded = match outcome {
         Ok(loaded) => loaded,
@@ -86,6 +87,21 @@ pub async fn validate(config: &Config) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// LLM entries as `Upstream`s, their named models and the virtual models as `Model`s.
+fn llm_names(config: &Config, known: &mut std::collections::HashSet<(String, String)>) {
+    for provider in &config.providers {
+        known.insert(("Upstream".to_string(), provider.name.clone()));
+        if let crate::config::ModelSet::Listed(models) = &provider.models {
+            for model in models {
+                known.insert(("Model".to_string(), format!("{}/{model}", provider.name)));
+            }
+        }
+    }
+    for name in config.llm.models.keys() {
+        known.insert(("Model".to_string(), name.clone()));
+    }
+}
+
 /// Every `(entity type, id)` the catalog has: upstreams, and their tools, prompts and resources.
 fn catalog_names(core: &Core) -> std::collections::HashSet<(String, String)> {
     use crate::mcp::{ListKind, Scope};
@@ -107,10 +123,11 @@ fn catalog_names(core: &Core) -> std::collections::HashSet<(String, String)> {
     known
 }
 
-/// `Tool::"…"`, `Upstream::"…"`, `Prompt::"…"` and `Resource::"…"` literals in a policy text.
+/// `Tool::"…"`, `Upstream::"…"`, `Prompt::"…"`, `Resource::"…"` and `Model::"…"` literals in a
+/// policy text.
 fn entity_literals(text: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
-    for kind in ["Tool", "Upstream", "Prompt", "Resource"] {
+    for kind in ["Tool", "Upstream", "Prompt", "Resource", "Model"] {
         let marker = format!("{kind}::\"");
         let mut rest = text;
         while let Some(at) = rest.find(&marker) {

@@ -74,6 +74,21 @@ pub struct LlmSettings {
     pub limits: Vec<Limit>,
     pub guards: Vec<Guard>,
     pub prompts: Vec<SystemPrompt>,
+    /// By `<entry>/<model>`.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+}
+
+impl Price {
+    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
+        (tokens_in as f64 * self.input_per_million + tokens_out as f64 * self.output_per_million) / 1e6
+    }
 }
 
 /// A recognizer over prompts and answers, and what becomes of what it finds.
@@ -327,11 +342,32 @@ pub(super) fn resolve(
             append: prompt.append_system.clone(),
         });
     }
+    let mut prices = BTreeMap::new();
+    for (model, price) in &raw.prices {
+        let problem = |msg: String| Problem::new(path, None, format!("llm.prices `{model}`: {msg}"));
+        let served = model
+            .split_once('/')
+            .is_some_and(|(entry, name)| providers.iter().any(|p| p.name == entry && p.models.serves(name)));
+        if !served {
+            problems.push(problem("name a model an entry serves, as <entry>/<model>".into()));
+        } else if !(price.input_per_million >= 0.0 && price.output_per_million >= 0.0) {
+            problems.push(problem("prices are zero or more".into()));
+        } else {
+            prices.insert(
+                model.clone(),
+                Price {
+                    input_per_million: price.input_per_million,
+                    output_per_million: price.output_per_million,
+                },
+            );
+        }
+    }
     LlmSettings {
         models,
         limits,
         guards,
         prompts,
+        prices,
     }
 }
 

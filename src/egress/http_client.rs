@@ -55,6 +55,20 @@ pub fn header_map(headers: &BTreeMap<String, Secret>) -> Result<HeaderMap, Egres
     Ok(map)
 }
 
+/// A path segment or query component, percent-encoded (everything but RFC 3986's unreserved
+/// characters), so an id a client chose cannot move a request elsewhere on the peer.
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Parses an upstream URL once (per-request parsing showed up in profiles).
 pub fn url(text: &str) -> Result<reqwest::Url, EgressError> {
     reqwest::Url::parse(text).map_err(|e| EgressError::Transport(format!("invalid url `{text}`: {e}")))

@@ -273,6 +273,7 @@ async fn forward(
     let started = Instant::now();
     let audit = Arc::clone(&llm.security.audit);
     let limits = Arc::clone(&llm.limits);
+    let prices = Arc::clone(&llm.prices);
     // Metric labels stay bounded: a model an entry passes through by any name is `<entry>/*`.
     let listed = candidates
         .iter()
@@ -292,10 +293,16 @@ async fn forward(
             Some(served) => format!("Model::{served:?}"),
             None => format!("Model::{model:?}"),
         };
+        let cost_usd = ended
+            .served_by
+            .as_ref()
+            .and_then(|served| prices.get(served))
+            .map(|price| price.cost(ended.usage.tokens_in, ended.usage.tokens_out));
         let outcome = Outcome {
             served_by: ended.served_by.as_deref(),
             status: ended.status,
             usage: ended.usage,
+            cost_usd,
             ms: started.elapsed().as_secs_f64() * 1e3,
             hops: &ended.hops,
         };
@@ -310,6 +317,7 @@ async fn forward(
                 tokens_out: ended.usage.tokens_out,
                 took: started.elapsed(),
                 first_token: ended.first_token,
+                cost_usd,
             });
         }
         // Nothing served: nothing used. Served without a usage read: the estimate stands.

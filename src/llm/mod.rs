@@ -12,6 +12,7 @@
 mod api;
 mod call;
 mod guards;
+mod health;
 mod limits;
 mod models;
 mod prompts;
@@ -31,7 +32,7 @@ use axum::routing::{get, post};
 
 use crate::audit::Audit;
 use crate::authz::Gate;
-use crate::config::{Config, Denied, SystemPrompt, VirtualModel};
+use crate::config::{Config, Denied, Price, SystemPrompt, VirtualModel};
 use crate::state::StateStore;
 pub use api::family_of;
 use providers::Provider;
@@ -52,6 +53,7 @@ pub struct Llm {
     limits: Arc<limits::Limits>,
     guards: guards::Guards,
     prompts: Vec<SystemPrompt>,
+    prices: Arc<BTreeMap<String, Price>>,
     max_body_bytes: usize,
 }
 
@@ -71,6 +73,7 @@ impl Llm {
             )),
             guards: guards::Guards::new(config.llm.guards.clone()),
             prompts: config.llm.prompts.clone(),
+            prices: Arc::new(config.llm.prices.clone()),
             security,
             max_body_bytes: config.server.max_body_bytes,
         })

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::route::Candidate;
-use crate::audit::{Audit, Decision};
+use crate::audit::{Audit, Decision, Who};
 use crate::authz::{Caller, Verdict};
 
 /// One attempt at one provider model.
@@ -60,7 +60,7 @@ impl Usage {
 #[derive(Serialize)]
 struct Record<'a> {
     event: &'static str,
-    principal: Principal<'a>,
+    principal: Who<'a>,
     endpoint: &'a str,
     client: Option<std::net::IpAddr>,
     api: &'static str,
@@ -84,17 +84,11 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens_out: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ms: Option<f64>,
     #[serde(skip_serializing_if = "<[Hop]>::is_empty")]
     hops: &'a [Hop],
-}
-
-#[derive(Serialize)]
-struct Principal<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    issuer: Option<&'a str>,
 }
 
 /// What one LLM request was.
@@ -110,6 +104,7 @@ pub struct Outcome<'a> {
     pub served_by: Option<&'a str>,
     pub status: u16,
     pub usage: Usage,
+    pub cost_usd: Option<f64>,
     pub ms: f64,
     pub hops: &'a [Hop],
 }
@@ -131,11 +126,7 @@ impl Call<'_> {
         let principal = &self.caller.principal;
         let record = Record {
             event: if outcome.is_some() { "call" } else { "decision" },
-            principal: Principal {
-                kind: principal.entity_type(),
-                id: &principal.id,
-                issuer: principal.issuer.as_deref(),
-            },
+            principal: Who::of(principal),
             endpoint: &self.caller.endpoint,
             client: self.caller.client_ip,
             api: self.api,
@@ -150,6 +141,7 @@ impl Call<'_> {
             status: outcome.as_ref().map(|o| o.status),
             tokens_in: outcome.as_ref().map(|o| o.usage.tokens_in),
             tokens_out: outcome.as_ref().map(|o| o.usage.tokens_out),
+            cost_usd: outcome.as_ref().and_then(|o| o.cost_usd),
             ms: outcome.as_ref().map(|o| o.ms),
             hops: outcome.as_ref().map_or(&[], |o| o.hops),
         };

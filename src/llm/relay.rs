@@ -112,12 +112,20 @@ pub async fn forward(
             Ok(response) => response,
             Err(problem) => {
                 tracing::warn!(model = %candidate.full_name(), %problem, "LLM provider failed; trying the next");
+                provider.health.failed();
                 hops.push(Hop::new(candidate, started, problem));
                 continue;
             }
         };
         let status = response.status();
-        if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) && !last {
+        let refused = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        if refused {
+            provider.health.failed();
+        } else {
+            // The client's own mistakes (other 4xx) say nothing against the provider.
+            provider.health.succeeded(started.elapsed());
+        }
+        if refused && !last {
             tracing::warn!(model = %candidate.full_name(), status = status.as_u16(), "LLM provider refused; trying the next");
             hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
             continue;

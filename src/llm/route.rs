@@ -49,8 +49,24 @@ pub fn resolve(
     }
     let virtual_model = virtual_models.get(name)?;
     let ordered = order(&virtual_model.targets, || getrandom::u64().unwrap_or(0));
-    let candidates = ordered.iter().filter_map(|t| find(&t.entry, &t.model)).collect();
+    let mut candidates: Vec<Candidate> = ordered.iter().filter_map(|t| find(&t.entry, &t.model)).collect();
+    if virtual_model.targets.iter().any(|t| t.weighted) {
+        faster_of_two_first(&mut candidates);
+    }
+    // Ejected entries go last: tried only when every other has failed.
+    candidates.sort_by_key(|c| c.provider.health.ejected());
     Some(Route::Virtual(name.to_string(), candidates))
+}
+
+/// Power of two choices: of the two drawn first (by weight), the one answering faster lately
+/// goes first; one never measured yet is tried as it was drawn.
+fn faster_of_two_first(candidates: &mut [Candidate]) {
+    if let [first, second, ..] = candidates
+        && let (Some(a), Some(b)) = (first.provider.health.latency(), second.provider.health.latency())
+        && b < a
+    {
+        std::mem::swap(first, second);
+    }
 }
 
 /// Targets in the order to try them: as written, or (any weight given) drawn one by one with

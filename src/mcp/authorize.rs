@@ -14,7 +14,7 @@ use super::catalog::{Entry, ListKind, Listing};
 use super::hub::Hub;
 use super::request::Request;
 use super::session::Scope;
-use crate::audit::Decision;
+use crate::audit::{Decision, Who};
 use crate::authz::{Action, Args, Ask, Attrs, Caller, Target, ToolHints, Unreadable, Verdict};
 use crate::config::Denied;
 use crate::jsonrpc::{INVALID_PARAMS, RpcError};
@@ -134,11 +134,7 @@ impl Hub {
             event: if outcome.is_some() { "call" } else { "decision" },
             request_id: req.id.get(),
             session: req.session.map(|s| super::short_id(&s.id)),
-            principal: AuditPrincipal {
-                kind: principal.entity_type(),
-                id: &principal.id,
-                issuer: principal.issuer.as_deref(),
-            },
+            principal: Who::of(principal),
             endpoint: &req.caller.endpoint,
             client: req.caller.client_ip,
             method: req.method,
@@ -290,7 +286,7 @@ struct AuditRecord<'a> {
     /// The client's JSON-RPC id as its JSON text.
     request_id: &'a str,
     session: Option<&'a str>,
-    principal: AuditPrincipal<'a>,
+    principal: Who<'a>,
     endpoint: &'a str,
     client: Option<std::net::IpAddr>,
     method: &'a str,
@@ -307,14 +303,6 @@ struct AuditRecord<'a> {
     upstream_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<Value>,
-}
-
-#[derive(Serialize)]
-struct AuditPrincipal<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    issuer: Option<&'a str>,
 }
 
 fn display<S: serde::Serializer>(value: &std::fmt::Arguments<'_>, serializer: S) -> Result<S::Ok, S::Error> {

@@ -456,3 +456,16 @@ def wait_ready(proc: Proc, url: str, timeout: float, *, headers: Mapping[str, st
             return False
 
         wait_until(ready, timeout, lambda: f"{url} to answer 200 (last: {last[0]})\n{proc.tail()}", interval=0.1)
+
+
+def new_key(cwd: Path, name: str, group: str) -> tuple[str, str]:
+    """`agentmux key new --name NAME --group GROUP`: the key it prints once, and the hash for the
+    config's `auth.api_keys`."""
+    binary = require_binary(AGENTMUX_BIN, "agentmux")
+    out = subprocess.run(
+        [binary, "key", "new", "--name", name, "--group", group], capture_output=True, text=True, check=True, cwd=cwd
+    ).stdout
+    key = re.search(r"^\s+(amx_[A-Za-z0-9_-]{43})$", out, re.M)
+    digest = re.search(r'hash: "(sha256:[0-9a-f]{64})"', out)
+    assert key and digest, out
+    return key.group(1), digest.group(1)

@@ -25,16 +25,6 @@ from mcp_util import MODES, all_tools, client, texts
 pytestmark = pytest.mark.anyio
 
 
-def new_key(tmp: Path, name: str, group: str) -> tuple[str, str]:
-    """`agentmux key new`: the key and its hash for the config."""
-    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
-    out = subprocess.run(
-        [binary, "key", "new", "--name", name, "--group", group], capture_output=True, text=True, check=True, cwd=tmp
-    ).stdout
-    key = re.search(r"^\s+(amx_[A-Za-z0-9_-]{43})$", out, re.M)
-    digest = re.search(r'hash: "(sha256:[0-9a-f]{64})"', out)
-    assert key and digest, out
-    return key.group(1), digest.group(1)
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -66,7 +56,7 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, a2a_u
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("a2a-keys")
-    return {"alice": new_key(tmp, "alice", "planners"), "bob": new_key(tmp, "bob", "outsiders")}
+    return {"alice": harness.new_key(tmp, "alice", "planners"), "bob": harness.new_key(tmp, "bob", "outsiders")}
 
 
 POLICIES = """

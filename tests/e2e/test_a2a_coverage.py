@@ -30,7 +30,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_util import MODES, all_tools, client, texts
 
 # Shared with test_a2a: keys made by `agentmux key new`, and an MCP client of /mcp with a key.
-from test_a2a import bearer, mcp_as, new_key
+from test_a2a import bearer, mcp_as
 
 pytestmark = pytest.mark.anyio
 
@@ -95,7 +95,7 @@ permit(principal in Group::"outsiders", action == Action::"send_message", resour
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     keys_dir = tmp_path_factory.mktemp("a2a-cov-keys")
-    keys = {"alice": new_key(keys_dir, "alice", "planners"), "bob": new_key(keys_dir, "bob", "outsiders")}
+    keys = {"alice": harness.new_key(keys_dir, "alice", "planners"), "bob": harness.new_key(keys_dir, "bob", "outsiders")}
     agents = a2a_util.start_agents(
         {
             "ask": ("input", {}),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,15 +39,6 @@ permit(principal in Group::"quota", action == Action::"call_model", resource in 
 """
 
 
-def new_key(tmp: Path, name: str, group: str) -> tuple[str, str]:
-    binary = harness.require_binary(harness.AGENTMUX_BIN, "agentmux")
-    out = subprocess.run(
-        [binary, "key", "new", "--name", name, "--group", group], capture_output=True, text=True, check=True, cwd=tmp
-    ).stdout
-    key = re.search(r"^\s+(amx_[A-Za-z0-9_-]{43})$", out, re.M)
-    digest = re.search(r'hash: "(sha256:[0-9a-f]{64})"', out)
-    assert key and digest, out
-    return key.group(1), digest.group(1)
 
 
 class Env(NamedTuple):
@@ -94,9 +84,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             (config_dir / f"{name}.key").write_text(key + "\n")
         (config_dir / "policies").mkdir()
         (config_dir / "policies" / "llm.cedar").write_text(POLICIES)
-        alice, alice_hash = new_key(config_dir, "alice", "eng")
-        bob, bob_hash = new_key(config_dir, "bob", "sales")
-        carol, carol_hash = new_key(config_dir, "carol", "quota")
+        alice, alice_hash = harness.new_key(config_dir, "alice", "eng")
+        bob, bob_hash = harness.new_key(config_dir, "bob", "sales")
+        carol, carol_hash = harness.new_key(config_dir, "carol", "quota")
         quick = {"first_byte": "2s", "total": "20s"}
         registry = {
             "openai": {
@@ -139,6 +129,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     {"name": "mail", "builtin": "email", "action": "mask", "on": ["request"]},
                 ],
                 "prompts": [{"models": ["claude/claude-haiku-4-5"], "prepend_system": "Answer in English."}],
+                "prices": {"openai/gpt-4.1": {"input_per_million": 2.0, "output_per_million": 8.0}},
                 "limits": [
                     {"name": "quota-tokens", "match": {"group": "quota"}, "tokens_per_minute": 2500},
                     {"name": "quota-requests", "match": {"group": "quota"}, "per": "principal", "requests_per_minute": 5},
@@ -174,6 +165,13 @@ def test_chat_completion_reaches_the_provider_with_its_own_key(env: Env) -> None
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["authorization"] == f"Bearer {OPENAI_KEY}"
     assert env.keys["alice"] not in json.dumps(seen), "the caller's agentmux key never reaches a provider"
+    line = env.audit_of(lambda r: r.get("event") == "call" and r.get("requested") == "openai/gpt-4.1")[-1]
+    assert (line["tokens_in"], line["tokens_out"]) == (2, 3), line
+    assert abs(line["cost_usd"] - (2 * 2.0 + 3 * 8.0) / 1e6) < 1e-12, line
+    metrics = httpx.get(env.hub.url("/metrics")).text
+    assert re.search(r'^agentmux_llm_cost_usd_total\{model="openai/gpt-4.1"\} \S+', metrics, re.M), metrics
+    usage = r'^gen_ai_client_token_usage_count\{[^}]*gen_ai_provider_name="openai",gen_ai_request_model="openai/gpt-4.1"[^}]*gen_ai_token_type="input"\} \d+'
+    assert re.search(usage, metrics, re.M), metrics
 
 
 def test_streamed_chat_arrives_in_chunks_with_usage(env: Env) -> None:
@@ -452,3 +450,18 @@ def test_the_anthropic_sdk_reaches_openai_models_translated(env: Env) -> None:
         final = stream.get_final_message()
     assert "".join(texts) == "echo: eins zwei drei vier" and len(texts) >= 2
     assert final.usage.output_tokens > 0
+
+
+def test_a_provider_failing_in_a_row_is_tried_last(env: Env) -> None:
+    """Runs last: it leaves `openai` ejected from virtual models for 30 s."""
+    primary, backup = env.fakes["openai"], env.fakes["backup"]
+    primary.control(mode="fail", status=503, times=3)
+    ask = [{"role": "user", "content": "again"}]
+    for _ in range(3):
+        assert env.openai().chat.completions.create(model="fast", messages=ask).choices[0].message.content == "echo: again"
+    assert len([r for r in primary.requests() if not r["path"].startswith("/_")]) == 3
+    env.openai().chat.completions.create(model="fast", messages=ask)
+    assert len([r for r in primary.requests() if not r["path"].startswith("/_")]) == 3, "ejected: not tried first"
+    assert len([r for r in backup.requests() if not r["path"].startswith("/_")]) == 4
+    direct = env.openai().chat.completions.create(model="openai/gpt-4.1-mini", messages=ask)
+    assert direct.choices[0].message.content == "echo: again", "a model named directly is still tried"

@@ -53,6 +53,17 @@ pub struct RawLlm {
     /// System prompts added to requests.
     #[serde(default)]
     pub prompts: Vec<RawPrompt>,
+    /// Prices per model (`<entry>/<model>`), for estimated costs.
+    #[serde(default)]
+    pub prices: BTreeMap<String, RawPrice>,
+}
+
+/// `llm.prices.<entry>/<model>`: US dollars per million tokens.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    pub input_per_million: f64,
+    pub output_per_million: f64,
 }
 
 /// `llm.guards[]`: a recognizer and what to do with what it finds.

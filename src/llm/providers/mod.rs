@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 
 use super::api::Api;
+use super::health::Health;
 use crate::config::{ProviderKind, ProviderSpec};
 use crate::egress::http_client;
 
@@ -24,6 +25,7 @@ pub struct Provider {
     pub spec: ProviderSpec,
     /// Its key in its own header, and the configured headers, built once.
     headers: HeaderMap,
+    pub health: Health,
 }
 
 impl Provider {
@@ -40,7 +42,11 @@ impl Provider {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        Ok(Self { spec, headers })
+        Ok(Self {
+            spec,
+            headers,
+            health: Health::default(),
+        })
     }
 
     pub fn name(&self) -> &str {

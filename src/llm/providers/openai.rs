@@ -4,6 +4,7 @@
 
 use super::super::api::Api;
 use crate::config::{ProviderKind, ProviderSpec};
+use crate::egress::http_client::encode_component;
 
 /// Where `api` is served for `model`.
 pub fn url(spec: &ProviderSpec, api: Api, model: &str) -> String {
@@ -18,22 +19,9 @@ pub fn url(spec: &ProviderSpec, api: Api, model: &str) -> String {
         ProviderKind::AzureOpenai => format!(
             "{}/openai/deployments/{}{path}?api-version={}",
             spec.url,
-            encode(model),
-            encode(spec.api_version.as_deref().unwrap_or_default())
+            encode_component(model),
+            encode_component(spec.api_version.as_deref().unwrap_or_default())
         ),
         _ => format!("{}{path}", spec.url),
     }
-}
-
-/// A path segment or query value, percent-encoded.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
