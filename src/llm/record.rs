@@ -1,7 +1,7 @@
 //! LLM requests in the audit log: who, which model was asked for and which served, the decision,
 //! the failover hops, tokens in and out, latency and status. Never a prompt, never a key.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -52,6 +52,35 @@ impl Usage {
         if let Some(n) = count(["completion_tokens", "output_tokens"]) {
             // Anthropic's stream counts output again at its end: the later count is the total.
             self.tokens_out = n;
+        }
+    }
+}
+
+/// How a request ended, for the audit line: where it went, the usage read, the status.
+pub struct Ended {
+    pub hops: Vec<Hop>,
+    pub served_by: Option<String>,
+    /// The serving provider's kind (`openai` …).
+    pub provider: Option<&'static str>,
+    pub status: u16,
+    pub usage: Usage,
+    /// A stream's first event, after the request started.
+    pub first_token: Option<Duration>,
+}
+
+/// Called once the answer is complete (a stream: when it ends or the client leaves).
+pub type OnEnd = Box<dyn FnOnce(Ended) + Send>;
+
+impl Ended {
+    /// No provider's answer reached the client.
+    pub fn unserved(hops: Vec<Hop>) -> Self {
+        Self {
+            hops,
+            served_by: None,
+            provider: None,
+            status: http::StatusCode::BAD_GATEWAY.as_u16(),
+            usage: Usage::default(),
+            first_token: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::api::{self, Api};
 use super::guards::{AnswerGuard, Rejected};
-use super::record::{Hop, Usage};
+use super::record::{Ended, Hop, OnEnd, Usage};
 use super::request::Inbound;
 use super::route::Candidate;
 use super::stream::{self, Shape};
@@ -26,21 +26,6 @@ pub const MAX_ATTEMPTS: usize = 4;
 const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 /// Response headers a client may need: request ids and rate-limit state.
 const PASSED_HEADERS: [&str; 4] = ["retry-after", "x-request-id", "request-id", "openai-processing-ms"];
-
-/// How a request ended, for the audit line: where it went, the usage read, the status.
-pub struct Ended {
-    pub hops: Vec<Hop>,
-    pub served_by: Option<String>,
-    /// The serving provider's kind (`openai` …).
-    pub provider: Option<&'static str>,
-    pub status: u16,
-    pub usage: Usage,
-    /// A stream's first event, after the request started.
-    pub first_token: Option<Duration>,
-}
-
-/// Called once the answer is complete (a stream: when it ends or the client leaves).
-pub type OnEnd = Box<dyn FnOnce(Ended) + Send>;
 
 /// How an answer goes back.
 pub struct Relaying {
@@ -176,20 +161,6 @@ pub async fn forward(
     };
     on_end(Ended::unserved(hops));
     api::error(family, StatusCode::BAD_GATEWAY, &message)
-}
-
-impl Ended {
-    /// No provider's answer reached the client.
-    fn unserved(hops: Vec<Hop>) -> Self {
-        Self {
-            hops,
-            served_by: None,
-            provider: None,
-            status: StatusCode::BAD_GATEWAY.as_u16(),
-            usage: Usage::default(),
-            first_token: None,
-        }
-    }
 }
 
 /// How `candidate` is reached for `api`: as it is (`None`), or through a translation when its

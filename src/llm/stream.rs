@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::api::Family;
 use super::guards::{Rejected, StreamGuard};
-use super::relay::{Ended, OnEnd};
+use super::record::{Ended, OnEnd};
 use super::translate;
 use crate::egress::http_client::describe;
 use crate::egress::sse_bound::{StreamErrors, events};
