@@ -1,5 +1,6 @@
-//! Load generation: closed-loop workers, each with its own MCP session, for a fixed time.
+//! Load generation: closed-loop workers for a fixed time (for MCP each with its own session).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -108,12 +109,36 @@ pub async fn closed_loop_with(
     for _ in 0..concurrency {
         sessions.push(initialize(&client, url).await?);
     }
+    let sessions = Arc::new(sessions);
+    let url: Arc<str> = url.into();
+    closed_loop_calls(concurrency, warmup, duration, move |worker, n| {
+        let (client, url, sessions, body) = (client.clone(), url.clone(), sessions.clone(), body.clone());
+        async move {
+            call(&client, &url, sessions[worker].as_deref(), body(n)).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `concurrency` workers each run `call(worker, n)` one after another for `duration` after
+/// `warmup` (`n` unique to the call); the latencies of the calls started after the warm-up.
+pub async fn closed_loop_calls<F, Fut>(
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+    call: F,
+) -> anyhow::Result<Run>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
     let mut workers = tokio::task::JoinSet::new();
-    for (worker, session) in sessions.into_iter().enumerate() {
-        let (client, url, body) = (client.clone(), url.to_string(), body.clone());
+    for worker in 0..concurrency {
+        let call = call.clone();
         workers.spawn(async move {
             let mut latencies = Vec::with_capacity(100_000);
             let mut n = (worker as u64) << 32;
@@ -123,7 +148,7 @@ pub async fn closed_loop_with(
                     break;
                 }
                 n += 1;
-                call(&client, &url, session.as_deref(), body(n)).await?;
+                call(worker, n).await?;
                 if sent >= measure_from {
                     latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                 }

@@ -7,6 +7,8 @@ mod a2a_bench;
 mod a2a_upstream;
 mod authz;
 mod compare;
+mod llm_bench;
+mod llm_upstream;
 mod load;
 mod process;
 mod upstream;
@@ -49,6 +51,32 @@ enum Cmd {
         agentmux: PathBuf,
         #[arg(long, default_value_t = 8)]
         seconds: u64,
+    },
+    /// Serve the fast fake LLM provider: OpenAI chat completions and Anthropic messages, streams
+    /// of `--chunks` events.
+    LlmUpstream {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        #[arg(long, default_value_t = 200)]
+        chunks: usize,
+    },
+    /// Measure the LLM routes: the fake provider directly, through agentmux and (with
+    /// `--litellm`) through LiteLLM's proxy, side by side.
+    Llm {
+        #[arg(long, default_value = "target/release/agentmux")]
+        agentmux: PathBuf,
+        /// Measured seconds per cell (after 2 s of warm-up).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// LiteLLM's `litellm` binary (scripts/bench-litellm.sh installs one and prints it).
+        #[arg(long)]
+        litellm: Option<PathBuf>,
+        /// Chunks in each streamed answer.
+        #[arg(long, default_value_t = 200)]
+        chunks: usize,
+        /// Skip the cell whose provider speaks Anthropic's API (every chunk translated).
+        #[arg(long)]
+        no_translated: bool,
     },
     /// Load one URL with `tools/call` of one tool (for profiling agentmux by hand).
     Load {
@@ -142,6 +170,23 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Authz { policies, tools } => authz::run(policies, tools),
         Cmd::A2aAgent { listen, events } => a2a_upstream::run(&listen, events).await,
         Cmd::A2a { agentmux, seconds } => a2a_bench::run(&agentmux, Duration::from_secs(seconds)).await,
+        Cmd::LlmUpstream { listen, chunks } => llm_upstream::run(&listen, chunks).await,
+        Cmd::Llm {
+            agentmux,
+            seconds,
+            litellm,
+            chunks,
+            no_translated,
+        } => {
+            llm_bench::run(llm_bench::Options {
+                agentmux,
+                seconds: Duration::from_secs(seconds),
+                litellm,
+                chunks,
+                translated: !no_translated,
+            })
+            .await
+        }
         Cmd::Compare {
             variants,
             seconds,

@@ -77,3 +77,45 @@ pub async fn wait_ok(url: &str) -> anyhow::Result<()> {
     }
     bail!("{url} never became ready")
 }
+
+/// CPU time of a process and of every process descended from it (a server that forks workers).
+pub fn tree_cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let mut total = cpu_time(pid)?;
+    for child in descendants(pid) {
+        // A child that exited between the listing and now has nothing left to count.
+        total += cpu_time(child).unwrap_or_default();
+    }
+    Ok(total)
+}
+
+/// Resident set size of a process and its descendants, in KiB.
+pub fn tree_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let mut total = rss_kib(pid)?;
+    for child in descendants(pid) {
+        total += rss_kib(child).unwrap_or_default();
+    }
+    Ok(total)
+}
+
+/// Every live process whose chain of parents reaches `pid`, from /proc/*/stat.
+fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            Some((p, rest.split(' ').nth(1)?.parse().ok()?))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut at = 0;
+    while at < found.len() {
+        let parent = found[at];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        at += 1;
+    }
+    found.split_off(1)
+}
