@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use eventsource_stream::Event;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
@@ -26,6 +26,8 @@ use crate::egress::sse_bound::{StreamErrors, events};
 
 /// The largest single event read from a provider.
 const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
+/// Events already arrived are gathered into one write up to this size.
+const GATHER_BYTES: usize = 64 * 1024;
 
 /// How one stream is relayed.
 pub struct Shape {
@@ -56,6 +58,7 @@ pub fn relay(response: reqwest::Response, headers: HeaderMap, shape: Shape, ende
             on_end: Some(on_end),
         },
         over: false,
+        broke_off: None,
     };
     let out = futures_util::stream::unfold(streaming, |mut streaming| async move {
         let chunk = streaming.next_chunk().await?;
@@ -78,20 +81,35 @@ struct Streaming {
     shape: Shape,
     finish: Finish,
     over: bool,
+    /// The provider's stream broke off after events were gathered: said on the next call.
+    broke_off: Option<String>,
 }
 
 impl Streaming {
     /// The bytes of the client's next events; `None` once the stream is over; an error when
     /// the provider's stream broke off, so the client's connection breaks off too (its SDK then
-    /// raises, as it would have from the provider).
+    /// raises, as it would have from the provider). Waits for one event, then takes every event
+    /// that has already arrived, so a burst goes out in one write rather than one per event.
     async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
-        loop {
-            if self.over {
-                return None;
-            }
-            let event = match tokio::time::timeout_at(self.deadline, self.source.next()).await {
-                Ok(Some(Ok(event))) => event,
-                Ok(None) => {
+        if let Some(problem) = self.broke_off.take() {
+            return self.broken(&problem);
+        }
+        let mut out = Vec::new();
+        while !self.over && out.len() < GATHER_BYTES {
+            let next = if out.is_empty() {
+                match tokio::time::timeout_at(self.deadline, self.source.next()).await {
+                    Ok(next) => next,
+                    Err(_) => return self.broken("the stream passed its total timeout"),
+                }
+            } else {
+                match self.source.next().now_or_never() {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            match next {
+                Some(Ok(event)) => self.take(event, &mut out),
+                None => {
                     self.over = true;
                     // What a translated stream still owes its client once the provider is done.
                     let owed = self
@@ -100,71 +118,77 @@ impl Streaming {
                         .as_mut()
                         .map(translate::Stream::finish)
                         .unwrap_or_default();
-                    return self.client_events(owed.into_iter().map(out_event).collect()).map(Ok);
+                    self.client_events(owed.into_iter().map(out_event).collect(), &mut out);
                 }
-                Ok(Some(Err(problem))) => return self.broken(&problem),
-                Err(_) => return self.broken("the stream passed its total timeout"),
-            };
-            if let Some(ended) = self.finish.ended.as_mut()
-                && ended.first_token.is_none()
-            {
-                ended.first_token = Some(self.shape.started.elapsed());
-            }
-            // Only events that carry usage are parsed; the rest pass as they came.
-            if event.data.contains("\"usage\"")
-                && let Ok(value) = serde_json::from_str::<Value>(&event.data)
-            {
-                if let Some(ended) = self.finish.ended.as_mut() {
-                    ended.usage.read(&value);
+                // What was gathered goes first; the break follows.
+                Some(Err(problem)) if !out.is_empty() => {
+                    self.broke_off = Some(problem);
+                    break;
                 }
-                let usage_only = value
-                    .get("choices")
-                    .and_then(Value::as_array)
-                    .is_some_and(Vec::is_empty);
-                if self.shape.strip_usage && usage_only {
-                    continue;
-                }
-            }
-            let events = match self.shape.translator.as_mut() {
-                Some(translator) => {
-                    let name = if event.event == "message" {
-                        ""
-                    } else {
-                        event.event.as_str()
-                    };
-                    translator.event(name, &event.data).into_iter().map(out_event).collect()
-                }
-                None => vec![event],
-            };
-            if let Some(chunk) = self.client_events(events) {
-                return Some(Ok(chunk));
+                Some(Err(problem)) => return self.broken(&problem),
             }
         }
+        (!out.is_empty()).then(|| Ok(Bytes::from(out)))
     }
 
-    /// Events as the client gets them, through the guard; `None` when nothing is to be sent.
-    fn client_events(&mut self, events: Vec<Event>) -> Option<Bytes> {
-        let mut out = Vec::new();
+    /// One provider event: its usage read, translated, guarded, and written to `out`.
+    fn take(&mut self, event: Event, out: &mut Vec<u8>) {
+        if let Some(ended) = self.finish.ended.as_mut()
+            && ended.first_token.is_none()
+        {
+            ended.first_token = Some(self.shape.started.elapsed());
+        }
+        // Only events that carry a usage object are parsed (OpenAI streams that report usage
+        // say `"usage":null` in every other chunk); the rest pass as they came.
+        if (event.data.contains("\"usage\":{") || event.data.contains("\"usage\": {"))
+            && let Ok(value) = serde_json::from_str::<Value>(&event.data)
+        {
+            if let Some(ended) = self.finish.ended.as_mut() {
+                ended.usage.read(&value);
+            }
+            let usage_only = value
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            if self.shape.strip_usage && usage_only {
+                return;
+            }
+        }
+        let events = match self.shape.translator.as_mut() {
+            Some(translator) => {
+                let name = if event.event == "message" {
+                    ""
+                } else {
+                    event.event.as_str()
+                };
+                translator.event(name, &event.data).into_iter().map(out_event).collect()
+            }
+            None => vec![event],
+        };
+        self.client_events(events, out);
+    }
+
+    /// Events as the client gets them, through the guard, written to `out`.
+    fn client_events(&mut self, events: Vec<Event>, out: &mut Vec<u8>) {
         for event in events {
             let Some(guard) = self.shape.guard.as_mut() else {
-                encode_into(&event, &mut out);
+                encode_into(&event, out);
                 continue;
             };
             match guard.event(&event.data) {
                 Ok(datas) => datas
                     .into_iter()
-                    .for_each(|data| encode_into(&renamed(&event, data), &mut out)),
+                    .for_each(|data| encode_into(&renamed(&event, data), out)),
                 Err(Rejected(guard)) => {
                     tracing::warn!(model = %self.shape.model, %guard, "a streamed answer was cut by a guard");
                     self.mark_failed();
                     self.over = true;
                     let message = format!("the answer of `{}` was withheld by guard `{guard}`", self.shape.model);
-                    encode_into(&error_event(self.shape.family, &message), &mut out);
+                    encode_into(&error_event(self.shape.family, &message), out);
                     break;
                 }
             }
         }
-        (!out.is_empty()).then(|| Bytes::from(out))
     }
 
     /// A stream that broke off: the client sees it end without its terminator (as it would
