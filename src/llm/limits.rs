@@ -96,7 +96,7 @@ impl Limits {
                         retry_after,
                         kind,
                         allowed,
-                        remaining: allowed.saturating_sub(total - amount as u64),
+                        remaining: allowed.saturating_sub(total.saturating_sub(amount as u64)),
                     }));
                 }
                 if kind == "tokens" {

@@ -39,15 +39,20 @@ pub fn read(api: Api, bytes: &[u8]) -> Result<Inbound, String> {
         Some(Value::Bool(stream)) => *stream,
         Some(_) => return Err("`stream` must be a boolean".into()),
     };
-    let max_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
-        .iter()
-        .find_map(|k| body.get(*k))
-        .map(|v| {
-            v.as_u64()
-                .ok_or_else(|| "`max_tokens` must be a non-negative integer".to_string())
-        })
-        .transpose()?
-        .unwrap_or(0);
+    // Every spelling given counts, and the largest wins: a provider may read any of them, and
+    // policies and limits must not see less than it will produce.
+    let mut max_tokens = 0;
+    for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
+        match body.get(key) {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                let n = v
+                    .as_u64()
+                    .ok_or_else(|| format!("`{key}` must be a non-negative integer"))?;
+                max_tokens = max_tokens.max(n);
+            }
+        }
+    }
     let tools = match body.get("tools") {
         None | Some(Value::Null) => 0,
         Some(Value::Array(tools)) => tools.len() as u64,
@@ -106,6 +111,13 @@ mod tests {
         assert!(err(r#"{"model":7}"#).contains("non-empty string"));
         assert!(err(r#"{"model":"a/b","stream":"yes"}"#).contains("boolean"));
         assert!(err(r#"{"model":"a/b","max_tokens":-1}"#).contains("non-negative"));
+        assert!(err(r#"{"model":"a/b","max_completion_tokens":"9"}"#).contains("`max_completion_tokens`"));
+        let both = read(
+            Api::Chat,
+            br#"{"model":"a/b","max_tokens":10,"max_completion_tokens":5000}"#,
+        )
+        .unwrap();
+        assert_eq!(both.max_tokens, 5000, "the largest limit given is the one policies see");
         assert!(read(Api::Embeddings, br#"{"model":"a/b","stream":true}"#).is_err());
         assert!(err("[1]").contains("object"));
     }
