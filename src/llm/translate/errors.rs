@@ -18,6 +18,21 @@
 //!
 //! OpenAI's own `insufficient_quota` (sent with 429) reads as Anthropic's `billing_error`. A
 //! body with no message we can find gets a generic one that names the status.
+//!
+//! Gemini: `{"error": {"code", "message", "status"}}` (a streamed answer without `alt=sse` wraps
+//! it in a list). Its `status` is a Google RPC code, read as the Anthropic type of the same
+//! meaning and from there as OpenAI's:
+//!
+//! | Gemini `status` | as | OpenAI type (code) |
+//! |---|---|---|
+//! | `INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `OUT_OF_RANGE` | `invalid_request_error` | `invalid_request_error` |
+//! | `INVALID_ARGUMENT` with reason `API_KEY_INVALID`, `UNAUTHENTICATED` | `authentication_error` | `authentication_error` |
+//! | `PERMISSION_DENIED` | `permission_error` | `permission_error` |
+//! | `NOT_FOUND` | `not_found_error` | `invalid_request_error` (`model_not_found`) |
+//! | `RESOURCE_EXHAUSTED` | `rate_limit_error` | `rate_limit_error` (`rate_limit_exceeded`) |
+//! | `INTERNAL`, `UNKNOWN`, `UNAVAILABLE`, `DEADLINE_EXCEEDED` … | `api_error` … | `server_error` |
+//!
+//! An unknown status string falls back to the HTTP status, as above.
 
 use serde_json::{Value, json};
 
@@ -76,6 +91,36 @@ fn messages_kind(status: Option<u16>, error: &Value) -> &'static str {
     }
 }
 
+/// The Anthropic type a Gemini error's RPC `status` stands for; None for one we do not know.
+fn gemini_type(error: &Value) -> Option<&'static str> {
+    let reasons = error["details"].as_array().into_iter().flatten();
+    if reasons
+        .filter_map(|d| d["reason"].as_str())
+        .any(|r| r == "API_KEY_INVALID")
+    {
+        return Some("authentication_error");
+    }
+    Some(match error["status"].as_str()? {
+        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => "invalid_request_error",
+        "UNAUTHENTICATED" => "authentication_error",
+        "PERMISSION_DENIED" => "permission_error",
+        "NOT_FOUND" => "not_found_error",
+        "RESOURCE_EXHAUSTED" => "rate_limit_error",
+        "UNAVAILABLE" => "overloaded_error",
+        "DEADLINE_EXCEEDED" => "timeout_error",
+        "INTERNAL" | "UNKNOWN" | "ABORTED" | "CANCELLED" | "UNIMPLEMENTED" | "DATA_LOSS" => "api_error",
+        _ => return None,
+    })
+}
+
+/// A Gemini error body as it stands, out of the list a streamed answer puts it in.
+fn gemini_body(parsed: Value) -> Value {
+    match parsed {
+        Value::Array(mut list) if !list.is_empty() => list.swap_remove(0),
+        other => other,
+    }
+}
+
 /// The message in an error body of either API, or the plainer shapes other servers use.
 fn message_of(body: &Value) -> Option<&str> {
     let error = body.get("error");
@@ -113,6 +158,17 @@ pub fn to_chat(status: u16, body: &[u8]) -> Vec<u8> {
     chat_body(kind, &message).to_string().into_bytes()
 }
 
+/// A Gemini provider's error answer as OpenAI's.
+pub fn gemini_to_chat(status: u16, body: &[u8]) -> Vec<u8> {
+    let parsed = gemini_body(serde_json::from_slice(body).unwrap_or(Value::Null));
+    let kind = gemini_type(&parsed["error"])
+        .or(Some(messages_type_for_status(status)))
+        .and_then(chat_kind)
+        .unwrap_or(("server_error", None));
+    let message = message_of(&parsed).map_or_else(|| generic(status), str::to_string);
+    chat_body(kind, &message).to_string().into_bytes()
+}
+
 /// An OpenAI provider's error answer as Anthropic's.
 pub fn to_messages(status: u16, body: &[u8]) -> Vec<u8> {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -129,6 +185,16 @@ pub fn chat_stream_error(event: &Value) -> Value {
     let provider_type = event.pointer("/error/type").and_then(Value::as_str).unwrap_or("");
     let kind = chat_kind(provider_type).unwrap_or(("server_error", None));
     let message = message_of(event).unwrap_or("the provider's stream failed");
+    chat_body(kind, message)
+}
+
+/// A Gemini stream's `{"error": …}` data as the data of an OpenAI error event; without a
+/// status we know, a server error.
+pub fn gemini_chat_stream_error(data: &Value) -> Value {
+    let kind = gemini_type(&data["error"])
+        .and_then(chat_kind)
+        .unwrap_or(("server_error", None));
+    let message = message_of(data).unwrap_or("the provider's stream failed");
     chat_body(kind, message)
 }
 
@@ -264,5 +330,63 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    #[test]
+    fn gemini_errors_read_as_openai_errors() {
+        for (status, rpc, kind, code) in [
+            (400, "INVALID_ARGUMENT", "invalid_request_error", None),
+            (400, "FAILED_PRECONDITION", "invalid_request_error", None),
+            (401, "UNAUTHENTICATED", "authentication_error", None),
+            (403, "PERMISSION_DENIED", "permission_error", None),
+            (404, "NOT_FOUND", "invalid_request_error", Some("model_not_found")),
+            (
+                429,
+                "RESOURCE_EXHAUSTED",
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+            ),
+            (500, "INTERNAL", "server_error", None),
+            (503, "UNAVAILABLE", "server_error", None),
+            (504, "DEADLINE_EXCEEDED", "server_error", None),
+            (409, "SOMETHING_NEW", "invalid_request_error", None),
+            (502, "SOMETHING_NEW", "server_error", None),
+        ] {
+            let body = json!({"error": {"code": status, "message": format!("m{status}"), "status": rpc}});
+            assert_eq!(
+                parse(gemini_to_chat(status, body.to_string().as_bytes())),
+                json!({"error": {"message": format!("m{status}"), "type": kind, "param": null, "code": code}}),
+                "{rpc}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_gemini_key_is_an_authentication_error_and_lists_are_unwrapped() {
+        let body = json!([{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}]);
+        assert_eq!(
+            parse(gemini_to_chat(400, body.to_string().as_bytes())),
+            json!({"error": {"message": "API key not valid. Please pass a valid API key.",
+                             "type": "authentication_error", "param": null, "code": null}})
+        );
+        assert_eq!(
+            parse(gemini_to_chat(502, b"<html>Bad Gateway</html>"))["error"]["message"],
+            "the provider answered HTTP 502 without an error message"
+        );
+    }
+
+    #[test]
+    fn gemini_stream_errors_are_typed_by_their_status() {
+        let data = json!({"error": {"code": 429, "message": "Quota.", "status": "RESOURCE_EXHAUSTED"}});
+        assert_eq!(
+            gemini_chat_stream_error(&data),
+            json!({"error": {"message": "Quota.", "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"}})
+        );
+        assert_eq!(
+            gemini_chat_stream_error(&json!({"error": {"message": "?"}}))["error"]["type"],
+            "server_error"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Why a model stopped: OpenAI's `finish_reason` and Anthropic's `stop_reason`.
+//! Why a model stopped: OpenAI's `finish_reason`, Anthropic's `stop_reason` and Gemini's
+//! `finishReason`.
 //!
 //! | Anthropic `stop_reason` | OpenAI `finish_reason` |
 //! |---|---|
@@ -12,6 +13,16 @@
 //! sequence ended the answer, so `stop_sequence` is never produced. `pause_turn` (a server tool
 //! loop paused) has no OpenAI word; the answer so far is complete as far as a client can tell.
 //! An unknown or missing reason reads as a plain stop.
+//!
+//! | Gemini `finishReason` | OpenAI `finish_reason` |
+//! |---|---|
+//! | `STOP` | `stop`, or `tool_calls` when the candidate called functions |
+//! | `MAX_TOKENS` | `length` |
+//! | `SAFETY`, `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`, `IMAGE_SAFETY` | `content_filter` |
+//! | anything else (`OTHER`, `LANGUAGE`, `MALFORMED_FUNCTION_CALL` …) | `stop` |
+//!
+//! Gemini says `STOP` after function calls too; OpenAI clients look for `tool_calls` to know
+//! they must run them.
 
 /// Anthropic's `stop_reason` as OpenAI's `finish_reason`.
 pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
@@ -30,6 +41,19 @@ pub fn stop_reason(finish_reason: Option<&str>) -> &'static str {
         Some("tool_calls" | "function_call") => "tool_use",
         Some("content_filter") => "refusal",
         _ => "end_turn",
+    }
+}
+
+/// Gemini's `finishReason` as OpenAI's `finish_reason`; `called` says whether the candidate
+/// holds function calls.
+pub fn gemini_finish_reason(reason: Option<&str>, called: bool) -> &'static str {
+    match reason {
+        Some("MAX_TOKENS") => "length",
+        Some("SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY") => {
+            "content_filter"
+        }
+        _ if called => "tool_calls",
+        _ => "stop",
     }
 }
 
@@ -74,5 +98,25 @@ mod tests {
         for finish in ["stop", "length", "tool_calls", "content_filter"] {
             assert_eq!(finish_reason(Some(stop_reason(Some(finish)))), finish);
         }
+    }
+
+    #[test]
+    fn gemini_reasons_read_as_openai_ones() {
+        for (reason, called, finish) in [
+            ("STOP", false, "stop"),
+            ("STOP", true, "tool_calls"),
+            ("MAX_TOKENS", false, "length"),
+            ("MAX_TOKENS", true, "length"),
+            ("SAFETY", false, "content_filter"),
+            ("RECITATION", false, "content_filter"),
+            ("BLOCKLIST", false, "content_filter"),
+            ("PROHIBITED_CONTENT", true, "content_filter"),
+            ("SPII", false, "content_filter"),
+            ("OTHER", false, "stop"),
+            ("MALFORMED_FUNCTION_CALL", false, "stop"),
+        ] {
+            assert_eq!(gemini_finish_reason(Some(reason), called), finish, "{reason} {called}");
+        }
+        assert_eq!(gemini_finish_reason(None, false), "stop");
     }
 }

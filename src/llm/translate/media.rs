@@ -1,8 +1,9 @@
 //! Images and PDFs. OpenAI carries them as URLs, bytes inline as `data:<media>;base64,<data>`;
 //! Anthropic as a block with a `source`: `{type: base64, media_type, data}` or
-//! `{type: url, url}`. The base64 text is moved as it is, never decoded: the provider checks it.
-//! Uploaded files (OpenAI `file_id`, Anthropic `file` sources) live in one provider's storage
-//! and cannot be named to the other: refused.
+//! `{type: url, url}`; Gemini as a part holding `inlineData: {mimeType, data}` or
+//! `fileData: {mimeType, fileUri}`. The base64 text is moved as it is, never decoded: the
+//! provider checks it. Uploaded files (OpenAI `file_id`, Anthropic `file` sources) live in one
+//! provider's storage and cannot be named to the other: refused.
 
 use serde_json::{Value, json};
 
@@ -39,6 +40,17 @@ pub fn image_block(part: &Value, at: &str) -> Result<Value, String> {
 /// An OpenAI `file` part holding a PDF inline as an Anthropic `document` block; its
 /// `filename` becomes the document's `title`.
 pub fn document_block(part: &Value, at: &str) -> Result<Value, String> {
+    let data = pdf_data(part, at)?;
+    let mut block =
+        json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}});
+    if let Some(name) = text(part, "/file/filename") {
+        block["title"] = json!(name);
+    }
+    Ok(block)
+}
+
+/// The base64 data of an OpenAI `file` part that holds a PDF inline, the only kind translated.
+fn pdf_data<'a>(part: &'a Value, at: &str) -> Result<&'a str, String> {
     if part.pointer("/file/file_id").is_some_and(|v| !v.is_null()) {
         return Err(format!(
             "`{at}.file.file_id`: uploaded files are not translated; send the PDF as `file_data`"
@@ -46,17 +58,53 @@ pub fn document_block(part: &Value, at: &str) -> Result<Value, String> {
     }
     let file_data = text(part, "/file/file_data").ok_or_else(|| format!("`{at}.file.file_data` is missing"))?;
     match data_url(file_data) {
-        Some(("application/pdf", data)) => {
-            let mut block = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}});
-            if let Some(name) = text(part, "/file/filename") {
-                block["title"] = json!(name);
-            }
-            Ok(block)
-        }
+        Some(("application/pdf", data)) => Ok(data),
         _ => Err(format!(
             "`{at}.file.file_data`: only PDFs given as base64 `data:` URLs are translated"
         )),
     }
+}
+
+/// An OpenAI `image_url` part as a Gemini part: bytes inline as `inlineData`, a web URL as
+/// `fileData`, whose `mimeType` is guessed from the URL's extension and left out (it is
+/// optional) when the extension says nothing; Gemini then reads the type from the fetched file.
+pub fn gemini_image(part: &Value, at: &str) -> Result<Value, String> {
+    let url = text(part, "/image_url/url").ok_or_else(|| format!("`{at}.image_url.url` is missing"))?;
+    if let Some((media, data)) = data_url(url) {
+        return Ok(json!({"inlineData": {"mimeType": media, "data": data}}));
+    }
+    if is_http(url) {
+        let mut file = json!({"fileUri": url});
+        if let Some(media) = image_type_of(url) {
+            file["mimeType"] = json!(media);
+        }
+        return Ok(json!({"fileData": file}));
+    }
+    Err(format!(
+        "`{at}.image_url.url`: only base64 `data:` URLs and http(s) URLs are translated"
+    ))
+}
+
+/// An OpenAI `file` part holding a PDF inline as a Gemini `inlineData` part (Gemini parts have
+/// no name: `filename` is dropped).
+pub fn gemini_document(part: &Value, at: &str) -> Result<Value, String> {
+    let data = pdf_data(part, at)?;
+    Ok(json!({"inlineData": {"mimeType": "application/pdf", "data": data}}))
+}
+
+/// The image type a URL's path ends in, among those Gemini reads.
+fn image_type_of(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let extension = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => return None,
+    })
 }
 
 /// An Anthropic `image` block as an OpenAI `image_url` part.
@@ -165,6 +213,41 @@ mod tests {
         assert_eq!(
             document_part(&text, "m").unwrap(),
             json!({"type": "text", "text": "hello"})
+        );
+    }
+
+    #[test]
+    fn gemini_reads_images_inline_or_by_uri_and_pdfs_inline() {
+        let inline = json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PNG}")}});
+        assert_eq!(
+            gemini_image(&inline, "m").unwrap(),
+            json!({"inlineData": {"mimeType": "image/png", "data": PNG}})
+        );
+        for (url, media) in [
+            ("https://example.com/a/cat.JPG?size=large#top", Some("image/jpeg")),
+            ("http://example.com/b.webp", Some("image/webp")),
+            ("https://example.com/render?id=7", None),
+            ("https://example.com/archive.tar.gz", None),
+        ] {
+            let mut expected = json!({"fileData": {"fileUri": url}});
+            if let Some(media) = media {
+                expected["fileData"]["mimeType"] = json!(media);
+            }
+            let part = json!({"type": "image_url", "image_url": {"url": url}});
+            assert_eq!(gemini_image(&part, "m").unwrap(), expected, "{url}");
+        }
+        let pdf = json!({"type": "file", "file": {"filename": "report.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}});
+        assert_eq!(
+            gemini_document(&pdf, "m").unwrap(),
+            json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0x"}})
+        );
+        let ftp = json!({"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}});
+        assert!(gemini_image(&ftp, "p").unwrap_err().starts_with("`p.image_url.url`"));
+        let uploaded = json!({"type": "file", "file": {"file_id": "file-abc"}});
+        assert!(
+            gemini_document(&uploaded, "p")
+                .unwrap_err()
+                .starts_with("`p.file.file_id`")
         );
     }
 

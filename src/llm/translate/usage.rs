@@ -9,6 +9,12 @@
 //! - OpenAI → Anthropic: `cache_read_input_tokens` = `cached_tokens`,
 //!   `cache_creation_input_tokens` = `cache_write_tokens` (0 when absent), `input_tokens` =
 //!   `prompt_tokens` minus both, `output_tokens` = `completion_tokens`.
+//! - Gemini → OpenAI: `promptTokenCount` already holds `cachedContentTokenCount`, and the
+//!   answer's tokens are `candidatesTokenCount` plus `thoughtsTokenCount` (the model's thinking,
+//!   billed as output): so `prompt_tokens` = `promptTokenCount`, `cached_tokens` =
+//!   `cachedContentTokenCount`, `completion_tokens` = candidates + thoughts, of which
+//!   `completion_tokens_details.reasoning_tokens` = thoughts. Tokens of tool-use prompts
+//!   (`toolUsePromptTokenCount`, for tools Gemini runs itself) are not counted.
 
 use serde_json::{Value, json};
 
@@ -20,6 +26,8 @@ pub struct Tokens {
     pub cache_read: u64,
     pub cache_write: u64,
     pub output: u64,
+    /// Of `output`, the tokens the model spent thinking (OpenAI's `reasoning_tokens`).
+    pub reasoning: u64,
 }
 
 fn count(value: &Value, key: &str) -> Option<u64> {
@@ -52,17 +60,33 @@ impl Tokens {
         }
     }
 
+    /// A Gemini `usageMetadata` object (in a stream, each chunk's is the total so far).
+    pub fn from_gemini(usage: &Value) -> Self {
+        let prompt = count(usage, "promptTokenCount").unwrap_or(0);
+        let cache_read = count(usage, "cachedContentTokenCount").unwrap_or(0);
+        let reasoning = count(usage, "thoughtsTokenCount").unwrap_or(0);
+        Tokens {
+            input: prompt.saturating_sub(cache_read),
+            cache_read,
+            cache_write: 0,
+            output: count(usage, "candidatesTokenCount").unwrap_or(0) + reasoning,
+            reasoning,
+        }
+    }
+
     /// An OpenAI `usage` object.
     pub fn from_chat(usage: &Value) -> Self {
         let details = usage.get("prompt_tokens_details").unwrap_or(&Value::Null);
         let cache_read = count(details, "cached_tokens").unwrap_or(0);
         let cache_write = count(details, "cache_write_tokens").unwrap_or(0);
         let prompt = count(usage, "prompt_tokens").unwrap_or(0);
+        let completion_details = usage.get("completion_tokens_details").unwrap_or(&Value::Null);
         Tokens {
             input: prompt.saturating_sub(cache_read + cache_write),
             cache_read,
             cache_write,
             output: count(usage, "completion_tokens").unwrap_or(0),
+            reasoning: count(completion_details, "reasoning_tokens").unwrap_or(0),
         }
     }
 
@@ -73,12 +97,16 @@ impl Tokens {
         if self.cache_write > 0 {
             details["cache_write_tokens"] = json!(self.cache_write);
         }
-        json!({
+        let mut usage = json!({
             "prompt_tokens": prompt,
             "completion_tokens": self.output,
             "total_tokens": prompt + self.output,
             "prompt_tokens_details": details,
-        })
+        });
+        if self.reasoning > 0 {
+            usage["completion_tokens_details"] = json!({"reasoning_tokens": self.reasoning});
+        }
+        usage
     }
 
     /// As Anthropic's `usage`.
@@ -131,7 +159,8 @@ mod tests {
                 input: 7,
                 cache_read: 0,
                 cache_write: 0,
-                output: 2
+                output: 2,
+                reasoning: 0
             }
         );
     }
@@ -143,9 +172,29 @@ mod tests {
             cache_read: 7,
             cache_write: 11,
             output: 13,
+            reasoning: 3,
         };
         assert_eq!(Tokens::from_chat(&tokens.to_chat()), tokens);
-        assert_eq!(Tokens::from_messages(&tokens.to_messages()), tokens);
+        let anthropic = Tokens { reasoning: 0, ..tokens };
+        assert_eq!(Tokens::from_messages(&tokens.to_messages()), anthropic);
+    }
+
+    #[test]
+    fn gemini_usage_counts_thoughts_as_completion_and_cache_as_prompt() {
+        let usage = json!({"promptTokenCount": 120, "candidatesTokenCount": 30, "cachedContentTokenCount": 100,
+                           "thoughtsTokenCount": 25, "totalTokenCount": 175,
+                           "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 120}]});
+        assert_eq!(
+            Tokens::from_gemini(&usage).to_chat(),
+            json!({"prompt_tokens": 120, "completion_tokens": 55, "total_tokens": 175,
+                   "prompt_tokens_details": {"cached_tokens": 100},
+                   "completion_tokens_details": {"reasoning_tokens": 25}})
+        );
+        assert_eq!(
+            Tokens::from_gemini(&json!({"promptTokenCount": 4, "candidatesTokenCount": 2})).to_chat(),
+            json!({"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6,
+                   "prompt_tokens_details": {"cached_tokens": 0}})
+        );
     }
 
     #[test]
@@ -159,7 +208,8 @@ mod tests {
                 input: 25,
                 cache_read: 4,
                 cache_write: 0,
-                output: 15
+                output: 15,
+                reasoning: 0
             }
         );
         tokens.update(&json!({"input_tokens": 30, "output_tokens": 16}));
@@ -169,7 +219,8 @@ mod tests {
                 input: 30,
                 cache_read: 4,
                 cache_write: 0,
-                output: 16
+                output: 16,
+                reasoning: 0
             }
         );
     }

@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 
+use super::super::chat_request::{assistant_texts, texts, tool_calls};
 use super::super::{kind, media};
 
 /// Anthropic's `system` (None when there was none) and `messages`.
@@ -57,26 +58,6 @@ fn text_block(text: &str) -> Value {
     json!({"type": "text", "text": text})
 }
 
-/// A content that may only hold text (system, developer and tool messages): its texts.
-fn texts(content: Option<&Value>, at: &str) -> Result<Vec<String>, String> {
-    match content {
-        Some(Value::String(text)) => Ok(vec![text.clone()]),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .enumerate()
-            .map(|(j, part)| match (part["type"].as_str(), part["text"].as_str()) {
-                (Some("text"), Some(text)) => Ok(text.to_string()),
-                _ => Err(format!("`{at}.content[{j}]`: only text parts are translated here")),
-            })
-            .collect(),
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(other) => Err(format!(
-            "`{at}.content` must be a string or a list of parts, not {}",
-            kind(other)
-        )),
-    }
-}
-
 fn user_blocks(content: Option<&Value>, at: &str) -> Result<Vec<Value>, String> {
     match content {
         Some(Value::String(text)) => Ok(vec![text_block(text)]),
@@ -105,76 +86,11 @@ fn user_part(part: &Value, at: &str) -> Result<Value, String> {
 }
 
 fn assistant_blocks(message: &Value, at: &str) -> Result<Vec<Value>, String> {
-    for key in ["function_call", "audio"] {
-        if !message[key].is_null() {
-            return Err(format!("`{at}.{key}` is not translated"));
-        }
-    }
-    let mut blocks = Vec::new();
-    match message.get("content") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) => blocks.push(text_block(text)),
-        Some(Value::Array(parts)) => {
-            for (j, part) in parts.iter().enumerate() {
-                // A refusal the model gave is what it said: the next turn should see it.
-                match (
-                    part["type"].as_str(),
-                    part["text"].as_str().or(part["refusal"].as_str()),
-                ) {
-                    (Some("text" | "refusal"), Some(text)) => blocks.push(text_block(text)),
-                    _ => {
-                        return Err(format!(
-                            "`{at}.content[{j}]`: only text and refusal parts are translated"
-                        ));
-                    }
-                }
-            }
-        }
-        Some(other) => {
-            return Err(format!(
-                "`{at}.content` must be a string or a list of parts, not {}",
-                kind(other)
-            ));
-        }
-    }
-    if let Some(refusal) = message["refusal"].as_str() {
-        blocks.push(text_block(refusal));
-    }
-    blocks.retain(|b| b["text"] != "");
-    if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
-        for (j, call) in calls.iter().enumerate() {
-            blocks.push(tool_use(call, &format!("{at}.tool_calls[{j}]"))?);
-        }
+    let mut blocks: Vec<Value> = assistant_texts(message, at)?.into_iter().map(text_block).collect();
+    for call in tool_calls(message, at)? {
+        blocks.push(json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}));
     }
     Ok(blocks)
-}
-
-fn tool_use(call: &Value, at: &str) -> Result<Value, String> {
-    if let Some(kind) = call["type"].as_str().filter(|k| *k != "function") {
-        return Err(format!("`{at}.type`: `{kind}` tool calls are not translated"));
-    }
-    let id = call["id"].as_str().ok_or_else(|| format!("`{at}.id` is missing"))?;
-    let name = call["function"]["name"]
-        .as_str()
-        .ok_or_else(|| format!("`{at}.function.name` is missing"))?;
-    let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
-    Ok(json!({"type": "tool_use", "id": id, "name": name, "input": arguments_object(arguments, at)?}))
-}
-
-/// Tool-call arguments (JSON text) as the object Anthropic's `input` must be. Empty text, which
-/// some clients send for a call without arguments, reads as `{}`.
-fn arguments_object(arguments: &str, at: &str) -> Result<Value, String> {
-    if arguments.trim().is_empty() {
-        return Ok(json!({}));
-    }
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(input @ Value::Object(_)) => Ok(input),
-        Ok(other) => Err(format!(
-            "`{at}.function.arguments` must be a JSON object, not {}",
-            kind(&other)
-        )),
-        Err(e) => Err(format!("`{at}.function.arguments` is not valid JSON: {e}")),
-    }
 }
 
 fn tool_result(message: &Value, at: &str) -> Result<Value, String> {
@@ -266,8 +182,9 @@ mod tests {
 
     #[test]
     fn empty_arguments_read_as_no_arguments() {
-        let call = json!({"id": "c", "type": "function", "function": {"name": "now", "arguments": ""}});
-        assert_eq!(tool_use(&call, "m").unwrap()["input"], json!({}));
+        let (_, messages) = run(json!([{"role": "assistant", "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "now", "arguments": ""}}]}]));
+        assert_eq!(messages[0]["content"][0]["input"], json!({}));
     }
 
     #[test]

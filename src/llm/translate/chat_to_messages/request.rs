@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::super::{given, kind};
+use super::super::chat_request::{self, Choice, Format};
+use super::super::given;
 use super::conversation;
 
 /// Anthropic requires `max_tokens`; OpenAI lets the model run to its limit. A client that set
@@ -28,7 +29,7 @@ pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> 
         }
     }
     if let Some(stop) = given(body, "stop") {
-        out.insert("stop_sequences".into(), stop_sequences(stop)?);
+        out.insert("stop_sequences".into(), chat_request::stop_sequences(stop)?);
     }
     let tools = given(body, "tools").map(tools).transpose()?.unwrap_or_default();
     let serial = given(body, "parallel_tool_calls") == Some(&Value::Bool(false));
@@ -83,78 +84,41 @@ fn refuse(body: &Map<String, Value>) -> Result<(), String> {
 }
 
 fn max_tokens(body: &Map<String, Value>) -> Result<Value, String> {
-    for key in ["max_completion_tokens", "max_tokens"] {
-        if let Some(value) = given(body, key) {
-            return match value.as_u64() {
-                Some(n) => Ok(json!(n)),
-                None => Err(format!("`{key}` must be a whole number, not {value}")),
-            };
-        }
-    }
-    Ok(json!(DEFAULT_MAX_TOKENS))
-}
-
-fn stop_sequences(stop: &Value) -> Result<Value, String> {
-    match stop {
-        Value::String(one) => Ok(json!([one])),
-        Value::Array(list) if list.iter().all(Value::is_string) => Ok(stop.clone()),
-        other => Err(format!(
-            "`stop` must be a string or a list of strings, not {}",
-            kind(other)
-        )),
-    }
+    Ok(json!(chat_request::max_tokens(body)?.unwrap_or(DEFAULT_MAX_TOKENS)))
 }
 
 /// OpenAI function tools as Anthropic custom tools.
 fn tools(tools: &Value) -> Result<Vec<Value>, String> {
-    let Some(list) = tools.as_array() else {
-        return Err(format!("`tools` must be a list, not {}", kind(tools)));
-    };
-    let mut out = Vec::with_capacity(list.len());
-    for (i, tool) in list.iter().enumerate() {
-        if let Some(other) = tool["type"].as_str().filter(|t| *t != "function") {
-            return Err(format!("`tools[{i}].type`: `{other}` tools are not translated"));
-        }
-        let function = &tool["function"];
-        let name = function["name"]
-            .as_str()
-            .ok_or_else(|| format!("`tools[{i}].function.name` is missing"))?;
-        let mut custom = json!({"name": name});
-        if let Some(description) = function["description"].as_str() {
-            custom["description"] = json!(description);
-        }
-        // A function without parameters takes none; Anthropic requires a schema all the same.
-        custom["input_schema"] = match &function["parameters"] {
-            Value::Null => json!({"type": "object", "properties": {}}),
-            schema => schema.clone(),
-        };
-        if let Some(strict) = function["strict"].as_bool() {
-            custom["strict"] = json!(strict);
-        }
-        out.push(custom);
-    }
-    Ok(out)
+    let functions = chat_request::functions(tools)?;
+    Ok(functions
+        .into_iter()
+        .map(|function| {
+            let mut custom = json!({"name": function.name});
+            if let Some(description) = function.description {
+                custom["description"] = json!(description);
+            }
+            // A function without parameters takes none; Anthropic requires a schema all the same.
+            custom["input_schema"] = function
+                .parameters
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            if let Some(strict) = function.strict {
+                custom["strict"] = json!(strict);
+            }
+            custom
+        })
+        .collect())
 }
 
 /// `tool_choice`, with `parallel_tool_calls: false` (`serial`) said as Anthropic says it.
 fn tool_choice(choice: Option<&Value>, serial: bool, has_tools: bool) -> Result<Option<Value>, String> {
-    let mut out = match choice {
+    let mut out = match choice.map(chat_request::tool_choice).transpose()? {
         None if serial && has_tools => json!({"type": "auto"}),
         None => return Ok(None),
-        Some(Value::String(mode)) => match mode.as_str() {
-            "auto" => json!({"type": "auto"}),
-            "none" => json!({"type": "none"}),
-            "required" => json!({"type": "any"}),
-            other => return Err(format!("`tool_choice`: `{other}` is not a tool choice")),
-        },
-        Some(named) => match (named["type"].as_str(), named["function"]["name"].as_str()) {
-            (Some("function"), Some(name)) => json!({"type": "tool", "name": name}),
-            (Some("function"), None) => return Err("`tool_choice.function.name` is missing".into()),
-            (other, _) => {
-                let other = other.unwrap_or("untyped");
-                return Err(format!("`tool_choice`: `{other}` choices are not translated"));
-            }
-        },
+        Some(Choice::Auto) => json!({"type": "auto"}),
+        Some(Choice::None) => json!({"type": "none"}),
+        Some(Choice::Required) => json!({"type": "any"}),
+        Some(Choice::Function(name)) => json!({"type": "tool", "name": name}),
     };
     // Anthropic's `none` takes no such flag: with no tool call there is nothing to serialize.
     if serial && out["type"] != "none" {
@@ -165,21 +129,14 @@ fn tool_choice(choice: Option<&Value>, serial: bool, has_tools: bool) -> Result<
 
 /// `response_format` as `output_config.format`; plain text needs none.
 fn output_format(format: &Value) -> Result<Option<Value>, String> {
-    match format["type"].as_str() {
-        Some("text") => Ok(None),
-        Some("json_schema") => match &format["json_schema"]["schema"] {
-            Value::Null => Err("`response_format.json_schema.schema` is missing".into()),
-            schema => Ok(Some(json!({"type": "json_schema", "schema": schema}))),
-        },
-        Some("json_object") => Err(
+    match chat_request::response_format(format)? {
+        Format::Text => Ok(None),
+        Format::JsonSchema(schema) => Ok(Some(json!({"type": "json_schema", "schema": schema}))),
+        Format::JsonObject => Err(
             "`response_format`: `json_object` is not translated (Anthropic has no JSON mode \
-                                    without a schema); use `json_schema`"
+                                   without a schema); use `json_schema`"
                 .into(),
         ),
-        other => Err(format!(
-            "`response_format.type`: `{}` is not translated",
-            other.unwrap_or("missing")
-        )),
     }
 }
 

@@ -18,17 +18,15 @@
 
 use serde_json::{Value, json};
 
+use super::super::Out;
+use super::super::chat_chunks::Chunks;
 use super::super::errors::chat_stream_error;
 use super::super::finish::finish_reason;
 use super::super::usage::Tokens;
-use super::super::{Out, now};
 
 #[derive(Debug)]
 pub struct Stream {
-    id: String,
-    created: u64,
-    model: String,
-    include_usage: bool,
+    chunks: Chunks,
     tokens: Tokens,
     /// Anthropic content-block index of each tool call so far; a call's OpenAI index is its place here.
     tool_blocks: Vec<u64>,
@@ -40,10 +38,7 @@ pub struct Stream {
 impl Stream {
     pub fn new(model: &str, include_usage: bool) -> Self {
         Stream {
-            id: String::new(),
-            created: now(),
-            model: model.to_string(),
-            include_usage,
+            chunks: Chunks::new(model, include_usage),
             tokens: Tokens::default(),
             tool_blocks: Vec::new(),
             finished: false,
@@ -62,7 +57,7 @@ impl Stream {
         match event["type"].as_str().unwrap_or(name) {
             "message_start" => {
                 let message = &event["message"];
-                self.id = message["id"].as_str().unwrap_or_default().to_string();
+                self.chunks.id = message["id"].as_str().unwrap_or_default().to_string();
                 self.tokens.update(&message["usage"]);
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), None)]
             }
@@ -138,39 +133,11 @@ impl Stream {
     /// The usage chunk if the client asked for it, then `[DONE]`.
     fn end(&mut self) -> Vec<Out> {
         self.ended = true;
-        let mut out = Vec::new();
-        if self.include_usage {
-            let mut chunk = self.envelope(json!([]));
-            chunk["usage"] = self.tokens.to_chat();
-            out.push(Out {
-                event: None,
-                data: chunk.to_string(),
-            });
-        }
-        out.push(Out {
-            event: None,
-            data: "[DONE]".to_string(),
-        });
-        out
+        self.chunks.end(self.tokens)
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Out {
-        let choice = json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish});
-        Out {
-            event: None,
-            data: self.envelope(json!([choice])).to_string(),
-        }
-    }
-
-    /// A chunk around `choices`. With usage asked for, OpenAI sends `"usage": null` on every
-    /// chunk but the last; so do we.
-    fn envelope(&self, choices: Value) -> Value {
-        let mut chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                               "model": self.model, "choices": choices});
-        if self.include_usage {
-            chunk["usage"] = Value::Null;
-        }
-        chunk
+        self.chunks.delta(0, delta, finish)
     }
 }
 
