@@ -9,6 +9,9 @@
 //! - OpenAI → Anthropic: `cache_read_input_tokens` = `cached_tokens`,
 //!   `cache_creation_input_tokens` = `cache_write_tokens` (0 when absent), `input_tokens` =
 //!   `prompt_tokens` minus both, `output_tokens` = `completion_tokens`.
+//! - Bedrock Converse splits as Anthropic does, in its own words: `inputTokens`,
+//!   `cacheReadInputTokens`, `cacheWriteInputTokens`, `outputTokens` (its `totalTokens` is
+//!   their sum, recomputed).
 
 use serde_json::{Value, json};
 
@@ -49,6 +52,17 @@ impl Tokens {
             if let Some(n) = count(usage, key) {
                 *field = n;
             }
+        }
+    }
+
+    /// A Bedrock Converse `usage` object (whole answers, and a stream's `metadata` event).
+    pub fn from_converse(usage: &Value) -> Self {
+        let count = |key| count(usage, key).unwrap_or(0);
+        Tokens {
+            input: count("inputTokens"),
+            cache_read: count("cacheReadInputTokens"),
+            cache_write: count("cacheWriteInputTokens"),
+            output: count("outputTokens"),
         }
     }
 
@@ -146,6 +160,18 @@ mod tests {
         };
         assert_eq!(Tokens::from_chat(&tokens.to_chat()), tokens);
         assert_eq!(Tokens::from_messages(&tokens.to_messages()), tokens);
+    }
+
+    #[test]
+    fn converse_usage_sums_into_prompt_tokens() {
+        let usage = json!({"inputTokens": 100, "outputTokens": 20, "totalTokens": 1070,
+                           "cacheReadInputTokens": 900, "cacheWriteInputTokens": 50});
+        assert_eq!(
+            Tokens::from_converse(&usage).to_chat(),
+            json!({"prompt_tokens": 1050, "completion_tokens": 20, "total_tokens": 1070,
+                   "prompt_tokens_details": {"cached_tokens": 900, "cache_write_tokens": 50}})
+        );
+        assert_eq!(Tokens::from_converse(&json!(null)), Tokens::default());
     }
 
     #[test]

@@ -11,12 +11,15 @@ use super::conversation;
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> {
-    refuse(body)?;
+    refuse(body, "Anthropic")?;
     let mut out = Map::new();
     if let Some(model) = body.get("model") {
         out.insert("model".into(), model.clone());
     }
-    out.insert("max_tokens".into(), max_tokens(body)?);
+    out.insert(
+        "max_tokens".into(),
+        json!(max_tokens(body)?.unwrap_or(DEFAULT_MAX_TOKENS)),
+    );
     let (system, messages) = conversation::translate(body.get("messages"))?;
     if let Some(system) = system {
         out.insert("system".into(), json!(system));
@@ -53,21 +56,24 @@ pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> 
     Ok(out)
 }
 
-/// Fields that change what the answer is and that Anthropic cannot honour.
-fn refuse(body: &Map<String, Value>) -> Result<(), String> {
+/// Fields that change what the answer is and that the `provider` (named in the message)
+/// cannot honour.
+pub(in crate::llm::translate) fn refuse(body: &Map<String, Value>, provider: &str) -> Result<(), String> {
     if let Some(n) = given(body, "n").filter(|n| n.as_u64() != Some(1)) {
-        return Err(format!("`n`: Anthropic answers with one choice; {n} were asked for"));
+        return Err(format!("`n`: {provider} answers with one choice; {n} were asked for"));
     }
     if given(body, "logprobs") == Some(&Value::Bool(true)) {
-        return Err("`logprobs`: Anthropic does not return log probabilities".into());
+        return Err(format!("`logprobs`: {provider} does not return log probabilities"));
     }
     let modalities = given(body, "modalities").and_then(Value::as_array);
     if modalities.is_some_and(|m| m.iter().any(|m| m == "audio")) {
-        return Err("`modalities`: Anthropic does not answer with audio".into());
+        return Err(format!("`modalities`: {provider} does not answer with audio"));
     }
+    let no_logprobs = format!("{provider} does not return log probabilities");
+    let no_audio = format!("{provider} does not answer with audio");
     for (key, why) in [
-        ("top_logprobs", "Anthropic does not return log probabilities"),
-        ("audio", "Anthropic does not answer with audio"),
+        ("top_logprobs", no_logprobs.as_str()),
+        ("audio", no_audio.as_str()),
         ("functions", "legacy functions are not translated; use `tools`"),
         (
             "function_call",
@@ -82,19 +88,21 @@ fn refuse(body: &Map<String, Value>) -> Result<(), String> {
     Ok(())
 }
 
-fn max_tokens(body: &Map<String, Value>) -> Result<Value, String> {
+/// The client's cap on the answer's tokens, if it set one (`max_completion_tokens` first, the
+/// legacy `max_tokens` otherwise).
+pub(in crate::llm::translate) fn max_tokens(body: &Map<String, Value>) -> Result<Option<u64>, String> {
     for key in ["max_completion_tokens", "max_tokens"] {
         if let Some(value) = given(body, key) {
             return match value.as_u64() {
-                Some(n) => Ok(json!(n)),
+                Some(n) => Ok(Some(n)),
                 None => Err(format!("`{key}` must be a whole number, not {value}")),
             };
         }
     }
-    Ok(json!(DEFAULT_MAX_TOKENS))
+    Ok(None)
 }
 
-fn stop_sequences(stop: &Value) -> Result<Value, String> {
+pub(in crate::llm::translate) fn stop_sequences(stop: &Value) -> Result<Value, String> {
     match stop {
         Value::String(one) => Ok(json!([one])),
         Value::Array(list) if list.iter().all(Value::is_string) => Ok(stop.clone()),
@@ -105,8 +113,9 @@ fn stop_sequences(stop: &Value) -> Result<Value, String> {
     }
 }
 
-/// OpenAI function tools as Anthropic custom tools.
-fn tools(tools: &Value) -> Result<Vec<Value>, String> {
+/// OpenAI function tools as Anthropic custom tools (`name`, `description`, `input_schema`,
+/// `strict`).
+pub(in crate::llm::translate) fn tools(tools: &Value) -> Result<Vec<Value>, String> {
     let Some(list) = tools.as_array() else {
         return Err(format!("`tools` must be a list, not {}", kind(tools)));
     };
@@ -136,8 +145,13 @@ fn tools(tools: &Value) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
-/// `tool_choice`, with `parallel_tool_calls: false` (`serial`) said as Anthropic says it.
-fn tool_choice(choice: Option<&Value>, serial: bool, has_tools: bool) -> Result<Option<Value>, String> {
+/// `tool_choice` as Anthropic's (`{type: auto | none | any | tool, name}`), with
+/// `parallel_tool_calls: false` (`serial`) said as Anthropic says it.
+pub(in crate::llm::translate) fn tool_choice(
+    choice: Option<&Value>,
+    serial: bool,
+    has_tools: bool,
+) -> Result<Option<Value>, String> {
     let mut out = match choice {
         None if serial && has_tools => json!({"type": "auto"}),
         None => return Ok(None),

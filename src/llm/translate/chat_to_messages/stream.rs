@@ -18,17 +18,15 @@
 
 use serde_json::{Value, json};
 
+use super::super::Out;
+use super::super::chunks::Chunks;
 use super::super::errors::chat_stream_error;
 use super::super::finish::finish_reason;
 use super::super::usage::Tokens;
-use super::super::{Out, now};
 
 #[derive(Debug)]
 pub struct Stream {
-    id: String,
-    created: u64,
-    model: String,
-    include_usage: bool,
+    chunks: Chunks,
     tokens: Tokens,
     /// Anthropic content-block index of each tool call so far; a call's OpenAI index is its place here.
     tool_blocks: Vec<u64>,
@@ -40,10 +38,7 @@ pub struct Stream {
 impl Stream {
     pub fn new(model: &str, include_usage: bool) -> Self {
         Stream {
-            id: String::new(),
-            created: now(),
-            model: model.to_string(),
-            include_usage,
+            chunks: Chunks::new(String::new(), model, include_usage),
             tokens: Tokens::default(),
             tool_blocks: Vec::new(),
             finished: false,
@@ -62,9 +57,9 @@ impl Stream {
         match event["type"].as_str().unwrap_or(name) {
             "message_start" => {
                 let message = &event["message"];
-                self.id = message["id"].as_str().unwrap_or_default().to_string();
+                self.chunks.id = message["id"].as_str().unwrap_or_default().to_string();
                 self.tokens.update(&message["usage"]);
-                vec![self.chunk(json!({"role": "assistant", "content": ""}), None)]
+                vec![self.chunks.delta(json!({"role": "assistant", "content": ""}), None)]
             }
             "content_block_start" => self.block_start(&event),
             "content_block_delta" => self.block_delta(&event),
@@ -73,7 +68,7 @@ impl Stream {
                 match event["delta"]["stop_reason"].as_str() {
                     Some(reason) if !self.finished => {
                         self.finished = true;
-                        vec![self.chunk(json!({}), Some(finish_reason(Some(reason))))]
+                        vec![self.chunks.delta(json!({}), Some(finish_reason(Some(reason))))]
                     }
                     _ => Vec::new(),
                 }
@@ -97,13 +92,13 @@ impl Stream {
     fn block_start(&mut self, event: &Value) -> Vec<Out> {
         let block = &event["content_block"];
         match block["type"].as_str() {
-            Some("text") => self.text(block["text"].as_str()),
+            Some("text") => self.chunks.text(block["text"].as_str()),
             Some("tool_use") => {
                 let index = self.tool_blocks.len();
                 self.tool_blocks.push(event["index"].as_u64().unwrap_or(u64::MAX));
                 let call = json!({"index": index, "id": block["id"], "type": "function",
                                   "function": {"name": block["name"], "arguments": ""}});
-                vec![self.chunk(json!({"tool_calls": [call]}), None)]
+                vec![self.chunks.delta(json!({"tool_calls": [call]}), None)]
             }
             _ => Vec::new(),
         }
@@ -112,14 +107,14 @@ impl Stream {
     fn block_delta(&mut self, event: &Value) -> Vec<Out> {
         let delta = &event["delta"];
         match delta["type"].as_str() {
-            Some("text_delta") => self.text(delta["text"].as_str()),
+            Some("text_delta") => self.chunks.text(delta["text"].as_str()),
             Some("input_json_delta") => {
                 let block = event["index"].as_u64();
                 let call = self.tool_blocks.iter().position(|b| Some(*b) == block);
                 match (call, delta["partial_json"].as_str()) {
                     (Some(index), Some(piece)) if !piece.is_empty() => {
                         let call = json!({"index": index, "function": {"arguments": piece}});
-                        vec![self.chunk(json!({"tool_calls": [call]}), None)]
+                        vec![self.chunks.delta(json!({"tool_calls": [call]}), None)]
                     }
                     _ => Vec::new(),
                 }
@@ -128,49 +123,10 @@ impl Stream {
         }
     }
 
-    fn text(&self, text: Option<&str>) -> Vec<Out> {
-        match text {
-            Some(text) if !text.is_empty() => vec![self.chunk(json!({"content": text}), None)],
-            _ => Vec::new(),
-        }
-    }
-
     /// The usage chunk if the client asked for it, then `[DONE]`.
     fn end(&mut self) -> Vec<Out> {
         self.ended = true;
-        let mut out = Vec::new();
-        if self.include_usage {
-            let mut chunk = self.envelope(json!([]));
-            chunk["usage"] = self.tokens.to_chat();
-            out.push(Out {
-                event: None,
-                data: chunk.to_string(),
-            });
-        }
-        out.push(Out {
-            event: None,
-            data: "[DONE]".to_string(),
-        });
-        out
-    }
-
-    fn chunk(&self, delta: Value, finish: Option<&str>) -> Out {
-        let choice = json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish});
-        Out {
-            event: None,
-            data: self.envelope(json!([choice])).to_string(),
-        }
-    }
-
-    /// A chunk around `choices`. With usage asked for, OpenAI sends `"usage": null` on every
-    /// chunk but the last; so do we.
-    fn envelope(&self, choices: Value) -> Value {
-        let mut chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                               "model": self.model, "choices": choices});
-        if self.include_usage {
-            chunk["usage"] = Value::Null;
-        }
-        chunk
+        self.chunks.end(self.tokens)
     }
 }
 
