@@ -1,8 +1,10 @@
 //! Outbound plumbing every protocol shares: HTTP clients with agentmux's timeouts, agentmux's
-//! own headers for a peer (never a client's), bounded reads of what a peer answers, and OAuth
-//! client-credentials tokens. What a peer speaks (MCP, A2A, a provider's API) is not known here.
+//! own headers for a peer (never a client's), bounded reads of what a peer answers (SSE and AWS
+//! event-stream frames), and OAuth client-credentials tokens. What a peer speaks (MCP, A2A, a
+//! provider's API) is not known here.
 
 pub mod credentials;
+pub mod eventstream;
 pub mod http_client;
 pub mod sse_bound;
 

@@ -4,6 +4,9 @@
 //! the API's own options (`anthropic-version`, `anthropic-beta`) is passed on.
 
 mod anthropic;
+// Signing and URLs for Amazon Bedrock, not yet wired to a provider kind.
+#[allow(dead_code)]
+mod bedrock;
 mod openai;
 
 use http::{HeaderMap, HeaderValue};

@@ -30,12 +30,26 @@ impl Chunks {
         }
     }
 
+    /// For providers that give no id: one of agentmux's own.
+    pub fn with_id(mut self, id: String) -> Self {
+        self.id = id;
+        self
+    }
+
     /// A chunk holding one choice's `delta` (and its `finish_reason` once it has one).
     pub fn delta(&self, index: u64, delta: Value, finish: Option<&str>) -> Out {
         let choice = json!({"index": index, "delta": delta, "logprobs": null, "finish_reason": finish});
         Out {
             event: None,
             data: self.envelope(json!([choice])).to_string(),
+        }
+    }
+
+    /// A content chunk of the first choice; none for no text.
+    pub fn text(&self, text: Option<&str>) -> Vec<Out> {
+        match text {
+            Some(text) if !text.is_empty() => vec![self.delta(0, json!({"content": text}), None)],
+            _ => Vec::new(),
         }
     }
 

@@ -33,6 +33,20 @@
 //! | `INTERNAL`, `UNKNOWN`, `UNAVAILABLE`, `DEADLINE_EXCEEDED` … | `api_error` … | `server_error` |
 //!
 //! An unknown status string falls back to the HTTP status, as above.
+//! Bedrock answers `{"message": …}` and names the error in the `x-amzn-ErrorType` header (in a
+//! stream, an exception message's `:exception-type`, in lower camel case). Its types read as
+//! the Anthropic type of the same meaning, and from there as OpenAI's:
+//!
+//! | Bedrock type | as Anthropic's |
+//! |---|---|
+//! | `ValidationException`, `SerializationException` | `invalid_request_error` |
+//! | `UnrecognizedClientException`, `InvalidSignatureException`, `IncompleteSignatureException`, `MissingAuthenticationTokenException`, `ExpiredTokenException` | `authentication_error` |
+//! | `AccessDeniedException` | `permission_error` |
+//! | `ResourceNotFoundException` | `not_found_error` |
+//! | `ThrottlingException`, `ServiceQuotaExceededException` | `rate_limit_error` |
+//! | `ModelTimeoutException` | `timeout_error` |
+//! | `ServiceUnavailableException`, `ModelNotReadyException` | `overloaded_error` |
+//! | `InternalServerException`, `ModelErrorException`, `ModelStreamErrorException` | `api_error` |
 
 use serde_json::{Value, json};
 
@@ -129,6 +143,8 @@ fn message_of(body: &Value) -> Option<&str> {
         .and_then(Value::as_str)
         .or_else(|| error.and_then(Value::as_str))
         .or_else(|| body.get("message").and_then(Value::as_str))
+        // AWS's older JSON protocols spell it with a capital.
+        .or_else(|| body.get("Message").and_then(Value::as_str))
         .or_else(|| body.get("detail").and_then(Value::as_str))
         .filter(|m| !m.is_empty())
 }
@@ -196,6 +212,48 @@ pub fn gemini_chat_stream_error(data: &Value) -> Value {
         .unwrap_or(("server_error", None));
     let message = message_of(data).unwrap_or("the provider's stream failed");
     chat_body(kind, message)
+}
+
+/// A Bedrock error type (`ThrottlingException`, or a stream's `throttlingException`) as the
+/// Anthropic type of the same meaning; None for a type we do not know.
+fn converse_as_messages_type(error_type: &str) -> Option<&'static str> {
+    let name = error_type.to_ascii_lowercase();
+    Some(match name.strip_suffix("exception").unwrap_or(&name) {
+        "validation" | "serialization" => "invalid_request_error",
+        "unrecognizedclient"
+        | "invalidsignature"
+        | "incompletesignature"
+        | "missingauthenticationtoken"
+        | "expiredtoken" => "authentication_error",
+        "accessdenied" => "permission_error",
+        "resourcenotfound" => "not_found_error",
+        "throttling" | "servicequotaexceeded" => "rate_limit_error",
+        "modeltimeout" => "timeout_error",
+        "serviceunavailable" | "modelnotready" => "overloaded_error",
+        "internalserver" | "modelerror" | "modelstreamerror" => "api_error",
+        _ => return None,
+    })
+}
+
+/// A Bedrock error answer as OpenAI's. `error_type`: the `x-amzn-ErrorType` header's name part.
+pub fn converse_to_chat(status: u16, error_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let kind = error_type
+        .and_then(converse_as_messages_type)
+        .and_then(chat_kind)
+        .or_else(|| chat_kind(messages_type_for_status(status)))
+        .unwrap_or(("server_error", None));
+    let message = message_of(&parsed).map_or_else(|| generic(status), str::to_string);
+    chat_body(kind, &message).to_string().into_bytes()
+}
+
+/// A Bedrock stream's exception message (its `:exception-type` and its `{"message": …}`
+/// payload) as the data of an OpenAI error event.
+pub fn converse_stream_error(exception_type: &str, data: &str) -> Value {
+    let parsed: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    let message = message_of(&parsed).unwrap_or("the provider's stream failed");
+    let kind = converse_as_messages_type(exception_type).unwrap_or("api_error");
+    chat_stream_error(&messages_body(kind, message))
 }
 
 /// An OpenAI stream's `{"error": …}` data as the data of an Anthropic `error` event.
@@ -306,6 +364,79 @@ mod tests {
         assert_eq!(
             parse(to_chat(400, br#"{"message":"nope"}"#))["error"]["message"],
             "nope"
+        );
+    }
+
+    #[test]
+    fn bedrock_errors_read_as_openai_errors_by_their_type() {
+        for (status, error_type, kind, code) in [
+            (400, Some("ValidationException"), "invalid_request_error", None),
+            (403, Some("AccessDeniedException"), "permission_error", None),
+            (403, Some("InvalidSignatureException"), "authentication_error", None),
+            (403, Some("UnrecognizedClientException"), "authentication_error", None),
+            (
+                404,
+                Some("ResourceNotFoundException"),
+                "invalid_request_error",
+                Some("model_not_found"),
+            ),
+            (
+                429,
+                Some("ThrottlingException"),
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+            ),
+            (
+                400,
+                Some("ServiceQuotaExceededException"),
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+            ),
+            (408, Some("ModelTimeoutException"), "server_error", None),
+            (424, Some("ModelErrorException"), "server_error", None),
+            (503, Some("ServiceUnavailableException"), "server_error", None),
+            (429, None, "rate_limit_error", Some("rate_limit_exceeded")),
+            (409, Some("ConflictException"), "invalid_request_error", None),
+        ] {
+            let body = br#"{"message":"Too many requests, please wait before trying again."}"#;
+            assert_eq!(
+                parse(converse_to_chat(status, error_type, body)),
+                json!({"error": {"message": "Too many requests, please wait before trying again.",
+                                 "type": kind, "param": null, "code": code}}),
+                "{error_type:?}"
+            );
+        }
+        assert_eq!(
+            parse(converse_to_chat(400, None, br#"{"Message":"Bad"}"#))["error"]["message"],
+            "Bad"
+        );
+        assert_eq!(
+            parse(converse_to_chat(502, None, b""))["error"]["message"],
+            "the provider answered HTTP 502 without an error message"
+        );
+    }
+
+    #[test]
+    fn bedrock_stream_exceptions_are_typed_by_their_name() {
+        assert_eq!(
+            converse_stream_error("throttlingException", r#"{"message":"Slow down"}"#),
+            json!({"error": {"message": "Slow down", "type": "rate_limit_error", "param": null,
+                             "code": "rate_limit_exceeded"}})
+        );
+        for name in [
+            "modelStreamErrorException",
+            "internalServerException",
+            "serviceUnavailableException",
+        ] {
+            assert_eq!(
+                converse_stream_error(name, "{}")["error"]["type"],
+                "server_error",
+                "{name}"
+            );
+        }
+        assert_eq!(
+            converse_stream_error("validationException", r#"{"message":"Bad"}"#)["error"]["type"],
+            "invalid_request_error"
         );
     }
 

@@ -1,12 +1,12 @@
-//! Why a model stopped: OpenAI's `finish_reason`, Anthropic's `stop_reason` and Gemini's
-//! `finishReason`.
+//! Why a model stopped: OpenAI's `finish_reason`, Anthropic's `stop_reason` (whose words
+//! Bedrock's Converse `stopReason` shares, adding two of its own) and Gemini's `finishReason`.
 //!
-//! | Anthropic `stop_reason` | OpenAI `finish_reason` |
+//! | Anthropic `stop_reason` / Converse `stopReason` | OpenAI `finish_reason` |
 //! |---|---|
 //! | `end_turn`, `stop_sequence`, `pause_turn` | `stop` |
 //! | `max_tokens`, `model_context_window_exceeded` | `length` |
 //! | `tool_use` | `tool_calls` |
-//! | `refusal` | `content_filter` |
+//! | `refusal`; Converse `guardrail_intervened`, `content_filtered` | `content_filter` |
 //!
 //! and back: `stop` → `end_turn`, `length` → `max_tokens`, `tool_calls` and the legacy
 //! `function_call` → `tool_use`, `content_filter` → `refusal`. OpenAI does not say whether a stop
@@ -24,12 +24,12 @@
 //! Gemini says `STOP` after function calls too; OpenAI clients look for `tool_calls` to know
 //! they must run them.
 
-/// Anthropic's `stop_reason` as OpenAI's `finish_reason`.
+/// Anthropic's `stop_reason` (or Converse's `stopReason`) as OpenAI's `finish_reason`.
 pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
     match stop_reason {
         Some("max_tokens" | "model_context_window_exceeded") => "length",
         Some("tool_use") => "tool_calls",
-        Some("refusal") => "content_filter",
+        Some("refusal" | "guardrail_intervened" | "content_filtered") => "content_filter",
         _ => "stop",
     }
 }
@@ -71,6 +71,8 @@ mod tests {
             ("model_context_window_exceeded", "length"),
             ("tool_use", "tool_calls"),
             ("refusal", "content_filter"),
+            ("guardrail_intervened", "content_filter"),
+            ("content_filtered", "content_filter"),
             ("something_new", "stop"),
         ] {
             assert_eq!(finish_reason(Some(stop)), finish, "{stop}");

@@ -2,9 +2,9 @@
 //! requests, whole responses, error bodies and streams. Pure functions over `serde_json`
 //! values: no I/O, no configuration. The caller picks the [`Way`] from the route the client
 //! called and the provider it reaches, and keeps headers, statuses and SSE framing to itself.
-//! Google's Gemini API is reached from OpenAI clients only; its table is in `chat_to_gemini`.
-//! What a chat request says is read once for every provider in `chat_request`, and chat
-//! streams are written once in `chat_chunks`.
+//! Google's Gemini API and Amazon Bedrock's Converse API are reached through chat: their
+//! tables are in `chat_to_gemini` and `chat_to_converse`. What a chat request says is read once
+//! for every provider in `chat_request`, and chat streams are written once in `chat_chunks`.
 //!
 //! What maps, and what does not:
 //!
@@ -48,8 +48,7 @@
 
 mod chat_chunks;
 mod chat_request;
-// Wired into `Way` and the relay separately; until then only its tests call it.
-#[allow(dead_code, unused_imports)]
+mod chat_to_converse;
 mod chat_to_gemini;
 mod chat_to_messages;
 mod errors;

@@ -63,8 +63,9 @@ fn assemble_message(events: &[Out]) -> Value {
     message
 }
 
-/// OpenAI chunks put together as the OpenAI SDK does: into one choice, plus usage.
-fn assemble_completion(chunks: &[Out]) -> Value {
+/// OpenAI chunks put together as the OpenAI SDK does: into one choice, plus usage (the Converse
+/// stream tests read theirs with it too).
+pub(super) fn assemble_completion(chunks: &[Out]) -> Value {
     let mut content = String::new();
     let mut calls: Vec<Value> = Vec::new();
     let (mut finish, mut usage, mut done) = (Value::Null, Value::Null, false);

@@ -15,6 +15,9 @@
 //!   `cachedContentTokenCount`, `completion_tokens` = candidates + thoughts, of which
 //!   `completion_tokens_details.reasoning_tokens` = thoughts. Tokens of tool-use prompts
 //!   (`toolUsePromptTokenCount`, for tools Gemini runs itself) are not counted.
+//! - Bedrock Converse splits as Anthropic does, in its own words: `inputTokens`,
+//!   `cacheReadInputTokens`, `cacheWriteInputTokens`, `outputTokens` (its `totalTokens` is
+//!   their sum, recomputed).
 
 use serde_json::{Value, json};
 
@@ -71,6 +74,18 @@ impl Tokens {
             cache_write: 0,
             output: count(usage, "candidatesTokenCount").unwrap_or(0) + reasoning,
             reasoning,
+        }
+    }
+
+    /// A Bedrock Converse `usage` object (whole answers, and a stream's `metadata` event).
+    pub fn from_converse(usage: &Value) -> Self {
+        let count = |key| count(usage, key).unwrap_or(0);
+        Tokens {
+            input: count("inputTokens"),
+            cache_read: count("cacheReadInputTokens"),
+            cache_write: count("cacheWriteInputTokens"),
+            output: count("outputTokens"),
+            reasoning: 0,
         }
     }
 
@@ -195,6 +210,18 @@ mod tests {
             json!({"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6,
                    "prompt_tokens_details": {"cached_tokens": 0}})
         );
+    }
+
+    #[test]
+    fn converse_usage_sums_into_prompt_tokens() {
+        let usage = json!({"inputTokens": 100, "outputTokens": 20, "totalTokens": 1070,
+                           "cacheReadInputTokens": 900, "cacheWriteInputTokens": 50});
+        assert_eq!(
+            Tokens::from_converse(&usage).to_chat(),
+            json!({"prompt_tokens": 1050, "completion_tokens": 20, "total_tokens": 1070,
+                   "prompt_tokens_details": {"cached_tokens": 900, "cache_write_tokens": 50}})
+        );
+        assert_eq!(Tokens::from_converse(&json!(null)), Tokens::default());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::conversation;
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> {
-    refuse(body)?;
+    refuse(body, "Anthropic")?;
     let mut out = Map::new();
     if let Some(model) = body.get("model") {
         out.insert("model".into(), model.clone());
@@ -54,21 +54,24 @@ pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> 
     Ok(out)
 }
 
-/// Fields that change what the answer is and that Anthropic cannot honour.
-fn refuse(body: &Map<String, Value>) -> Result<(), String> {
+/// Fields that change what the answer is and that the `provider` (named in the message)
+/// cannot honour.
+pub(in crate::llm::translate) fn refuse(body: &Map<String, Value>, provider: &str) -> Result<(), String> {
     if let Some(n) = given(body, "n").filter(|n| n.as_u64() != Some(1)) {
-        return Err(format!("`n`: Anthropic answers with one choice; {n} were asked for"));
+        return Err(format!("`n`: {provider} answers with one choice; {n} were asked for"));
     }
     if given(body, "logprobs") == Some(&Value::Bool(true)) {
-        return Err("`logprobs`: Anthropic does not return log probabilities".into());
+        return Err(format!("`logprobs`: {provider} does not return log probabilities"));
     }
     let modalities = given(body, "modalities").and_then(Value::as_array);
     if modalities.is_some_and(|m| m.iter().any(|m| m == "audio")) {
-        return Err("`modalities`: Anthropic does not answer with audio".into());
+        return Err(format!("`modalities`: {provider} does not answer with audio"));
     }
+    let no_logprobs = format!("{provider} does not return log probabilities");
+    let no_audio = format!("{provider} does not answer with audio");
     for (key, why) in [
-        ("top_logprobs", "Anthropic does not return log probabilities"),
-        ("audio", "Anthropic does not answer with audio"),
+        ("top_logprobs", no_logprobs.as_str()),
+        ("audio", no_audio.as_str()),
         ("functions", "legacy functions are not translated; use `tools`"),
         (
             "function_call",
@@ -88,7 +91,7 @@ fn max_tokens(body: &Map<String, Value>) -> Result<Value, String> {
 }
 
 /// OpenAI function tools as Anthropic custom tools.
-fn tools(tools: &Value) -> Result<Vec<Value>, String> {
+pub(in crate::llm::translate) fn tools(tools: &Value) -> Result<Vec<Value>, String> {
     let functions = chat_request::functions(tools)?;
     Ok(functions
         .into_iter()
@@ -111,7 +114,11 @@ fn tools(tools: &Value) -> Result<Vec<Value>, String> {
 }
 
 /// `tool_choice`, with `parallel_tool_calls: false` (`serial`) said as Anthropic says it.
-fn tool_choice(choice: Option<&Value>, serial: bool, has_tools: bool) -> Result<Option<Value>, String> {
+pub(in crate::llm::translate) fn tool_choice(
+    choice: Option<&Value>,
+    serial: bool,
+    has_tools: bool,
+) -> Result<Option<Value>, String> {
     let mut out = match choice.map(chat_request::tool_choice).transpose()? {
         None if serial && has_tools => json!({"type": "auto"}),
         None => return Ok(None),
