@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::error::Problem;
+use super::expand::{Syntax, expand};
 pub use super::raw::{Builtin, GuardAction, ProviderKind};
-use super::raw::{GuardOn, LimitScope, RawLimit, RawLlm, RawProvider, RawTarget, RawUpstream};
+use super::raw::{GuardOn, LimitScope, RawAwsCredentials, RawLimit, RawLlm, RawProvider, RawTarget, RawUpstream};
 use super::secret::Secret;
 use super::upstream::Timeouts;
 
@@ -23,9 +25,20 @@ pub struct ProviderSpec {
     pub models: ModelSet,
     /// agentmux's extra headers toward the provider.
     pub headers: BTreeMap<String, Secret>,
-    /// Azure OpenAI's `api-version`.
+    /// Azure OpenAI's `api-version`; Gemini's path version.
     pub api_version: Option<String>,
+    /// Bedrock: the signing keys (none when a Bedrock API key is given as `key`).
+    pub aws: Option<AwsKeys>,
     pub timeouts: Timeouts,
+}
+
+/// The AWS credentials Bedrock requests are signed with, and the region they are scoped to.
+#[derive(Debug, Clone)]
+pub struct AwsKeys {
+    pub region: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
 }
 
 /// The models an entry serves.
@@ -67,6 +80,44 @@ impl ProviderKind {
     }
 }
 
+/// An environment variable's value, or a problem that names it.
+fn from_env(name: &str) -> Result<String, String> {
+    expand(&format!("${{env:{name}}}"), Syntax::Agentmux)
+}
+
+/// Bedrock's region: the entry's, else the AWS SDKs' environment variables.
+fn aws_region(given: Option<String>) -> Result<String, String> {
+    match given {
+        Some(region) => Ok(region),
+        None => from_env("AWS_REGION")
+            .or_else(|_| from_env("AWS_DEFAULT_REGION"))
+            .map_err(|_| "llm: bedrock needs `region` (or AWS_REGION in the environment)".to_string()),
+    }
+}
+
+/// Bedrock's signing keys: the entry's `aws:`, else the AWS SDKs' environment variables.
+fn aws_keys(region: String, given: Option<RawAwsCredentials>) -> Result<AwsKeys, String> {
+    if let Some(aws) = given {
+        return Ok(AwsKeys {
+            region,
+            access_key_id: Secret(aws.access_key_id.0),
+            secret_access_key: Secret(aws.secret_access_key.0),
+            session_token: aws.session_token.map(|t| Secret(t.0)),
+        });
+    }
+    let problem = |e: String| {
+        format!(
+            "llm: bedrock signs with `aws: {{access_key_id, secret_access_key}}` or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or takes a Bedrock API key as `key`: {e}"
+        )
+    };
+    Ok(AwsKeys {
+        region,
+        access_key_id: Secret(from_env("AWS_ACCESS_KEY_ID").map_err(problem)?),
+        secret_access_key: Secret(from_env("AWS_SECRET_ACCESS_KEY").map_err(problem)?),
+        session_token: from_env("AWS_SESSION_TOKEN").ok().map(Secret),
+    })
+}
+
 /// The `llm:` section of agentmux.yaml.
 #[derive(Debug, Clone, Default)]
 pub struct LlmSettings {
@@ -76,6 +127,32 @@ pub struct LlmSettings {
     pub prompts: Vec<SystemPrompt>,
     /// By `<entry>/<model>`.
     pub prices: BTreeMap<String, Price>,
+    pub retries: Retries,
+}
+
+/// How far one request may go trying providers: at most `attempts` tries (the candidates in
+/// turn, then again from the first when a provider asked to be retried soon), none started
+/// after `budget`; a `retry-after` of at most `wait` is waited out rather than passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    pub attempts: u32,
+    pub budget: Duration,
+    pub wait: Duration,
+}
+
+impl Retries {
+    /// The most attempts one request may make: each holds a connection and a provider's time.
+    pub const MAX_ATTEMPTS: u32 = 10;
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            budget: Duration::from_secs(30),
+            wait: Duration::ZERO,
+        }
+    }
 }
 
 /// US dollars per million tokens.
@@ -173,10 +250,34 @@ pub(super) fn provider(name: String, raw: RawUpstream, llm: RawProvider, file: &
     {
         return Err(problem(format!("`{key}` does not apply to LLM providers (`llm:`)")));
     }
-    let url = match (llm.url, llm.provider.default_url()) {
-        (Some(url), _) => url.0.trim_end_matches('/').to_string(),
-        (None, Some(default)) => default.to_string(),
-        (None, None) => {
+    let bedrock = llm.provider == super::raw::ProviderKind::Bedrock;
+    if !bedrock
+        && let Some(key) = [("region", llm.region.is_some()), ("aws", llm.aws.is_some())]
+            .iter()
+            .find(|(_, given)| *given)
+    {
+        return Err(problem(format!("`llm.{}` applies only to bedrock", key.0)));
+    }
+    let region = if bedrock {
+        Some(aws_region(llm.region.map(|r| r.0)).map_err(problem)?)
+    } else {
+        None
+    };
+    let aws = match (&region, &llm.key) {
+        // A Bedrock API key is a bearer token: nothing to sign with.
+        (Some(region), None) => Some(aws_keys(region.clone(), llm.aws).map_err(problem)?),
+        (Some(_), Some(_)) if llm.aws.is_some() => {
+            return Err(problem(
+                "llm: bedrock takes `key` (an API key) or `aws` (signing keys), not both".into(),
+            ));
+        }
+        _ => None,
+    };
+    let url = match (llm.url, llm.provider.default_url(), &region) {
+        (Some(url), _, _) => url.0.trim_end_matches('/').to_string(),
+        (None, Some(default), _) => default.to_string(),
+        (None, None, Some(region)) => format!("https://bedrock-runtime.{region}.amazonaws.com"),
+        (None, None, None) => {
             return Err(problem(format!(
                 "llm: provider `{}` needs `url` (its base URL)",
                 llm.provider.id()
@@ -186,12 +287,6 @@ pub(super) fn provider(name: String, raw: RawUpstream, llm: RawProvider, file: &
     let parsed = reqwest::Url::parse(&url).map_err(|e| problem(format!("llm.url: `{url}`: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(problem(format!("llm.url: `{url}` is not an http(s) URL")));
-    }
-    if llm.provider == super::raw::ProviderKind::Bedrock || llm.provider == super::raw::ProviderKind::Gemini {
-        return Err(problem(format!(
-            "llm: provider `{}` is not served by this build yet (openai, openai-compatible, azure-openai and anthropic are)",
-            llm.provider.id()
-        )));
     }
     let api_version = llm.api_version.map(|v| v.0);
     if llm.provider == super::raw::ProviderKind::AzureOpenai && api_version.is_none() {
@@ -224,6 +319,7 @@ pub(super) fn provider(name: String, raw: RawUpstream, llm: RawProvider, file: &
         models,
         headers: llm.headers.into_iter().map(|(k, v)| (k, Secret(v.0))).collect(),
         api_version,
+        aws,
         timeouts: Timeouts::from_raw(raw.timeouts),
     })
 }
@@ -368,7 +464,33 @@ pub(super) fn resolve(
         guards,
         prompts,
         prices,
+        retries: retries(path, raw.retries, problems),
     }
+}
+
+fn retries(path: &Path, raw: Option<super::raw::RawRetries>, problems: &mut Vec<Problem>) -> Retries {
+    let defaults = Retries::default();
+    let Some(raw) = raw else { return defaults };
+    let retries = Retries {
+        attempts: raw.attempts.unwrap_or(defaults.attempts),
+        budget: raw.budget.map_or(defaults.budget, |d| d.0),
+        wait: raw.wait.map_or(defaults.wait, |d| d.0),
+    };
+    if !(1..=Retries::MAX_ATTEMPTS).contains(&retries.attempts) {
+        let message = format!("llm.retries.attempts: 1 to {}", Retries::MAX_ATTEMPTS);
+        problems.push(Problem::new(path, None, message));
+    }
+    if retries.budget.is_zero() {
+        problems.push(Problem::new(path, None, "llm.retries.budget: more than 0".to_string()));
+    }
+    if retries.wait > retries.budget {
+        problems.push(Problem::new(
+            path,
+            None,
+            "llm.retries.wait: no longer than the budget".to_string(),
+        ));
+    }
+    retries
 }
 
 fn limits(

@@ -21,6 +21,7 @@ use super::record::{Call, Outcome};
 use super::relay;
 use super::request::{self, Inbound};
 use super::route::{self, Candidate, Route};
+use super::tokens::Encoding;
 use crate::authz::{Action, Ask, Caller, ModelCall, Target, Verdict};
 use crate::config::Denied;
 use crate::identity::Requester;
@@ -98,6 +99,12 @@ async fn run(llm: Arc<Llm>, api: Api, who: Requester, headers: HeaderMap, body: 
     let Some(route) = route::resolve(&inbound.model, &llm.providers, &llm.virtual_models) else {
         return unknown();
     };
+    if llm.count_tokens
+        && let Some(first) = route.first()
+        && let Some(encoding) = Encoding::of(first.provider.spec.kind, &first.model)
+    {
+        inbound.estimated_tokens = encoding.count(&inbound.body) + inbound.max_tokens;
+    }
     let ask = ModelCall {
         api: api.id(),
         stream: inbound.stream,
@@ -334,6 +341,7 @@ async fn forward(
         started,
         strip_usage,
         answers,
+        retries: llm.retries,
     };
     relay::forward(api, &candidates, inbound, headers, relaying, on_end).await
 }

@@ -3,7 +3,8 @@
 //! times in a row is ejected for `EJECTION`: tried only after every other candidate. Once that
 //! time is over, the next request that reaches it is its recovery probe: a success restores it,
 //! a failure ejects it again. Latency is an exponentially weighted moving average of the time to
-//! the first byte, which balancing reads to prefer the faster of two equal targets.
+//! the first byte, which balancing reads to prefer the faster of two equal targets. A provider
+//! that answers with `retry-after` is put at the back until then, as if ejected.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const EJECT_AFTER: u32 = 3;
 /// How long an ejected entry waits before it is tried first again.
 const EJECTION: Duration = Duration::from_secs(30);
+/// The longest a provider's `retry-after` keeps it at the back.
+const MAX_REST: Duration = Duration::from_secs(300);
 /// Weight of the newest latency in the average (1/8).
 const EWMA_SHIFT: u32 = 3;
 
@@ -56,6 +59,13 @@ impl Health {
         }
     }
 
+    /// The provider asked to be left alone for `wait` (`retry-after` on a 429 or 5xx): it is
+    /// tried after every other candidate until then (at most `MAX_REST`, whatever it asked).
+    pub fn rest(&self, wait: Duration) {
+        let until = now_ms() + wait.min(MAX_REST).as_millis() as u64;
+        self.ejected_until.fetch_max(until, Ordering::Relaxed);
+    }
+
     pub fn ejected(&self) -> bool {
         self.ejected_until.load(Ordering::Relaxed) > now_ms()
     }
@@ -87,6 +97,19 @@ mod tests {
         assert!(health.ejected());
         health.succeeded(Duration::from_millis(10));
         assert!(!health.ejected(), "the recovery probe succeeded");
+    }
+
+    #[test]
+    fn a_retry_after_puts_the_entry_at_the_back_until_then() {
+        let health = Health::default();
+        health.rest(Duration::from_millis(0));
+        assert!(!health.ejected(), "nothing asked for");
+        health.rest(Duration::from_secs(60));
+        assert!(health.ejected());
+        health.rest(Duration::from_millis(1));
+        assert!(health.ejected(), "a shorter wait never cuts a longer one short");
+        health.succeeded(Duration::from_millis(10));
+        assert!(!health.ejected(), "an answer shows it is back");
     }
 
     #[test]

@@ -20,11 +20,13 @@ mod providers;
 mod record;
 mod relay;
 mod request;
+mod retry;
 mod route;
 mod stream;
+mod tokens;
 mod translate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::Router;
@@ -32,10 +34,11 @@ use axum::routing::{get, post};
 
 use crate::audit::Audit;
 use crate::authz::Gate;
-use crate::config::{Config, Denied, Price, SystemPrompt, VirtualModel};
+use crate::config::{Config, Denied, ModelSet, Price, Retries, SystemPrompt, VirtualModel};
 use crate::state::StateStore;
 pub use api::family_of;
 use providers::Provider;
+use tokens::Encoding;
 
 /// What the LLM routes need besides their providers.
 pub struct Security {
@@ -54,6 +57,10 @@ pub struct Llm {
     guards: guards::Guards,
     prompts: Vec<SystemPrompt>,
     prices: Arc<BTreeMap<String, Price>>,
+    retries: Retries,
+    /// Whether estimates are read (a token limit or a policy set): OpenAI models' prompts are
+    /// then counted with OpenAI's tokenizer (`tokens.rs`).
+    count_tokens: bool,
     max_body_bytes: usize,
 }
 
@@ -64,7 +71,22 @@ impl Llm {
             .iter()
             .map(|spec| Provider::new(spec.clone()).map(Arc::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let count_tokens = security.gate.is_some() || config.llm.limits.iter().any(|l| l.tokens_per_minute.is_some());
+        if count_tokens {
+            let encodings: BTreeSet<Encoding> = config
+                .providers
+                .iter()
+                .flat_map(|p| match &p.models {
+                    // Any name: most likely a current model.
+                    ModelSet::Any => vec![Encoding::of(p.kind, "gpt-4.1")],
+                    ModelSet::Listed(models) => models.iter().map(|m| Encoding::of(p.kind, m)).collect(),
+                })
+                .flatten()
+                .collect();
+            encodings.into_iter().for_each(Encoding::warm);
+        }
         Ok(Self {
+            count_tokens,
             providers,
             virtual_models: config.llm.models.clone(),
             limits: Arc::new(limits::Limits::new(
@@ -74,6 +96,7 @@ impl Llm {
             guards: guards::Guards::new(config.llm.guards.clone()),
             prompts: config.llm.prompts.clone(),
             prices: Arc::new(config.llm.prices.clone()),
+            retries: config.llm.retries,
             security,
             max_body_bytes: config.server.max_body_bytes,
         })

@@ -39,19 +39,27 @@ pub struct Usage {
 impl Usage {
     /// Takes the usage a response body or streamed event carries: OpenAI's
     /// `usage.{prompt,completion}_tokens`, the Responses API's and Anthropic's
-    /// `usage.{input,output}_tokens`, also inside `message` or `response` (stream events).
+    /// `usage.{input,output}_tokens`, also inside `message` or `response` (stream events);
+    /// Bedrock's `usage.{input,output}Tokens`; Gemini's `usageMetadata`, whose thinking tokens
+    /// are output too.
     pub fn read(&mut self, value: &Value) {
-        let usage = ["/usage", "/message/usage", "/response/usage"]
+        let usage = ["/usage", "/message/usage", "/response/usage", "/usageMetadata"]
             .iter()
             .find_map(|at| value.pointer(at).filter(|u| u.is_object()));
         let Some(usage) = usage else { return };
-        let count = |keys: [&str; 2]| keys.iter().find_map(|k| usage.get(*k).and_then(Value::as_u64));
-        if let Some(n) = count(["prompt_tokens", "input_tokens"]) {
+        let count = |keys: [&str; 4]| keys.iter().find_map(|k| usage.get(*k).and_then(Value::as_u64));
+        if let Some(n) = count(["prompt_tokens", "input_tokens", "inputTokens", "promptTokenCount"]) {
             self.tokens_in = self.tokens_in.max(n);
         }
-        if let Some(n) = count(["completion_tokens", "output_tokens"]) {
+        if let Some(n) = count([
+            "completion_tokens",
+            "output_tokens",
+            "outputTokens",
+            "candidatesTokenCount",
+        ]) {
             // Anthropic's stream counts output again at its end: the later count is the total.
-            self.tokens_out = n;
+            let thoughts = usage.get("thoughtsTokenCount").and_then(Value::as_u64).unwrap_or(0);
+            self.tokens_out = n + thoughts;
         }
     }
 }

@@ -15,13 +15,13 @@ use super::api::{self, Api};
 use super::guards::{AnswerGuard, Rejected};
 use super::record::{Ended, Hop, OnEnd, Usage};
 use super::request::Inbound;
+use super::retry::{Plan, retry_after};
 use super::route::Candidate;
-use super::stream::{self, Shape};
+use super::stream::{self, Framing, Shape};
 use super::translate::{self, Way};
-use crate::egress::http_client::{self, describe, is_event_stream, read_prefix};
+use crate::config::{ProviderKind, Retries};
+use crate::egress::http_client::{self, describe, read_prefix};
 
-/// Candidates tried for one request, at most.
-pub const MAX_ATTEMPTS: usize = 4;
 /// The largest JSON answer read from a provider.
 const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 /// Response headers a client may need: request ids and rate-limit state.
@@ -36,6 +36,7 @@ pub struct Relaying {
     pub strip_usage: bool,
     /// The guards the answer's text passes.
     pub answers: Option<AnswerGuard>,
+    pub retries: Retries,
 }
 
 /// Tries `candidates` in order; the response the client gets.
@@ -49,20 +50,23 @@ pub async fn forward(
 ) -> Response {
     let family = api.family();
     let mut hops = Vec::new();
-    let attempts = candidates.len().min(MAX_ATTEMPTS);
-    for (i, candidate) in candidates.iter().take(attempts).enumerate() {
-        let last = i + 1 == attempts;
+    let mut plan = Plan::new(candidates.len(), relaying.retries, relaying.started);
+    let mut next = (!candidates.is_empty()).then_some(0);
+    while let Some(index) = next {
+        let candidate = &candidates[index];
+        plan.made += 1;
         let provider = &candidate.provider;
         let started = Instant::now();
         let way = translation(api, candidate);
+        let stream = inbound.stream;
         let outbound = match way {
-            None => provider.request(api, &candidate.model, &mut inbound.body, client),
+            None => provider.request(api, stream, &candidate.model, &mut inbound.body, client),
             Some(way) => {
                 let mut body = inbound.body.clone();
                 body.insert("model".into(), Value::String(candidate.model.clone()));
                 match translate::request(way, &body) {
                     Ok(mut translated) => {
-                        provider.request(provider_api(way), &candidate.model, &mut translated, client)
+                        provider.request(provider_api(way), stream, &candidate.model, &mut translated, client)
                     }
                     Err(problem) => {
                         // The client's request, not the provider: no other candidate does better
@@ -74,22 +78,33 @@ pub async fn forward(
                 }
             }
         };
+        let outbound = match outbound {
+            Ok(outbound) => outbound,
+            Err(problem) => {
+                tracing::error!(model = %candidate.full_name(), %problem, "LLM request could not be prepared");
+                hops.push(Hop::new(candidate, started, problem));
+                next = plan.after(index, None);
+                continue;
+            }
+        };
         let timeouts = provider.spec.timeouts;
         let http = match http_client::on_this_thread(&timeouts) {
             Ok(http) => http,
             Err(e) => {
                 hops.push(Hop::new(candidate, started, e.to_string()));
+                next = plan.after(index, None);
                 continue;
             }
         };
+        let first_byte = timeouts.first_byte.min(plan.left());
         let send = http
             .post(outbound.url)
             .headers(outbound.headers)
             .header(header::CONTENT_TYPE, "application/json")
             .body(outbound.body)
             .send();
-        let response = match tokio::time::timeout(timeouts.first_byte, send).await {
-            Err(_) => Err(format!("no answer within {:?}", timeouts.first_byte)),
+        let response = match tokio::time::timeout(first_byte, send).await {
+            Err(_) => Err(format!("no answer within {first_byte:?}")),
             Ok(Err(e)) => Err(describe(&e)),
             Ok(Ok(response)) => Ok(response),
         };
@@ -99,6 +114,7 @@ pub async fn forward(
                 tracing::warn!(model = %candidate.full_name(), %problem, "LLM provider failed; trying the next");
                 provider.health.failed();
                 hops.push(Hop::new(candidate, started, problem));
+                next = plan.after(index, None);
                 continue;
             }
         };
@@ -106,14 +122,24 @@ pub async fn forward(
         let refused = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
         if refused {
             provider.health.failed();
+            let after = retry_after(response.headers());
+            if let Some(after) = after {
+                provider.health.rest(after);
+            }
+            if let Some(then) = plan.after(index, after) {
+                tracing::warn!(model = %candidate.full_name(), status = status.as_u16(), "LLM provider refused; trying again");
+                hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
+                if then == 0
+                    && let Some(after) = after
+                {
+                    tokio::time::sleep(after).await;
+                }
+                next = Some(then);
+                continue;
+            }
         } else {
             // The client's own mistakes (other 4xx) say nothing against the provider.
             provider.health.succeeded(started.elapsed());
-        }
-        if refused && !last {
-            tracing::warn!(model = %candidate.full_name(), status = status.as_u16(), "LLM provider refused; trying the next");
-            hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
-            continue;
         }
         hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
         let ended = Ended {
@@ -127,7 +153,8 @@ pub async fn forward(
         let name = candidate.full_name();
         let mut headers = HeaderMap::new();
         passed_headers(response.headers(), &mut headers);
-        return if is_event_stream(&response) {
+        let framing = Framing::of(&response);
+        return if let Some(framing) = framing {
             let shape = Shape {
                 family,
                 model: name,
@@ -138,12 +165,14 @@ pub async fn forward(
                 translator: way.map(|way| translate::Stream::new(way, &inbound.model, !relaying.strip_usage)),
                 guard: relaying.answers.map(AnswerGuard::stream),
             };
-            stream::relay(response, headers, shape, ended, on_end)
+            stream::relay(response, framing, headers, shape, ended, on_end)
         } else {
+            let base64 = inbound.body.get("encoding_format").and_then(Value::as_str) == Some("base64");
             let answer = Answer {
                 family,
                 model: name,
                 asked_as: &inbound.model,
+                base64,
                 total: timeouts.total,
                 way,
                 guard: relaying.answers,
@@ -164,24 +193,35 @@ pub async fn forward(
 }
 
 /// How `candidate` is reached for `api`: as it is (`None`), or through a translation when its
-/// provider speaks the other of OpenAI's chat completions and Anthropic's messages.
+/// provider speaks the other of OpenAI's chat completions and Anthropic's messages, or its own
+/// API (Gemini, Bedrock Converse).
 pub fn translation(api: Api, candidate: &Candidate) -> Option<Way> {
     let provider = &candidate.provider;
     if provider.speaks(api) {
         return None;
     }
-    match api {
-        Api::Chat if provider.speaks(Api::Messages) => Some(Way::ChatToMessages),
-        Api::Messages if provider.speaks(Api::Chat) => Some(Way::MessagesToChat),
+    match (api, provider.spec.kind) {
+        (Api::Chat, ProviderKind::Gemini) => Some(Way::ChatToGemini),
+        (Api::Messages, ProviderKind::Gemini) => Some(Way::MessagesToGemini),
+        (Api::Embeddings, ProviderKind::Gemini) => Some(Way::EmbeddingsToGemini),
+        (Api::Chat, ProviderKind::Bedrock) => Some(Way::ChatToConverse),
+        (Api::Messages, ProviderKind::Bedrock) => Some(Way::MessagesToConverse),
+        (Api::Chat, _) if provider.speaks(Api::Messages) => Some(Way::ChatToMessages),
+        (Api::Messages, _) if provider.speaks(Api::Chat) => Some(Way::MessagesToChat),
         _ => None,
     }
 }
 
-/// The API a translated request is sent in.
+/// The API a translated request is sent in (for Gemini and Bedrock: generation or embeddings).
 fn provider_api(way: Way) -> Api {
     match way {
         Way::ChatToMessages => Api::Messages,
-        Way::MessagesToChat => Api::Chat,
+        Way::EmbeddingsToGemini => Api::Embeddings,
+        Way::MessagesToChat
+        | Way::ChatToGemini
+        | Way::MessagesToGemini
+        | Way::ChatToConverse
+        | Way::MessagesToConverse => Api::Chat,
     }
 }
 
@@ -205,6 +245,8 @@ struct Answer<'a> {
     model: String,
     /// The model as the client named it (a translated answer names it so).
     asked_as: &'a str,
+    /// The client asked for embeddings in base64.
+    base64: bool,
     total: Duration,
     way: Option<Way>,
     guard: Option<AnswerGuard>,
@@ -216,6 +258,7 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
         family,
         model,
         asked_as,
+        base64,
         total,
         way,
         guard,
@@ -223,6 +266,7 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
     } = answer;
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let error_type = aws_error_type(response.headers());
     let mut body = match tokio::time::timeout(total, read_prefix(response, MAX_ANSWER_BYTES)).await {
         Ok(Ok((body, false))) => body,
         Ok(Ok((_, true))) => {
@@ -257,11 +301,14 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
                     format!("`{model}` answered with something that is not JSON"),
                 );
             };
-            let translated = translate::response(way, answer, asked_as);
+            let mut translated = translate::response(way, answer, asked_as);
+            if base64 && way == Way::EmbeddingsToGemini {
+                translate::embeddings_as_base64(&mut translated);
+            }
             body = serde_json::to_vec(&translated).unwrap_or_default();
             value = Some(translated);
         } else {
-            body = translate::error(way, status.as_u16(), &body);
+            body = translate::error(way, status.as_u16(), error_type.as_deref(), &body);
         }
     }
     if let (Some(guard), Some(value)) = (guard.filter(|_| status.is_success()), value.as_mut()) {
@@ -289,6 +336,12 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
     };
     out.headers_mut().insert(header::CONTENT_TYPE, content_type);
     out
+}
+
+/// Bedrock's error type (`x-amzn-ErrorType: ThrottlingException:http://…`), its name only.
+fn aws_error_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-amzn-errortype")?.to_str().ok()?;
+    Some(value.split(':').next().unwrap_or(value).to_string())
 }
 
 fn fail(family: api::Family, mut ended: Ended, on_end: OnEnd, message: String) -> Response {

@@ -31,6 +31,16 @@ pub enum Route {
     Virtual(String, Vec<Candidate>),
 }
 
+impl Route {
+    /// The candidate tried first.
+    pub fn first(&self) -> Option<&Candidate> {
+        match self {
+            Self::Direct(candidate) => Some(candidate),
+            Self::Virtual(_, candidates) => candidates.first(),
+        }
+    }
+}
+
 /// The route for `name`, or `None` when no provider serves it.
 pub fn resolve(
     name: &str,

@@ -21,6 +21,7 @@ use super::api::Family;
 use super::guards::{Rejected, StreamGuard};
 use super::record::{Ended, OnEnd};
 use super::translate;
+use crate::egress::eventstream;
 use crate::egress::http_client::describe;
 use crate::egress::sse_bound::{StreamErrors, events};
 
@@ -28,6 +29,29 @@ use crate::egress::sse_bound::{StreamErrors, events};
 const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
 /// Events already arrived are gathered into one write up to this size.
 const GATHER_BYTES: usize = 64 * 1024;
+
+/// How a provider frames its stream's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Server-sent events (`text/event-stream`): OpenAI, Anthropic, Gemini.
+    Sse,
+    /// AWS event-stream messages (`application/vnd.amazon.eventstream`): Bedrock.
+    AwsEventStream,
+}
+
+impl Framing {
+    /// The framing of a streamed `response`; `None` for an answer that is not a stream.
+    pub fn of(response: &reqwest::Response) -> Option<Self> {
+        let content_type = response.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+        if content_type.starts_with("text/event-stream") {
+            Some(Self::Sse)
+        } else if content_type.starts_with("application/vnd.amazon.eventstream") {
+            Some(Self::AwsEventStream)
+        } else {
+            None
+        }
+    }
+}
 
 /// How one stream is relayed.
 pub struct Shape {
@@ -43,14 +67,24 @@ pub struct Shape {
 }
 
 /// The client's response for the provider's streamed `response`.
-pub fn relay(response: reqwest::Response, headers: HeaderMap, shape: Shape, ended: Ended, on_end: OnEnd) -> Response {
+pub fn relay(
+    response: reqwest::Response,
+    framing: Framing,
+    headers: HeaderMap,
+    shape: Shape,
+    ended: Ended,
+    on_end: OnEnd,
+) -> Response {
     let name = shape.model.clone();
     let bytes = response
         .bytes_stream()
         .map(move |c| c.map_err(|e| format!("`{name}`: the stream broke off: {}", describe(&e))));
-    let source = events(bytes, ProviderStream(shape.model.clone()), MAX_EVENT_BYTES);
+    let source: Source = match framing {
+        Framing::Sse => Box::pin(events(bytes, ProviderStream(shape.model.clone()), MAX_EVENT_BYTES)),
+        Framing::AwsEventStream => Box::pin(eventstream::events(bytes, MAX_EVENT_BYTES)),
+    };
     let streaming = Streaming {
-        source: Box::pin(source),
+        source,
         deadline: tokio::time::Instant::now() + shape.total,
         shape,
         finish: Finish {
@@ -140,7 +174,9 @@ impl Streaming {
         }
         // Only events that carry a usage object are parsed (OpenAI streams that report usage
         // say `"usage":null` in every other chunk); the rest pass as they came.
-        if (event.data.contains("\"usage\":{") || event.data.contains("\"usage\": {"))
+        if (event.data.contains("\"usage\":{")
+            || event.data.contains("\"usage\": {")
+            || event.data.contains("\"usageMetadata\""))
             && let Ok(value) = serde_json::from_str::<Value>(&event.data)
         {
             if let Some(ended) = self.finish.ended.as_mut() {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::config::duration::ConfigDuration;
 use crate::config::expand::{SecretRef, Text};
 
 /// `registry/<entry>.yaml` → `llm:`.
@@ -21,8 +22,22 @@ pub struct RawProvider {
     /// Extra headers toward the provider (an organization id, a gateway token …).
     #[serde(default)]
     pub headers: BTreeMap<String, Text>,
-    /// Azure OpenAI: the `api-version` query parameter.
+    /// Azure OpenAI: the `api-version` query parameter; Gemini: the path's version (`v1beta`).
     pub api_version: Option<Text>,
+    /// Bedrock: the AWS region (else `AWS_REGION` or `AWS_DEFAULT_REGION`).
+    pub region: Option<Text>,
+    /// Bedrock: the AWS credentials requests are signed with (else the standard `AWS_*`
+    /// environment variables).
+    pub aws: Option<RawAwsCredentials>,
+}
+
+/// AWS credentials, each only from `${env:NAME}` or `${file:PATH}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsCredentials {
+    pub access_key_id: SecretRef,
+    pub secret_access_key: SecretRef,
+    pub session_token: Option<SecretRef>,
 }
 
 /// Which API a provider speaks.
@@ -56,6 +71,20 @@ pub struct RawLlm {
     /// Prices per model (`<entry>/<model>`), for estimated costs.
     #[serde(default)]
     pub prices: BTreeMap<String, RawPrice>,
+    /// How far one request may go trying providers.
+    pub retries: Option<RawRetries>,
+}
+
+/// `llm.retries`.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetries {
+    /// Attempts per request, repeats of one target included.
+    pub attempts: Option<u32>,
+    /// No attempt starts once a request is this old.
+    pub budget: Option<ConfigDuration>,
+    /// The longest `retry-after` agentmux waits out itself before trying again.
+    pub wait: Option<ConfigDuration>,
 }
 
 /// `llm.prices.<entry>/<model>`: US dollars per million tokens.

@@ -1,13 +1,15 @@
 //! Providers, one file per wire format, behind one closed enum: what each needs to receive a
 //! request (URL, credentials, body), and which inbound APIs it serves as they are. A provider's
-//! key goes only into its own request, in its own header; nothing from the client's headers but
-//! the API's own options (`anthropic-version`, `anthropic-beta`) is passed on.
+//! key goes only into its own request, in its own header (Bedrock's signing keys only into its
+//! signature); nothing from the client's headers but the API's own options
+//! (`anthropic-version`, `anthropic-beta`) is passed on.
 
 mod anthropic;
-// Signing and URLs for Amazon Bedrock, not yet wired to a provider kind.
-#[allow(dead_code)]
 mod bedrock;
+mod gemini;
 mod openai;
+
+use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
@@ -28,6 +30,8 @@ pub struct Provider {
     pub spec: ProviderSpec,
     /// Its key in its own header, and the configured headers, built once.
     headers: HeaderMap,
+    /// Bedrock: the keys each request is signed with.
+    signing: Option<(bedrock::AwsCredentials, String)>,
     pub health: Health,
 }
 
@@ -38,6 +42,8 @@ impl Provider {
             let (name, value) = match spec.kind {
                 ProviderKind::Anthropic => ("x-api-key", key.0.clone()),
                 ProviderKind::AzureOpenai => ("api-key", key.0.clone()),
+                ProviderKind::Gemini => ("x-goog-api-key", key.0.clone()),
+                // OpenAI's and Bedrock's API keys are bearer tokens.
                 _ => ("authorization", format!("Bearer {}", key.0)),
             };
             let mut value = HeaderValue::from_str(&value)
@@ -45,9 +51,18 @@ impl Provider {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
+        let signing = spec.aws.as_ref().map(|aws| {
+            let credentials = bedrock::AwsCredentials {
+                access_key_id: aws.access_key_id.0.clone(),
+                secret_access_key: aws.secret_access_key.0.clone(),
+                session_token: aws.session_token.as_ref().map(|t| t.0.clone()),
+            };
+            (credentials, aws.region.clone())
+        });
         Ok(Self {
             spec,
             headers,
+            signing,
             health: Health::default(),
         })
     }
@@ -66,19 +81,36 @@ impl Provider {
         }
     }
 
-    /// `body` (the client's, model name replaced by `model`) as this provider receives it.
-    /// `client`: the client's headers, for the API options passed on.
-    pub fn request(&self, api: Api, model: &str, body: &mut Map<String, Value>, client: &HeaderMap) -> Outbound {
-        body.insert("model".into(), Value::String(model.to_string()));
+    /// `body` (the client's, model name replaced by `model`, or translated into this provider's
+    /// API) as this provider receives it. `api`: the API the body is in, for the providers that
+    /// speak it; for Gemini and Bedrock, generation or embeddings. `stream`: the client asked
+    /// for a stream. `client`: the client's headers, for the API options passed on. Err: the
+    /// request could not be signed.
+    pub fn request(
+        &self,
+        api: Api,
+        stream: bool,
+        model: &str,
+        body: &mut Map<String, Value>,
+        client: &HeaderMap,
+    ) -> Result<Outbound, String> {
         let mut headers = self.headers.clone();
         let url = match self.spec.kind {
             ProviderKind::Anthropic => anthropic::prepare(&self.spec, api, client, &mut headers),
-            _ => openai::url(&self.spec, api, model),
+            // Gemini and Bedrock name the model in the URL, never in the body.
+            ProviderKind::Gemini => gemini::url(&self.spec, api, model, stream),
+            ProviderKind::Bedrock => bedrock::url(&self.spec.url, model, stream),
+            ProviderKind::Openai | ProviderKind::OpenaiCompatible | ProviderKind::AzureOpenai => {
+                openai::url(&self.spec, api, model)
+            }
         };
-        Outbound {
-            url,
-            headers,
-            body: serde_json::to_vec(body).unwrap_or_default(),
+        if !matches!(self.spec.kind, ProviderKind::Gemini | ProviderKind::Bedrock) {
+            body.insert("model".into(), Value::String(model.to_string()));
         }
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        if let Some((credentials, region)) = &self.signing {
+            bedrock::sign(credentials, region, &url, &mut headers, &body, SystemTime::now())?;
+        }
+        Ok(Outbound { url, headers, body })
     }
 }

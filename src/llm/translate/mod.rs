@@ -64,13 +64,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-/// Which API the client speaks and which the provider does.
+/// Which API the client speaks and which the provider does. Anthropic clients reach Gemini and
+/// Bedrock through Chat Completions: their requests are put into chat first, and the provider's
+/// answers come back through chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Way {
     /// The client speaks OpenAI chat completions, the provider Anthropic messages.
     ChatToMessages,
     /// The client speaks Anthropic messages, the provider OpenAI chat completions.
     MessagesToChat,
+    /// Chat completions to Gemini's `generateContent`.
+    ChatToGemini,
+    /// Anthropic messages to Gemini's `generateContent`, through chat.
+    MessagesToGemini,
+    /// OpenAI embeddings to Gemini's `batchEmbedContents`.
+    EmbeddingsToGemini,
+    /// Chat completions to Bedrock's Converse.
+    ChatToConverse,
+    /// Anthropic messages to Bedrock's Converse, through chat.
+    MessagesToConverse,
 }
 
 /// The client's request body (its `model` already replaced by the provider's model name) in the
@@ -80,6 +92,14 @@ pub fn request(way: Way, body: &Map<String, Value>) -> Result<Map<String, Value>
     match way {
         Way::ChatToMessages => chat_to_messages::request(body),
         Way::MessagesToChat => messages_to_chat::request(body),
+        Way::ChatToGemini => chat_to_gemini::request(body),
+        Way::MessagesToGemini => chat_to_gemini::request(&messages_to_chat::request(body)?),
+        Way::EmbeddingsToGemini => {
+            let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
+            chat_to_gemini::embeddings_request(body, model)
+        }
+        Way::ChatToConverse => chat_to_converse::request(body),
+        Way::MessagesToConverse => chat_to_converse::request(&messages_to_chat::request(body)?),
     }
 }
 
@@ -89,15 +109,31 @@ pub fn response(way: Way, body: &Value, model: &str) -> Value {
     match way {
         Way::ChatToMessages => chat_to_messages::response(body, model),
         Way::MessagesToChat => messages_to_chat::response(body, model),
+        Way::ChatToGemini => chat_to_gemini::response(body, model),
+        Way::MessagesToGemini => messages_to_chat::response(&chat_to_gemini::response(body, model), model),
+        Way::EmbeddingsToGemini => chat_to_gemini::embeddings_response(body, model),
+        Way::ChatToConverse => chat_to_converse::response(body, model),
+        Way::MessagesToConverse => messages_to_chat::response(&chat_to_converse::response(body, model), model),
     }
 }
 
-/// The provider's error answer (status, body bytes as received) in the client's API's error
-/// shape, keeping the provider's message. The status itself is the caller's to keep or change.
-pub fn error(way: Way, status: u16, body: &[u8]) -> Vec<u8> {
+/// A translated embeddings answer with each vector as OpenAI's base64 of little-endian f32s,
+/// for a client that asked for `encoding_format: "base64"` (the OpenAI Node SDK always does).
+pub fn embeddings_as_base64(answer: &mut Value) {
+    chat_to_gemini::embeddings_in_base64(answer);
+}
+
+/// The provider's error answer (status, body bytes as received; `error_type`: Bedrock's
+/// `x-amzn-ErrorType`, its part before `:`) in the client's API's error shape, keeping the
+/// provider's message. The status itself is the caller's to keep or change.
+pub fn error(way: Way, status: u16, error_type: Option<&str>, body: &[u8]) -> Vec<u8> {
     match way {
         Way::ChatToMessages => errors::to_chat(status, body),
         Way::MessagesToChat => errors::to_messages(status, body),
+        Way::ChatToGemini | Way::EmbeddingsToGemini => chat_to_gemini::error(status, body),
+        Way::MessagesToGemini => errors::to_messages(status, &chat_to_gemini::error(status, body)),
+        Way::ChatToConverse => chat_to_converse::error(status, error_type, body),
+        Way::MessagesToConverse => errors::to_messages(status, &chat_to_converse::error(status, error_type, body)),
     }
 }
 
@@ -113,31 +149,74 @@ pub struct Out {
 #[derive(Debug)]
 pub struct Stream(Inner);
 
+/// What turns the provider's events into chat chunks, for the providers reached through chat.
+#[derive(Debug)]
+enum ToChat {
+    Gemini(chat_to_gemini::Stream),
+    Converse(chat_to_converse::Stream),
+}
+
 #[derive(Debug)]
 enum Inner {
     ChatToMessages(chat_to_messages::Stream),
     MessagesToChat(messages_to_chat::Stream),
+    /// Gemini or Converse events as chat chunks, for an OpenAI client.
+    Chat(ToChat),
+    /// Gemini or Converse events as chat chunks, then as Anthropic events.
+    Messages(ToChat, messages_to_chat::Stream),
+}
+
+// === impl ToChat ===
+
+impl ToChat {
+    fn event(&mut self, name: &str, data: &str) -> Vec<Out> {
+        match self {
+            Self::Gemini(stream) => stream.event(name, data),
+            Self::Converse(stream) => stream.event(name, data),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<Out> {
+        match self {
+            Self::Gemini(stream) => stream.finish(),
+            Self::Converse(stream) => stream.finish(),
+        }
+    }
+}
+
+/// Chat chunks on to an Anthropic client.
+fn on_to_messages(chunks: Vec<Out>, messages: &mut messages_to_chat::Stream) -> Vec<Out> {
+    chunks.iter().flat_map(|chunk| messages.event(&chunk.data)).collect()
 }
 
 // === impl Stream ===
 
 impl Stream {
     /// `model`: as the client asked for it. `include_usage`: the OpenAI client asked for
-    /// `stream_options.include_usage` (ChatToMessages only: then a final usage chunk with empty
-    /// `choices` is sent before `[DONE]`).
+    /// `stream_options.include_usage` (then a final usage chunk with empty `choices` is sent
+    /// before `[DONE]`; an Anthropic client always gets its usage).
     pub fn new(way: Way, model: &str, include_usage: bool) -> Self {
+        let gemini = |usage| ToChat::Gemini(chat_to_gemini::Stream::new(model, usage));
+        let converse = |usage| ToChat::Converse(chat_to_converse::Stream::new(model, usage));
+        let messages = || messages_to_chat::Stream::new(model);
         Stream(match way {
             Way::ChatToMessages => Inner::ChatToMessages(chat_to_messages::Stream::new(model, include_usage)),
-            Way::MessagesToChat => Inner::MessagesToChat(messages_to_chat::Stream::new(model)),
+            Way::MessagesToChat => Inner::MessagesToChat(messages()),
+            Way::ChatToGemini | Way::EmbeddingsToGemini => Inner::Chat(gemini(include_usage)),
+            Way::MessagesToGemini => Inner::Messages(gemini(true), messages()),
+            Way::ChatToConverse => Inner::Chat(converse(include_usage)),
+            Way::MessagesToConverse => Inner::Messages(converse(true), messages()),
         })
     }
 
-    /// One provider event (SSE `event:` name, "" if none, and its `data`) → the client's
-    /// events, in order (possibly none).
+    /// One provider event (SSE `event:` name or event-stream `:event-type`, "" if none, and
+    /// its `data`) → the client's events, in order (possibly none).
     pub fn event(&mut self, name: &str, data: &str) -> Vec<Out> {
         match &mut self.0 {
             Inner::ChatToMessages(stream) => stream.event(name, data),
             Inner::MessagesToChat(stream) => stream.event(data),
+            Inner::Chat(stream) => stream.event(name, data),
+            Inner::Messages(stream, messages) => on_to_messages(stream.event(name, data), messages),
         }
     }
 
@@ -148,6 +227,12 @@ impl Stream {
         match &mut self.0 {
             Inner::ChatToMessages(stream) => stream.finish(),
             Inner::MessagesToChat(stream) => stream.finish(),
+            Inner::Chat(stream) => stream.finish(),
+            Inner::Messages(stream, messages) => {
+                let mut out = on_to_messages(stream.finish(), messages);
+                out.extend(messages.finish());
+                out
+            }
         }
     }
 }

@@ -281,8 +281,8 @@ fn errors_go_both_ways_and_back() {
         (529, "overloaded_error"),
     ] {
         let body = json!({"type": "error", "error": {"type": kind, "message": "why"}}).to_string();
-        let openai = error(Way::ChatToMessages, status, body.as_bytes());
-        let back: Value = serde_json::from_slice(&error(Way::MessagesToChat, status, &openai)).unwrap();
+        let openai = error(Way::ChatToMessages, status, None, body.as_bytes());
+        let back: Value = serde_json::from_slice(&error(Way::MessagesToChat, status, None, &openai)).unwrap();
         assert_eq!(
             back,
             json!({"type": "error", "error": {"type": kind, "message": "why"}}),
