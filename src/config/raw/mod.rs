@@ -18,7 +18,10 @@ use crate::config::expand::Text;
 
 pub use a2a::{RawA2a, RawAgent, Signatures};
 pub use auth::RawAuth;
-pub use llm::{Builtin, GuardAction, GuardOn, LimitScope, ProviderKind, RawLimit, RawLlm, RawProvider, RawTarget};
+pub use llm::{
+    Builtin, GuardAction, GuardOn, LimitScope, OnError, ProviderKind, RawGuard, RawLimit, RawLlm, RawProvider,
+    RawTarget,
+};
 pub use mcp::{RawMcp, RawPrefix};
 pub use oauth::{RawClientAuth, RawOAuth};
 pub use policy::{RawArguments, RawAudit, RawAuthz, RawChanged, RawDenied, RawNew, RawPinning};
