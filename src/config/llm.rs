@@ -5,12 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod guards;
+#[cfg(test)]
+mod tests;
+
 use super::error::Problem;
 use super::expand::{Syntax, expand};
-pub use super::raw::{Builtin, GuardAction, ProviderKind};
-use super::raw::{GuardOn, LimitScope, RawAwsCredentials, RawLimit, RawLlm, RawProvider, RawTarget, RawUpstream};
+pub use super::raw::{Builtin, GuardAction, OnError, ProviderKind};
+use super::raw::{LimitScope, RawAwsCredentials, RawLimit, RawLlm, RawProvider, RawTarget, RawUpstream};
 use super::secret::Secret;
 use super::upstream::Timeouts;
+pub use guards::{Guard, MAX_WEBHOOK_TIMEOUT, Recognizer, WebhookGuard};
 
 /// One provider entry: `<name>/<model>` on the wire.
 #[derive(Debug, Clone)]
@@ -123,7 +128,10 @@ fn aws_keys(region: String, given: Option<RawAwsCredentials>) -> Result<AwsKeys,
 pub struct LlmSettings {
     pub models: BTreeMap<String, VirtualModel>,
     pub limits: Vec<Limit>,
+    /// Recognizer guards, in config order.
     pub guards: Vec<Guard>,
+    /// Webhook guards, in config order; they run after every recognizer guard.
+    pub webhooks: Vec<WebhookGuard>,
     pub prompts: Vec<SystemPrompt>,
     /// By `<entry>/<model>`.
     pub prices: BTreeMap<String, Price>,
@@ -166,24 +174,6 @@ impl Price {
     pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
         (tokens_in as f64 * self.input_per_million + tokens_out as f64 * self.output_per_million) / 1e6
     }
-}
-
-/// A recognizer over prompts and answers, and what becomes of what it finds.
-#[derive(Debug, Clone)]
-pub struct Guard {
-    pub name: String,
-    pub recognizer: Recognizer,
-    pub action: GuardAction,
-    pub on_request: bool,
-    pub on_response: bool,
-    /// As clients name them; empty: every model.
-    pub models: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Recognizer {
-    Builtin(Builtin),
-    Regex(regex::Regex),
 }
 
 /// System prompt text added to requests for some models (empty: all).
@@ -377,43 +367,7 @@ pub(super) fn resolve(
         Some((entry, name)) => providers.iter().any(|p| p.name == entry && p.models.serves(name)),
         None => models.contains_key(model),
     };
-    let mut guards = Vec::new();
-    for guard in &raw.guards {
-        let problem = |msg: String| Problem::new(path, None, format!("llm.guards `{}`: {msg}", guard.name));
-        let recognizer = match (guard.builtin, &guard.regex) {
-            (Some(builtin), None) => Recognizer::Builtin(builtin),
-            (None, Some(pattern)) => match regex::Regex::new(pattern) {
-                Ok(regex) => Recognizer::Regex(regex),
-                Err(e) => {
-                    problems.push(problem(format!("regex: {e}")));
-                    continue;
-                }
-            },
-            _ => {
-                problems.push(problem("give `builtin` or `regex` (one of them)".into()));
-                continue;
-            }
-        };
-        if let Some(model) = guard.models.iter().find(|m| !known(m)) {
-            problems.push(problem(format!(
-                "model `{model}` is neither a virtual model nor served by an entry"
-            )));
-            continue;
-        }
-        let on = if guard.on.is_empty() {
-            vec![GuardOn::Request]
-        } else {
-            guard.on.clone()
-        };
-        guards.push(Guard {
-            name: guard.name.clone(),
-            recognizer,
-            action: guard.action,
-            on_request: on.contains(&GuardOn::Request),
-            on_response: on.contains(&GuardOn::Response),
-            models: guard.models.clone(),
-        });
-    }
+    let (guards, webhooks) = guards::resolve(path, &raw.guards, known, problems);
     let mut prompts = Vec::new();
     for prompt in &raw.prompts {
         if let Some(model) = prompt.models.iter().find(|m| !known(m)) {
@@ -462,6 +416,7 @@ pub(super) fn resolve(
         models,
         limits,
         guards,
+        webhooks,
         prompts,
         prices,
         retries: retries(path, raw.retries, problems),

@@ -35,8 +35,8 @@ pub use authz::Denied;
 pub use duration::parse_duration;
 pub use error::{ConfigError, Problem};
 pub use llm::{
-    AwsKeys, Builtin, Guard, GuardAction, Limit, LlmSettings, ModelSet, ModelTarget, Price, ProviderKind, ProviderSpec,
-    Recognizer, Retries, SystemPrompt, VirtualModel,
+    AwsKeys, Builtin, Guard, GuardAction, Limit, LlmSettings, MAX_WEBHOOK_TIMEOUT, ModelSet, ModelTarget, OnError,
+    Price, ProviderKind, ProviderSpec, Recognizer, Retries, SystemPrompt, VirtualModel, WebhookGuard,
 };
 pub use mcp::{McpSettings, PrefixMode};
 pub use pinning::{OnChanged, OnNew, PinningSettings};

@@ -13,7 +13,7 @@ use http::{HeaderMap, StatusCode};
 
 use super::Llm;
 use super::api::{self, Api};
-use super::guards::{AnswerGuard, Rejected};
+use super::guards::{AnswerGuard, Asking, Blocked, Stop};
 use super::limits::{Charge, Over, Refusal};
 use super::prompts;
 use super::record::Ended;
@@ -189,21 +189,21 @@ async fn run(llm: Arc<Llm>, api: Api, who: Requester, headers: HeaderMap, body: 
     // Guards and prompts name models as clients do: the name asked for, or any it may reach.
     let mut names = vec![inbound.model.clone()];
     names.extend(speaking.iter().map(Candidate::full_name));
-    match llm.guards.request(&names, &mut inbound.body) {
+    let asking = Asking {
+        models: &names,
+        model: &inbound.model,
+        api: api.id(),
+        principal: &who.principal,
+    };
+    match llm.guards.request(&asking, &mut inbound.body).await {
         Ok(masked) if !masked.is_empty() => tracing::debug!(?masked, "request text masked by guards"),
         Ok(_) => {}
-        Err(Rejected(guard)) => {
+        Err(blocked) => {
+            let (status, reason, message) = refusal(blocked);
             let resource = format!("Model::{:?}", inbound.model);
-            call.write(
-                &llm.security.audit,
-                &resource,
-                None,
-                Some(&format!("guard `{guard}`")),
-                None,
-            );
+            call.write(&llm.security.audit, &resource, None, Some(&reason), None);
             llm.limits.settle(charge, Some(0)).await;
-            let message = format!("the request was blocked by guard `{guard}`");
-            return api::error(family, StatusCode::BAD_REQUEST, &message);
+            return api::error(family, status, &message);
         }
     }
     prompts::apply(&llm.prompts, &names, api, &mut inbound.body);
@@ -218,6 +218,31 @@ async fn run(llm: Arc<Llm>, api: Api, who: Requester, headers: HeaderMap, body: 
         Admitted { charge, answers },
     )
     .await
+}
+
+/// A request a guard stopped: its status, the audit line's reason, the client's message. A
+/// webhook that could not decide is not the client's fault: 503, as when limits cannot be read.
+fn refusal(blocked: Blocked) -> (StatusCode, String, String) {
+    let blocked_by = |guard: &str| format!("the request was blocked by guard `{guard}`");
+    match blocked {
+        Blocked::Rejected(guard) | Blocked::Webhook(Stop::Denied { guard, reason: None }) => {
+            (StatusCode::BAD_REQUEST, format!("guard `{guard}`"), blocked_by(&guard))
+        }
+        Blocked::Webhook(Stop::Denied {
+            guard,
+            reason: Some(reason),
+        }) => (
+            StatusCode::BAD_REQUEST,
+            format!("guard `{guard}`: {reason}"),
+            format!("{}: {reason}", blocked_by(&guard)),
+        ),
+        // The problem (an address, a status) stays in the audit log and is not the client's.
+        Blocked::Webhook(Stop::Undecided { guard, problem }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("guard `{guard}` could not decide: {problem}"),
+            format!("{}: it could not decide; try again", blocked_by(&guard)),
+        ),
+    }
 }
 
 /// What an admitted request carries to its answer: the tokens it was charged, the guards its

@@ -4,6 +4,8 @@
 //! guard rejects (the request or answer is refused, named by the guard, never by what it found)
 //! or masks (each finding becomes `[REDACTED:<guard>]`).
 //!
+//! Webhook guards (`webhook.rs`) ask a service about each request, after the recognizers.
+//!
 //! A streamed answer is guarded as it passes: the text of each delta is held back only as far as
 //! a finding could still be growing (`HOLD` bytes), so the client reads the answer while it is
 //! written, and a finding split across deltas is still found.
@@ -14,7 +16,13 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::config::{Builtin, Guard, GuardAction, Recognizer};
+use crate::config::{Builtin, Guard, GuardAction, Recognizer, WebhookGuard};
+use crate::egress::EgressError;
+
+mod webhook;
+
+use webhook::Webhook;
+pub use webhook::{Asking, Stop};
 
 /// The longest finding a streamed answer holds back for (IBANs run to 34 characters, spaced
 /// ones to 42; keys to ~100).
@@ -27,14 +35,24 @@ const NOT_TEXT: [&str; 5] = ["data", "url", "signature", "id", "tool_call_id"];
 
 pub struct Guards {
     guards: Vec<Guard>,
+    webhooks: Vec<Webhook>,
 }
 
 /// A guard's rejection: its name (the finding itself is never repeated).
 pub struct Rejected(pub String);
 
+/// Why a request does not go on.
+pub enum Blocked {
+    /// A recognizer guard that rejects found something.
+    Rejected(String),
+    /// A webhook guard denied it or could not decide.
+    Webhook(Stop),
+}
+
 impl Guards {
-    pub fn new(guards: Vec<Guard>) -> Self {
-        Self { guards }
+    pub fn new(guards: Vec<Guard>, webhooks: &[WebhookGuard]) -> Result<Self, EgressError> {
+        let webhooks = webhooks.iter().map(Webhook::new).collect::<Result<_, _>>()?;
+        Ok(Self { guards, webhooks })
     }
 
     /// The guards for a request that names `models` (as the client named it, and every model it
@@ -47,9 +65,32 @@ impl Guards {
             .collect()
     }
 
-    /// Guards a request body in place: masked findings rewritten; the names of the guards that
-    /// masked something, or the rejecting guard.
-    pub fn request(&self, models: &[String], body: &mut Map<String, Value>) -> Result<Vec<String>, Rejected> {
+    /// Guards a request body in place: recognizers first (masked findings rewritten), then each
+    /// webhook guard that applies, in config order (each sees the body as the ones before left
+    /// it). The names of the guards that masked something, or why the request stops.
+    pub async fn request(&self, asking: &Asking<'_>, body: &mut Map<String, Value>) -> Result<Vec<String>, Blocked> {
+        let masked = self
+            .recognize(asking.models, body)
+            .map_err(|Rejected(guard)| Blocked::Rejected(guard))?;
+        if self.webhooks.iter().any(|w| w.applies(asking.models)) {
+            // Boxed so that a request no webhook applies to carries no network future in its
+            // state, and pays nothing here.
+            Box::pin(self.ask_webhooks(asking, body))
+                .await
+                .map_err(Blocked::Webhook)?;
+        }
+        Ok(masked)
+    }
+
+    async fn ask_webhooks(&self, asking: &Asking<'_>, body: &mut Map<String, Value>) -> Result<(), Stop> {
+        for webhook in self.webhooks.iter().filter(|w| w.applies(asking.models)) {
+            webhook.check(asking, body).await?;
+        }
+        Ok(())
+    }
+
+    /// The recognizer guards on a request body, in place.
+    fn recognize(&self, models: &[String], body: &mut Map<String, Value>) -> Result<Vec<String>, Rejected> {
         let guards = self.applying(models, false);
         if guards.is_empty() {
             return Ok(Vec::new());
@@ -447,6 +488,13 @@ mod tests {
         }
     }
 
+    fn recognizers(guards: Vec<Guard>) -> Guards {
+        Guards {
+            guards,
+            webhooks: Vec::new(),
+        }
+    }
+
     #[test]
     fn recognizers_check_what_they_find() {
         let find = |b, t: &str| findings(&Recognizer::Builtin(b), t).len();
@@ -470,22 +518,22 @@ mod tests {
 
     #[test]
     fn requests_are_masked_or_rejected() {
-        let guards = Guards::new(vec![guard("cards", Builtin::CreditCard, GuardAction::Mask)]);
+        let guards = recognizers(vec![guard("cards", Builtin::CreditCard, GuardAction::Mask)]);
         let mut body = json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "pay 4111-1111-1111-1111 now"}]}]});
         let body = body.as_object_mut().unwrap();
         let models = ["m".to_string()];
-        let masked = guards.request(&models, body).ok().unwrap();
+        let masked = guards.recognize(&models, body).ok().unwrap();
         assert_eq!(masked, ["cards"]);
         assert_eq!(body["messages"][0]["content"][0]["text"], "pay [REDACTED:cards] now");
-        let strict = Guards::new(vec![guard("no-keys", Builtin::ApiKey, GuardAction::Reject)]);
+        let strict = recognizers(vec![guard("no-keys", Builtin::ApiKey, GuardAction::Reject)]);
         let mut leaky = json!({"messages": [{"role": "user", "content": "use AKIAIOSFODNN7EXAMPLE"}]});
-        let rejected = strict.request(&models, leaky.as_object_mut().unwrap()).err().unwrap();
+        let rejected = strict.recognize(&models, leaky.as_object_mut().unwrap()).err().unwrap();
         assert_eq!(rejected.0, "no-keys");
     }
 
     #[test]
     fn a_finding_split_across_stream_deltas_is_masked() {
-        let guards = Guards::new(vec![guard("cards", Builtin::CreditCard, GuardAction::Mask)]);
+        let guards = recognizers(vec![guard("cards", Builtin::CreditCard, GuardAction::Mask)]);
         let mut stream = guards.answers(&["m".to_string()]).unwrap().stream();
         let chunk = |text: &str| {
             json!({"id": "c", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]}).to_string()
@@ -512,7 +560,7 @@ mod tests {
 
     #[test]
     fn long_streams_flow_while_they_are_written() {
-        let guards = Guards::new(vec![guard("mail", Builtin::Email, GuardAction::Mask)]);
+        let guards = recognizers(vec![guard("mail", Builtin::Email, GuardAction::Mask)]);
         let mut stream = guards.answers(&["m".to_string()]).unwrap().stream();
         let delta = |text: &str| {
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})

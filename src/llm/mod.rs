@@ -93,7 +93,7 @@ impl Llm {
                 config.llm.limits.clone(),
                 Arc::clone(&security.state),
             )),
-            guards: guards::Guards::new(config.llm.guards.clone()),
+            guards: guards::Guards::new(config.llm.guards.clone(), &config.llm.webhooks)?,
             prompts: config.llm.prompts.clone(),
             prices: Arc::new(config.llm.prices.clone()),
             retries: config.llm.retries,

@@ -95,20 +95,46 @@ pub struct RawPrice {
     pub output_per_million: f64,
 }
 
-/// `llm.guards[]`: a recognizer and what to do with what it finds.
+/// `llm.guards[]`: a recognizer (`builtin` or `regex`) and what to do with what it finds, or a
+/// `webhook` that decides. Which of them is given is checked when the config resolves, so the
+/// error can name the guard and the field.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGuard {
     pub name: String,
     pub builtin: Option<Builtin>,
     pub regex: Option<String>,
-    pub action: GuardAction,
+    pub webhook: Option<RawWebhook>,
+    /// Required with `builtin` or `regex`; a webhook decides for itself.
+    pub action: Option<GuardAction>,
     /// `request`, `response` or both (default: request).
     #[serde(default)]
     pub on: Vec<GuardOn>,
     /// Virtual models or `<entry>/<model>` names it applies to; none: all.
     #[serde(default)]
     pub models: Vec<String>,
+}
+
+/// `llm.guards[].webhook`: a service agentmux asks about each request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: Text,
+    /// agentmux's own headers toward the webhook (its credentials); the caller's never go.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Text>,
+    /// Default 2s, at most 30s: every request it applies to waits for it.
+    pub timeout: Option<ConfigDuration>,
+    /// What an answer that decides nothing means; default `deny` (fail closed).
+    pub on_error: Option<OnError>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    #[default]
+    Deny,
+    Allow,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,8 @@ use crate::config::expand::Text;
 pub use a2a::{RawA2a, RawAgent, Signatures};
 pub use auth::RawAuth;
 pub use llm::{
-    Builtin, GuardAction, GuardOn, LimitScope, ProviderKind, RawAwsCredentials, RawLimit, RawLlm, RawProvider,
-    RawRetries, RawTarget,
+    Builtin, GuardAction, GuardOn, LimitScope, OnError, ProviderKind, RawAwsCredentials, RawGuard, RawLimit, RawLlm,
+    RawProvider, RawRetries, RawTarget,
 };
 pub use mcp::{RawMcp, RawPrefix};
 pub use oauth::{RawClientAuth, RawOAuth};
