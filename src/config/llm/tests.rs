@@ -12,6 +12,7 @@ fn providers() -> Vec<ProviderSpec> {
         models: ModelSet::Listed(vec!["gpt-4.1".into()]),
         headers: BTreeMap::new(),
         api_version: None,
+        aws: None,
         timeouts: Timeouts::DEFAULT,
     }]
 }
@@ -132,4 +133,28 @@ fn a_webhook_guard_takes_only_its_own_keys() {
         .unwrap()
         .join("\n");
     assert!(message.contains("retries"), "{message}");
+}
+
+#[test]
+fn retries_default_and_are_bounded() {
+    let settings = resolve_llm("models: {}\n").unwrap();
+    assert_eq!(settings.retries, Retries::default());
+    let settings = resolve_llm("retries: {attempts: 6, budget: 12s, wait: 2s}\n").unwrap();
+    assert_eq!(
+        settings.retries,
+        Retries {
+            attempts: 6,
+            budget: Duration::from_secs(12),
+            wait: Duration::from_secs(2)
+        }
+    );
+    for (yaml, expect) in [
+        ("retries: {attempts: 0}\n", "llm.retries.attempts: 1 to 10"),
+        ("retries: {attempts: 11}\n", "llm.retries.attempts: 1 to 10"),
+        ("retries: {budget: 0s}\n", "llm.retries.budget: more than 0"),
+        ("retries: {budget: 5s, wait: 6s}\n", "no longer than the budget"),
+    ] {
+        let problems = resolve_llm(yaml).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains(expect)), "{yaml}: {problems:?}");
+    }
 }

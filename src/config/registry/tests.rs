@@ -240,6 +240,25 @@ fn a2a_agents_are_read_and_checked() {
 }
 
 #[test]
+fn bedrock_entries_sign_with_aws_keys_in_their_region() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("id"), "AKIDTEST\n").unwrap();
+    std::fs::write(dir.path().join("secret"), "s3cret\n").unwrap();
+    let text = "llm:\n  provider: bedrock\n  region: eu-west-3\n  models: [\"*\"]\n  aws:\n    access_key_id: ${file:id}\n    secret_access_key: ${file:secret}\n";
+    let f = write(dir.path(), "bedrock.yaml", text);
+    let mut problems = Vec::new();
+    let registry = load(std::slice::from_ref(&f), true, &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let provider = &registry.providers[0];
+    assert_eq!(provider.url, "https://bedrock-runtime.eu-west-3.amazonaws.com");
+    let aws = provider.aws.as_ref().expect("signing keys");
+    assert_eq!((aws.region.as_str(), aws.access_key_id.0.as_str()), ("eu-west-3", "AKIDTEST"));
+    assert_eq!(aws.secret_access_key.0, "s3cret");
+    assert!(aws.session_token.is_none());
+    assert!(!format!("{provider:?}").contains("s3cret"), "the secret is never printed");
+}
+
+#[test]
 fn llm_providers_are_read_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("openai.key"), "sk-test\n").unwrap();
@@ -273,8 +292,16 @@ fn llm_providers_are_read_and_checked() {
         ("llm:\n  provider: openai\n  models: []\n", "list the models"),
         ("llm:\n  provider: openai\n  models: [\"*\", a]\n", "[\"*\"] alone"),
         (
-            "llm:\n  provider: bedrock\n  url: https://x\n  models: [a]\n",
-            "not served by this build",
+            "llm:\n  provider: openai\n  region: eu-west-3\n  models: [a]\n",
+            "`llm.region` applies only to bedrock",
+        ),
+        (
+            "llm:\n  provider: bedrock\n  region: eu-west-3\n  key: ${env:PATH}\n  models: [a]\n  aws:\n    access_key_id: ${env:PATH}\n    secret_access_key: ${env:PATH}\n",
+            "not both",
+        ),
+        (
+            "llm:\n  provider: bedrock\n  region: eu-west-3\n  models: [a]\n  aws:\n    access_key_id: AKIDLITERAL\n    secret_access_key: ${env:PATH}\n",
+            "never written into the config",
         ),
         (
             "llm:\n  provider: openai\n  models: [a]\ntools:\n  exclude: [x]\n",
