@@ -262,7 +262,7 @@ def test_azure_deployments_through_the_openai_api(env: Env) -> None:
 
 def test_a_virtual_model_fails_over_on_429_and_500(env: Env) -> None:
     primary, backup = env.fakes["openai"], env.fakes["backup"]
-    for mode in [{"mode": "rate_limit", "retry_after": 1}, {"mode": "fail", "status": 500}]:
+    for mode in [{"mode": "fail", "status": 500}, {"mode": "rate_limit", "retry_after": 1}]:
         primary.control(**mode, times=1)
         answer = env.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "ping"}])
         assert answer.choices[0].message.content == "echo: ping", "the client never notices"
@@ -270,7 +270,15 @@ def test_a_virtual_model_fails_over_on_429_and_500(env: Env) -> None:
         backup.clear()
     line = env.audit_of(lambda r: r.get("event") == "call" and r.get("model") == "Model::\"backup/gpt-4.1-mini\"")[-1]
     assert [h["model"] for h in line["hops"]] == ["openai/gpt-4.1-mini", "backup/gpt-4.1-mini"], line
-    assert line["hops"][0]["outcome"] == "500", line
+    assert line["hops"][0]["outcome"] == "429", line
+    # It asked for a second's pause: until then it is tried last, so the backup serves at once.
+    primary.clear()
+    env.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "again"}])
+    assert primary.requests() == [], "a provider that asked for a pause is not asked during it"
+    assert last_request(backup)["body"]["model"] == "gpt-4.1-mini"
+    time.sleep(1.2)
+    env.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "after"}])
+    assert last_request(primary)["body"]["model"] == "gpt-4.1-mini", "first again once the pause is over"
 
 
 def test_failover_past_a_provider_that_is_down_or_never_answers(env: Env) -> None:
