@@ -252,10 +252,16 @@ fn bedrock_entries_sign_with_aws_keys_in_their_region() {
     let provider = &registry.providers[0];
     assert_eq!(provider.url, "https://bedrock-runtime.eu-west-3.amazonaws.com");
     let aws = provider.aws.as_ref().expect("signing keys");
-    assert_eq!((aws.region.as_str(), aws.access_key_id.0.as_str()), ("eu-west-3", "AKIDTEST"));
+    assert_eq!(
+        (aws.region.as_str(), aws.access_key_id.0.as_str()),
+        ("eu-west-3", "AKIDTEST")
+    );
     assert_eq!(aws.secret_access_key.0, "s3cret");
     assert!(aws.session_token.is_none());
-    assert!(!format!("{provider:?}").contains("s3cret"), "the secret is never printed");
+    assert!(
+        !format!("{provider:?}").contains("s3cret"),
+        "the secret is never printed"
+    );
 }
 
 #[test]

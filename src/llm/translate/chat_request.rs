@@ -234,3 +234,32 @@ pub fn response_format(format: &Value) -> Result<Format<'_>, String> {
         )),
     }
 }
+
+/// Fields that change what the answer is and that no translation carries: log probabilities,
+/// audio answers, legacy functions, web search. `provider` is named in the message.
+pub fn refuse(body: &Map<String, Value>, provider: &str) -> Result<(), String> {
+    if given(body, "logprobs") == Some(&Value::Bool(true)) {
+        return Err(format!("`logprobs`: {provider} does not return log probabilities"));
+    }
+    let modalities = given(body, "modalities").and_then(Value::as_array);
+    if modalities.is_some_and(|m| m.iter().any(|m| m == "audio")) {
+        return Err(format!("`modalities`: {provider} does not answer with audio"));
+    }
+    let no_logprobs = format!("{provider} does not return log probabilities");
+    let no_audio = format!("{provider} does not answer with audio");
+    for (key, why) in [
+        ("top_logprobs", no_logprobs.as_str()),
+        ("audio", no_audio.as_str()),
+        ("functions", "legacy functions are not translated; use `tools`"),
+        (
+            "function_call",
+            "legacy functions are not translated; use `tool_choice`",
+        ),
+        ("web_search_options", "web search is not translated"),
+    ] {
+        if given(body, key).is_some() {
+            return Err(format!("`{key}`: {why}"));
+        }
+    }
+    Ok(())
+}

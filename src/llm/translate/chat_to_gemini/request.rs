@@ -32,28 +32,7 @@ pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> 
 
 /// Fields that change what the answer is and that are not translated for Gemini.
 fn refuse(body: &Map<String, Value>) -> Result<(), String> {
-    if given(body, "logprobs") == Some(&Value::Bool(true)) {
-        return Err("`logprobs`: log probabilities are not translated for Gemini".into());
-    }
-    let modalities = given(body, "modalities").and_then(Value::as_array);
-    if modalities.is_some_and(|m| m.iter().any(|m| m == "audio")) {
-        return Err("`modalities`: audio answers are not translated for Gemini".into());
-    }
-    for (key, why) in [
-        ("top_logprobs", "log probabilities are not translated for Gemini"),
-        ("audio", "audio answers are not translated for Gemini"),
-        ("functions", "legacy functions are not translated; use `tools`"),
-        (
-            "function_call",
-            "legacy functions are not translated; use `tool_choice`",
-        ),
-        ("web_search_options", "web search is not translated"),
-    ] {
-        if given(body, key).is_some() {
-            return Err(format!("`{key}`: {why}"));
-        }
-    }
-    Ok(())
+    chat_request::refuse(body, "Gemini")
 }
 
 /// OpenAI function tools as Gemini function declarations. Their parameters go as
@@ -231,22 +210,22 @@ mod tests {
             (
                 "logprobs",
                 json!(true),
-                "`logprobs`: log probabilities are not translated for Gemini",
+                "`logprobs`: Gemini does not return log probabilities",
             ),
             (
                 "top_logprobs",
                 json!(3),
-                "`top_logprobs`: log probabilities are not translated for Gemini",
+                "`top_logprobs`: Gemini does not return log probabilities",
             ),
             (
                 "modalities",
                 json!(["text", "audio"]),
-                "`modalities`: audio answers are not translated for Gemini",
+                "`modalities`: Gemini does not answer with audio",
             ),
             (
                 "audio",
                 json!({"voice": "alloy", "format": "wav"}),
-                "`audio`: audio answers are not translated for Gemini",
+                "`audio`: Gemini does not answer with audio",
             ),
             (
                 "functions",

@@ -55,35 +55,12 @@ pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, String> 
 }
 
 /// Fields that change what the answer is and that the `provider` (named in the message)
-/// cannot honour.
+/// cannot honour: those no translation carries, and more than one choice.
 pub(in crate::llm::translate) fn refuse(body: &Map<String, Value>, provider: &str) -> Result<(), String> {
     if let Some(n) = given(body, "n").filter(|n| n.as_u64() != Some(1)) {
         return Err(format!("`n`: {provider} answers with one choice; {n} were asked for"));
     }
-    if given(body, "logprobs") == Some(&Value::Bool(true)) {
-        return Err(format!("`logprobs`: {provider} does not return log probabilities"));
-    }
-    let modalities = given(body, "modalities").and_then(Value::as_array);
-    if modalities.is_some_and(|m| m.iter().any(|m| m == "audio")) {
-        return Err(format!("`modalities`: {provider} does not answer with audio"));
-    }
-    let no_logprobs = format!("{provider} does not return log probabilities");
-    let no_audio = format!("{provider} does not answer with audio");
-    for (key, why) in [
-        ("top_logprobs", no_logprobs.as_str()),
-        ("audio", no_audio.as_str()),
-        ("functions", "legacy functions are not translated; use `tools`"),
-        (
-            "function_call",
-            "legacy functions are not translated; use `tool_choice`",
-        ),
-        ("web_search_options", "web search is not translated"),
-    ] {
-        if given(body, key).is_some() {
-            return Err(format!("`{key}`: {why}"));
-        }
-    }
-    Ok(())
+    chat_request::refuse(body, provider)
 }
 
 fn max_tokens(body: &Map<String, Value>) -> Result<Value, String> {
