@@ -8,9 +8,9 @@
 //!
 //! Each message becomes an SSE-shaped [`Event`], so one stream translator serves both framings:
 //! its `event` names what the message is (`:event-type` for events, `:exception-type` for
-//! exceptions, `:error-code` for errors) and its `data` is the payload as text. An error message
-//! carries its text in an `:error-message` header and no payload: its data is then
-//! `{"message": …}`, the shape of an exception's payload.
+//! exceptions, `error` for errors) and its `data` is the payload as text. An error message
+//! carries its text in an `:error-message` header, its code in `:error-code`, and no payload:
+//! its data is then `{"message": …, "code": …}`, the shape of an exception's payload.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -142,17 +142,18 @@ impl Frames {
 /// One frame as an event; the frame's CRCs and structure are checked by the AWS crate.
 fn decode(frame: Bytes) -> Result<Event, String> {
     let message = read_message_from(frame).map_err(|e| format!("event stream: {e}"))?;
+    let error = header(&message, ":message-type") == Some("error");
     let name = match header(&message, ":message-type").unwrap_or("event") {
         "exception" => header(&message, ":exception-type"),
-        "error" => header(&message, ":error-code"),
+        "error" => Some("error"),
         _ => header(&message, ":event-type"),
     };
     let mut data = String::from_utf8(message.payload().to_vec())
         .map_err(|_| format!("event stream: the payload of `{}` is not UTF-8", name.unwrap_or("")))?;
-    if data.is_empty()
-        && let Some(text) = header(&message, ":error-message")
-    {
-        data = serde_json::json!({ "message": text }).to_string();
+    if error && data.is_empty() {
+        let text = header(&message, ":error-message").unwrap_or("the event stream failed");
+        let code = header(&message, ":error-code").unwrap_or_default();
+        data = serde_json::json!({ "message": text, "code": code }).to_string();
     }
     Ok(Event {
         event: name.unwrap_or_default().to_string(),

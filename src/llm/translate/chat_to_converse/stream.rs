@@ -56,7 +56,8 @@ impl Stream {
         if self.ended {
             return Vec::new();
         }
-        if name.to_ascii_lowercase().ends_with("exception") {
+        // An exception (`throttlingException` …) or an event-stream error ends the stream.
+        if name == "error" || name.to_ascii_lowercase().ends_with("exception") {
             self.ended = true;
             return vec![Out {
                 event: None,
