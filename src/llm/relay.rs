@@ -15,7 +15,7 @@ use super::api::{self, Api};
 use super::guards::{AnswerGuard, Rejected};
 use super::record::{Ended, Hop, OnEnd, Usage};
 use super::request::Inbound;
-use super::retry::{Plan, retry_after};
+use super::retry::{Plan, retry_after, retry_delay_in_body};
 use super::route::Candidate;
 use super::stream::{self, Framing, Shape};
 use super::translate::{self, Way};
@@ -290,6 +290,15 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
     let mut value = serde_json::from_slice::<Value>(&body).ok();
     if let Some(value) = &value {
         ended.usage.read(value);
+    }
+    let mut headers = headers;
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && !headers.contains_key(header::RETRY_AFTER)
+        && let Some(delay) = value.as_ref().and_then(retry_delay_in_body)
+    {
+        // The client's SDK backs off on `retry-after`; Gemini says it only in its body.
+        let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     if let Some(way) = way {
         if status.is_success() {

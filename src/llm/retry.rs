@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
+use serde_json::Value;
 
 use crate::config::Retries;
 
@@ -57,6 +58,15 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let seconds = read("retry-after-ms")
         .map(|ms| ms / 1e3)
         .or_else(|| read("retry-after"))?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+}
+
+/// Google's `RetryInfo` in an error body (`error.details[].retryDelay: "2s"`): how Gemini says
+/// when to retry, having no `retry-after` header.
+pub fn retry_delay_in_body(body: &Value) -> Option<Duration> {
+    let details = body.pointer("/error/details")?.as_array()?;
+    let delay = details.iter().find_map(|d| d.get("retryDelay")?.as_str())?;
+    let seconds = delay.strip_suffix('s')?.parse::<f64>().ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
 }
 
@@ -123,5 +133,14 @@ mod tests {
         headers.insert("retry-after-ms", "soon".parse().unwrap());
         headers.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
         assert_eq!(retry_after(&headers), None, "dates are not read");
+    }
+
+    #[test]
+    fn googles_retry_info_is_read_from_the_body() {
+        let body = serde_json::json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure"},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}]}});
+        assert_eq!(retry_delay_in_body(&body), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_delay_in_body(&serde_json::json!({"error": {"message": "x"}})), None);
     }
 }

@@ -296,6 +296,9 @@ def test_provider_errors_are_the_sdks_own_exceptions(env: Env, model: str) -> No
     with pytest.raises(openai.RateLimitError) as raised:
         env.openai().chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
     assert raised.value.body["type"] == "rate_limit_error"
+    # Gemini says when to retry in its body (RetryInfo): agentmux gives the SDK a retry-after.
+    # Bedrock says nothing of when.
+    assert raised.value.response.headers.get("retry-after") == ("3" if model == GEMINI else None)
     fake.control(mode="fail", status=500, times=1)
     with pytest.raises(anthropic.InternalServerError) as raised:
         env.anthropic().messages.create(model=model, max_tokens=10, messages=[{"role": "user", "content": "hi"}])
