@@ -195,9 +195,8 @@ async fn run(llm: Arc<Llm>, api: Api, who: Requester, headers: HeaderMap, body: 
         api: api.id(),
         principal: &who.principal,
     };
-    match llm.guards.request(&asking, &mut inbound.body).await {
-        Ok(masked) if !masked.is_empty() => tracing::debug!(?masked, "request text masked by guards"),
-        Ok(_) => {}
+    let masked = match llm.guards.request(&asking, &mut inbound.body).await {
+        Ok(masked) => masked,
         Err(blocked) => {
             let (status, reason, message) = refusal(blocked);
             let resource = format!("Model::{:?}", inbound.model);
@@ -205,7 +204,7 @@ async fn run(llm: Arc<Llm>, api: Api, who: Requester, headers: HeaderMap, body: 
             llm.limits.settle(charge, Some(0)).await;
             return api::error(family, status, &message);
         }
-    }
+    };
     prompts::apply(&llm.prompts, &names, api, &mut inbound.body);
     let answers = llm.guards.answers(&names);
     forward(
@@ -215,7 +214,11 @@ async fn run(llm: Arc<Llm>, api: Api, who: Requester, headers: HeaderMap, body: 
         speaking,
         &mut inbound,
         &headers,
-        Admitted { charge, answers },
+        Admitted {
+            charge,
+            answers,
+            masked,
+        },
     )
     .await
 }
@@ -250,6 +253,8 @@ fn refusal(blocked: Blocked) -> (StatusCode, String, String) {
 struct Admitted {
     charge: Charge,
     answers: Option<AnswerGuard>,
+    /// The guards that masked the request's text.
+    masked: Vec<String>,
 }
 
 /// 429 in the API's shape, with `retry-after` and the API's own rate-limit headers.
@@ -302,7 +307,11 @@ async fn forward(
     headers: &HeaderMap,
     admitted: Admitted,
 ) -> Response {
-    let Admitted { charge, answers } = admitted;
+    let Admitted {
+        charge,
+        answers,
+        masked,
+    } = admitted;
     let started = Instant::now();
     let audit = Arc::clone(&llm.security.audit);
     let limits = Arc::clone(&llm.limits);
@@ -316,7 +325,13 @@ async fn forward(
         .map_or_else(String::new, |c| format!("{}/*", c.provider.name()));
     let caller = caller.clone();
     let model = inbound.model.clone();
-    let on_end = Box::new(move |ended: Ended| {
+    let on_end = Box::new(move |mut ended: Ended| {
+        let mut masked = masked;
+        for name in std::mem::take(&mut ended.masked) {
+            if !masked.contains(&name) {
+                masked.push(name);
+            }
+        }
         let call = Call {
             caller: &caller,
             api: api.id(),
@@ -338,6 +353,7 @@ async fn forward(
             cost_usd,
             ms: started.elapsed().as_secs_f64() * 1e3,
             hops: &ended.hops,
+            masked: &masked,
         };
         call.write(&audit, &resource, None, None, Some(outcome));
         if let (Some(served), Some(provider)) = (&ended.served_by, ended.provider) {

@@ -131,6 +131,7 @@ impl AnswerGuard {
         StreamGuard {
             guards: self.guards,
             pending: Vec::new(),
+            masked: Vec::new(),
         }
     }
 }
@@ -291,6 +292,8 @@ pub struct StreamGuard {
     guards: Vec<Guard>,
     /// Text held back, per choice (OpenAI) or content block (Anthropic): (index, text).
     pending: Vec<(u64, String)>,
+    /// The guards that masked something so far, for the audit line.
+    pub masked: Vec<String>,
 }
 
 /// Where a streamed event's text delta is, by API.
@@ -395,7 +398,7 @@ impl StreamGuard {
         }
         let rest = pending.split_off(cut);
         let mut ready = std::mem::replace(pending, rest);
-        apply(&guards, &mut ready, &mut Vec::new())?;
+        apply(&guards, &mut ready, &mut self.masked)?;
         Ok(ready)
     }
 
@@ -417,7 +420,7 @@ impl StreamGuard {
                 }
                 continue;
             }
-            apply(&guards, &mut text, &mut Vec::new())?;
+            apply(&guards, &mut text, &mut self.masked)?;
             out.push(delta_event(ending, index, text));
         }
         self.pending = keep;

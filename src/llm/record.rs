@@ -74,6 +74,8 @@ pub struct Ended {
     pub usage: Usage,
     /// A stream's first event, after the request started.
     pub first_token: Option<Duration>,
+    /// The guards that masked something in the request or the answer.
+    pub masked: Vec<String>,
 }
 
 /// Called once the answer is complete (a stream: when it ends or the client leaves).
@@ -89,6 +91,7 @@ impl Ended {
             status: http::StatusCode::BAD_GATEWAY.as_u16(),
             usage: Usage::default(),
             first_token: None,
+            masked: Vec::new(),
         }
     }
 }
@@ -126,6 +129,9 @@ struct Record<'a> {
     ms: Option<f64>,
     #[serde(skip_serializing_if = "<[Hop]>::is_empty")]
     hops: &'a [Hop],
+    /// Guards that masked text (their names; never what they found).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    masked_by: &'a [String],
 }
 
 /// What one LLM request was.
@@ -144,6 +150,7 @@ pub struct Outcome<'a> {
     pub cost_usd: Option<f64>,
     pub ms: f64,
     pub hops: &'a [Hop],
+    pub masked: &'a [String],
 }
 
 impl Call<'_> {
@@ -181,6 +188,7 @@ impl Call<'_> {
             cost_usd: outcome.as_ref().and_then(|o| o.cost_usd),
             ms: outcome.as_ref().map(|o| o.ms),
             hops: outcome.as_ref().map_or(&[], |o| o.hops),
+            masked_by: outcome.as_ref().map_or(&[], |o| o.masked),
         };
         audit.record(&record, if allowed { Decision::Allowed } else { Decision::Denied });
     }

@@ -149,6 +149,7 @@ pub async fn forward(
             status: status.as_u16(),
             usage: Usage::default(),
             first_token: None,
+            masked: Vec::new(),
         };
         let name = candidate.full_name();
         let mut headers = HeaderMap::new();
@@ -323,7 +324,10 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
     if let (Some(guard), Some(value)) = (guard.filter(|_| status.is_success()), value.as_mut()) {
         match guard.whole(value) {
             Ok(masked) if masked.is_empty() => {}
-            Ok(_) => body = serde_json::to_vec(value).unwrap_or_default(),
+            Ok(masked) => {
+                ended.masked.extend(masked);
+                body = serde_json::to_vec(value).unwrap_or_default();
+            }
             Err(Rejected(name)) => {
                 return fail(
                     family,

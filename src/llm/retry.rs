@@ -141,6 +141,9 @@ mod tests {
             {"@type": "type.googleapis.com/google.rpc.QuotaFailure"},
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}]}});
         assert_eq!(retry_delay_in_body(&body), Some(Duration::from_millis(1500)));
-        assert_eq!(retry_delay_in_body(&serde_json::json!({"error": {"message": "x"}})), None);
+        assert_eq!(
+            retry_delay_in_body(&serde_json::json!({"error": {"message": "x"}})),
+            None
+        );
     }
 }

@@ -212,9 +212,17 @@ impl Streaming {
                 continue;
             };
             match guard.event(&event.data) {
-                Ok(datas) => datas
-                    .into_iter()
-                    .for_each(|data| encode_into(&renamed(&event, data), out)),
+                Ok(datas) => {
+                    datas
+                        .into_iter()
+                        .for_each(|data| encode_into(&renamed(&event, data), out));
+                    // Guards that masked text are named in the audit line (each once).
+                    if let Some(ended) = self.finish.ended.as_mut()
+                        && ended.masked.len() < guard.masked.len()
+                    {
+                        ended.masked.clone_from(&guard.masked);
+                    }
+                }
                 Err(Rejected(guard)) => {
                     tracing::warn!(model = %self.shape.model, %guard, "a streamed answer was cut by a guard");
                     self.mark_failed();

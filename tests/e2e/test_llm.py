@@ -398,6 +398,8 @@ def test_guards_reject_and_mask_requests(env: Env) -> None:
     answer = env.openai().chat.completions.create(model="openai/gpt-4.1", messages=[{"role": "user", "content": "write to jane@example.com"}])
     assert answer.choices[0].message.content == "echo: write to [REDACTED:mail]"
     assert "jane@example.com" not in json.dumps(last_request(env.fakes["openai"])["body"])
+    line = env.audit_of(lambda r: r.get("event") == "call" and r.get("masked_by") == ["mail"])[-1]
+    assert "jane@" not in json.dumps(line), "the audit names the guard that masked, never what it found"
 
 
 def test_guards_mask_answers_even_when_a_finding_spans_stream_chunks(env: Env) -> None:
@@ -411,6 +413,12 @@ def test_guards_mask_answers_even_when_a_finding_spans_stream_chunks(env: Env) -
     assert text == "echo: pay [REDACTED:cards-out] today", text
     sent = last_request(env.fakes["azure"])
     assert sent["body"]["messages"][0]["content"].startswith("pay 4111"), "a response-only guard leaves the request"
+
+    def masked_answers() -> list[dict[str, Any]]:
+        return [r for r in env.audit() if r.get("served_by") == "azure/gpt-4o" and r.get("masked_by") == ["cards-out"]]
+
+    harness.wait_until(lambda: len(masked_answers()) >= 2, 5, "audit lines naming the guard that masked both answers")
+    assert all("4111" not in json.dumps(r) for r in masked_answers())
 
 
 def test_system_prompts_are_added_for_their_models(env: Env) -> None:

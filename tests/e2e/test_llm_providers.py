@@ -28,7 +28,8 @@ AWS_ID = "AKIDAGENTMUXE2E"
 AWS_SECRET = "agentmux/e2e/secret+key/0123456789abcdef"
 AWS_TOKEN = "session-token-e2e-42"
 REGION = "eu-west-3"
-SECRETS = [GEMINI_KEY, AWS_SECRET, AWS_TOKEN]
+BEDROCK_API_KEY = "ABSKbedrock-api-key-e2e-77"
+SECRETS = [GEMINI_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY]
 
 GEMINI = "gemini/gemini-2.5-flash"
 NOVA = "bedrock/amazon.nova-lite-v1:0"
@@ -82,11 +83,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         fakes["gemini"] = llm_util.start_provider("gemini", log_dir=logs, name="fake-gemini", key=GEMINI_KEY)
         fakes["openai"] = llm_util.start_provider("openai", log_dir=logs, name="fake-openai")
         fakes["bedrock"] = llm_util.start_provider(
-            "bedrock", log_dir=logs, name="fake-bedrock", key=f"{AWS_ID}:{AWS_SECRET}:{AWS_TOKEN}", region=REGION
+            "bedrock", log_dir=logs, name="fake-bedrock", key=f"{AWS_ID}:{AWS_SECRET}:{AWS_TOKEN}", region=REGION,
+            api_key=BEDROCK_API_KEY,
         )
         config_dir = tmp_path_factory.mktemp("llm-providers-hub")
         for name, value in [("gemini.key", GEMINI_KEY), ("aws.id", AWS_ID), ("aws.secret", AWS_SECRET),
-                            ("aws.token", AWS_TOKEN)]:
+                            ("aws.token", AWS_TOKEN), ("bedrock.key", BEDROCK_API_KEY)]:
             (config_dir / name).write_text(value + "\n")
         key, key_hash = harness.new_key(config_dir, "dev", "eng")
         quick = {"first_byte": "3s", "total": "20s"}
@@ -105,6 +107,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                         "models": ["*"]},
                 "timeouts": quick,
             },
+        }
+        registry["bedrock-key"] = {
+            "llm": {"provider": "bedrock", "url": fakes["bedrock"].url, "region": REGION,
+                    "key": "${file:../bedrock.key}", "models": ["amazon.nova-lite-v1:0"]},
+            "timeouts": quick,
         }
         settings = {
             "auth": {"api_keys": [{"name": "dev", "hash": key_hash, "groups": ["eng"]}]},
@@ -340,3 +347,12 @@ def test_a_short_retry_after_is_waited_out_when_configured(env: Env) -> None:
         env.openai().chat.completions.create(model="openai/gpt-4.1", messages=[{"role": "user", "content": "x"}])
     assert raised.value.response.headers.get("retry-after") == "5", "longer than `wait`: the client's to wait"
     assert len(fake.requests()) == 3, "429, 200, then the 429 passed on"
+
+
+def test_a_bedrock_api_key_is_sent_as_a_bearer_token_instead_of_a_signature(env: Env) -> None:
+    answer = env.openai().chat.completions.create(
+        model="bedrock-key/amazon.nova-lite-v1:0", messages=[{"role": "user", "content": "keyed"}])
+    assert answer.choices[0].message.content == "echo: keyed"
+    headers = {k.lower(): v for k, v in last_request(env.fakes["bedrock"])["headers"].items()}
+    assert headers["authorization"] == f"Bearer {BEDROCK_API_KEY}"
+    assert "x-amz-date" not in headers and "x-amz-security-token" not in headers

@@ -82,7 +82,10 @@ async fn exceptions_and_errors_are_named_by_their_type() {
         collect(vec![exception, error], 1024).await,
         vec![
             ok("throttlingException", r#"{"message":"Too many requests"}"#),
-            ok("error", r#"{"message":"An internal error occurred","code":"InternalFailure"}"#),
+            ok(
+                "error",
+                r#"{"message":"An internal error occurred","code":"InternalFailure"}"#
+            ),
         ]
     );
 }

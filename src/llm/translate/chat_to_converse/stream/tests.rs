@@ -164,7 +164,10 @@ fn a_guardrail_stop_is_a_content_filter_finish() {
 fn an_event_stream_error_ends_the_stream_too() {
     let mut stream = Stream::new("m", false);
     let mut out = stream.event("messageStart", r#"{"role":"assistant"}"#);
-    out.extend(stream.event("error", r#"{"message":"An internal error occurred","code":"InternalFailure"}"#));
+    out.extend(stream.event(
+        "error",
+        r#"{"message":"An internal error occurred","code":"InternalFailure"}"#,
+    ));
     out.extend(stream.finish());
     assert_eq!(out.len(), 2, "no [DONE] after the error: {out:?}");
     let error: Value = serde_json::from_str(&out[1].data).unwrap();
