@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,11 +43,58 @@ permit(principal in Group::"quota", action == Action::"call_model", resource in 
 
 
 
+class Webhook:
+    """A DLP service of the team's own, as a webhook guard calls it: it denies prompts that say
+    "deny", rewrites those that say "rewrite", fails on "broken", allows the rest; and keeps
+    what it was sent."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                webhook.seen.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                text = json.dumps(body["body"].get("messages", []))
+                if "broken" in text:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if "deny" in text:
+                    answer: dict[str, Any] = {"action": "deny", "reason": "policy 7 forbids it"}
+                elif "rewrite" in text:
+                    rewritten = dict(body["body"], messages=[{"role": "user", "content": "a cleaned prompt"}])
+                    answer = {"action": "rewrite", "body": rewritten}
+                else:
+                    answer = {"action": "allow"}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/check"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
 class Env(NamedTuple):
     hub: harness.Hub
     fakes: dict[str, llm_util.Provider]
     keys: dict[str, str]
     config_dir: Path
+    webhook: Webhook
 
     @property
     def base(self) -> str:
@@ -74,12 +123,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     logs = tmp_path_factory.mktemp("llm-fakes")
     fakes: dict[str, llm_util.Provider] = {}
     hub = None
+    webhook = Webhook()
     try:
         fakes["openai"] = llm_util.start_provider("openai", log_dir=logs, name="fake-openai", key=OPENAI_KEY)
         fakes["backup"] = llm_util.start_provider("openai", log_dir=logs, name="fake-backup", key=BACKUP_KEY)
         fakes["azure"] = llm_util.start_provider("azure", log_dir=logs, name="fake-azure", key=AZURE_KEY, models=["gpt-4o"])
         fakes["claude"] = llm_util.start_provider("anthropic", log_dir=logs, name="fake-anthropic", key=ANTHROPIC_KEY)
         config_dir = tmp_path_factory.mktemp("llm-hub")
+        (config_dir / "dlp.token").write_text("dlp-token-7\n")
         for name, key in [("openai", OPENAI_KEY), ("backup", BACKUP_KEY), ("azure", AZURE_KEY), ("claude", ANTHROPIC_KEY)]:
             (config_dir / f"{name}.key").write_text(key + "\n")
         (config_dir / "policies").mkdir()
@@ -127,6 +178,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     {"name": "no-cards-in", "builtin": "credit_card", "action": "reject", "models": ["openai/gpt-4.1-mini"]},
                     {"name": "cards-out", "builtin": "credit_card", "action": "mask", "on": ["response"], "models": ["azure/gpt-4o"]},
                     {"name": "mail", "builtin": "email", "action": "mask", "on": ["request"]},
+                    {"name": "dlp", "webhook": {"url": webhook.url, "timeout": "2s",
+                                                "headers": {"Authorization": "Bearer ${file:dlp.token}"}},
+                     "models": ["backup/guarded"]},
                 ],
                 "prompts": [{"models": ["claude/claude-haiku-4-5"], "prepend_system": "Answer in English."}],
                 "prices": {"openai/gpt-4.1": {"input_per_million": 2.0, "output_per_million": 8.0}},
@@ -136,8 +190,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 ]},
         }
         hub = harness.start_hub(config_dir, registry, name="agentmux-llm", settings=settings)
-        yield Env(hub, fakes, {"alice": alice, "bob": bob, "carol": carol}, config_dir)
+        yield Env(hub, fakes, {"alice": alice, "bob": bob, "carol": carol}, config_dir, webhook)
     finally:
+        webhook.stop()
         if hub:
             hub.stop()
         for fake in fakes.values():
@@ -419,6 +474,35 @@ def test_guards_mask_answers_even_when_a_finding_spans_stream_chunks(env: Env) -
 
     harness.wait_until(lambda: len(masked_answers()) >= 2, 5, "audit lines naming the guard that masked both answers")
     assert all("4111" not in json.dumps(r) for r in masked_answers())
+
+
+def test_a_webhook_guard_allows_denies_and_rewrites(env: Env) -> None:
+    def ask(text: str) -> Any:
+        return env.openai().chat.completions.create(model="backup/guarded", messages=[{"role": "user", "content": text}])
+
+    assert ask("hello").choices[0].message.content == "echo: hello"
+    seen = env.webhook.seen[-1]
+    assert seen["body"]["guard"] == "dlp" and seen["body"]["model"] == "backup/guarded"
+    assert seen["body"]["api"] == "chat" and seen["body"]["principal"] == 'ApiKey::"alice"'
+    assert seen["headers"]["authorization"] == "Bearer dlp-token-7", "the guard's own credentials"
+    assert env.keys["alice"] not in json.dumps(seen), "never the caller's"
+    with pytest.raises(openai.BadRequestError) as raised:
+        ask("please deny this")
+    assert "blocked by guard `dlp`: policy 7 forbids it" in str(raised.value)
+    line = env.audit_of(lambda r: r.get("reason") == "guard `dlp`: policy 7 forbids it")[-1]
+    assert line["decision"] == "deny"
+    assert ask("rewrite me").choices[0].message.content == "echo: a cleaned prompt"
+    assert last_request(env.fakes["backup"])["body"]["messages"] == [{"role": "user", "content": "a cleaned prompt"}]
+    # A webhook that fails: closed by default, and the problem stays in the audit log.
+    backup_requests = len(env.fakes["backup"].requests())
+    with pytest.raises(openai.InternalServerError) as raised:
+        ask("broken on purpose")
+    assert raised.value.status_code == 503 and "could not decide" in str(raised.value)
+    assert len(env.fakes["backup"].requests()) == backup_requests, "the provider saw nothing"
+    env.audit_of(lambda r: "guard `dlp` could not decide" in (r.get("reason") or ""))
+    assert env.openai().chat.completions.create(
+        model="backup/other", messages=[{"role": "user", "content": "deny"}]).choices[0].message.content == "echo: deny", \
+        "only for the models it names"
 
 
 def test_system_prompts_are_added_for_their_models(env: Env) -> None:
