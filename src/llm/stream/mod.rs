@@ -5,6 +5,11 @@
 //!
 //! The audit line is written when the stream ends, however it ends: finished, broken off, cut by
 //! a guard, or dropped because the client went away.
+//!
+//! A stream with nothing to translate or guard takes a shorter way (`passing.rs`): its bytes go
+//! out as they came, cut only at event boundaries.
+
+mod passing;
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -79,26 +84,35 @@ pub fn relay(
     let bytes = response
         .bytes_stream()
         .map(move |c| c.map_err(|e| format!("`{name}`: the stream broke off: {}", describe(&e))));
-    let source: Source = match framing {
-        Framing::Sse => Box::pin(events(bytes, ProviderStream(shape.model.clone()), MAX_EVENT_BYTES)),
-        Framing::AwsEventStream => Box::pin(eventstream::events(bytes, MAX_EVENT_BYTES)),
+    let finish = Finish {
+        ended: Some(ended),
+        on_end: Some(on_end),
     };
-    let streaming = Streaming {
-        source,
-        deadline: tokio::time::Instant::now() + shape.total,
-        shape,
-        finish: Finish {
-            ended: Some(ended),
-            on_end: Some(on_end),
-        },
-        over: false,
-        broke_off: None,
+    let body = if framing == Framing::Sse && shape.translator.is_none() && shape.guard.is_none() {
+        let passing = passing::Passing::new(Box::pin(bytes), shape, finish);
+        Body::from_stream(futures_util::stream::unfold(passing, |mut passing| async move {
+            let chunk = passing.next_chunk().await?;
+            Some((chunk, passing))
+        }))
+    } else {
+        let source: Source = match framing {
+            Framing::Sse => Box::pin(events(bytes, ProviderStream(shape.model.clone()), MAX_EVENT_BYTES)),
+            Framing::AwsEventStream => Box::pin(eventstream::events(bytes, MAX_EVENT_BYTES)),
+        };
+        let streaming = Streaming {
+            source,
+            deadline: tokio::time::Instant::now() + shape.total,
+            shape,
+            finish,
+            over: false,
+            broke_off: None,
+        };
+        Body::from_stream(futures_util::stream::unfold(streaming, |mut streaming| async move {
+            let chunk = streaming.next_chunk().await?;
+            Some((chunk, streaming))
+        }))
     };
-    let out = futures_util::stream::unfold(streaming, |mut streaming| async move {
-        let chunk = streaming.next_chunk().await?;
-        Some((chunk, streaming))
-    });
-    let mut response = Response::new(Body::from_stream(out));
+    let mut response = Response::new(body);
     *response.headers_mut() = headers;
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
