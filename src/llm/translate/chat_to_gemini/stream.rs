@@ -74,8 +74,8 @@ impl Stream {
                 data: gemini_chat_stream_error(&chunk).to_string(),
             }];
         }
-        if self.chunks.id.is_empty() {
-            self.chunks.id = answer_id(&chunk);
+        if self.chunks.id().is_empty() {
+            self.chunks.set_id(answer_id(&chunk));
         }
         if chunk["usageMetadata"].is_object() {
             self.tokens = Tokens::from_gemini(&chunk["usageMetadata"]);
@@ -101,8 +101,8 @@ impl Stream {
         if self.ended {
             return Vec::new();
         }
-        if self.chunks.id.is_empty() {
-            self.chunks.id = answer_id(&Value::Null);
+        if self.chunks.id().is_empty() {
+            self.chunks.set_id(answer_id(&Value::Null));
         }
         let mut out = Vec::new();
         // A stream cut short, or that said nothing at all, still ends each choice.

@@ -57,7 +57,8 @@ impl Stream {
         match event["type"].as_str().unwrap_or(name) {
             "message_start" => {
                 let message = &event["message"];
-                self.chunks.id = message["id"].as_str().unwrap_or_default().to_string();
+                self.chunks
+                    .set_id(message["id"].as_str().unwrap_or_default().to_string());
                 self.tokens.update(&message["usage"]);
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), None)]
             }
