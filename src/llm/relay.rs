@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
@@ -141,37 +142,25 @@ pub async fn forward(
             // The client's own mistakes (other 4xx) say nothing against the provider.
             provider.health.succeeded(started.elapsed());
         }
-        hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
-        let ended = Ended {
+        let mut headers = HeaderMap::new();
+        passed_headers(response.headers(), &mut headers);
+        let framing = Framing::of(&response).filter(|_| status.is_success());
+        let name = candidate.full_name();
+        let ended = |hops| Ended {
             hops,
-            served_by: Some(candidate.full_name()),
+            served_by: Some(name.clone()),
             provider: Some(provider.spec.kind.id()),
             status: status.as_u16(),
             usage: Usage::default(),
             first_token: None,
             masked: Vec::new(),
         };
-        let name = candidate.full_name();
-        let mut headers = HeaderMap::new();
-        passed_headers(response.headers(), &mut headers);
-        let framing = Framing::of(&response);
-        return if let Some(framing) = framing {
-            let shape = Shape {
-                family,
-                model: name,
-                total: timeouts.total,
-                started: relaying.started,
-                strip_usage: relaying.strip_usage,
-                // The client's own usage chunk, when it asked for one.
-                translator: way.map(|way| translate::Stream::new(way, &inbound.model, !relaying.strip_usage)),
-                guard: relaying.answers.map(AnswerGuard::stream),
-            };
-            stream::relay(response, framing, headers, shape, ended, on_end)
-        } else {
+        let Some(framing) = framing else {
+            hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
             let base64 = inbound.body.get("encoding_format").and_then(Value::as_str) == Some("base64");
             let answer = Answer {
                 family,
-                model: name,
+                model: name.clone(),
                 asked_as: &inbound.model,
                 base64,
                 total: timeouts.total,
@@ -179,8 +168,40 @@ pub async fn forward(
                 guard: relaying.answers,
                 headers,
             };
-            whole(response, answer, ended, on_end).await
+            return whole(response, answer, ended(hops), on_end).await;
         };
+        // Nothing has reached the client until the stream's first bytes have come: a stream
+        // that breaks off, ends or stalls before them is a failure like any other.
+        let mut bytes = Box::pin(response.bytes_stream());
+        let wait = first_byte.min(plan.left());
+        let first = match tokio::time::timeout(wait, bytes.next()).await {
+            Ok(Some(Ok(first))) => first,
+            outcome => {
+                let problem = match outcome {
+                    Ok(Some(Err(e))) => format!("the stream broke off before its first byte: {}", describe(&e)),
+                    Ok(None) => "the stream ended before its first byte".to_string(),
+                    _ => format!("no stream byte within {wait:?}"),
+                };
+                tracing::warn!(model = %name, %problem, "LLM provider failed; trying the next");
+                provider.health.failed();
+                hops.push(Hop::new(candidate, started, problem));
+                next = plan.after(index, None);
+                continue;
+            }
+        };
+        hops.push(Hop::new(candidate, started, status.as_u16().to_string()));
+        let shape = Shape {
+            family,
+            model: name.clone(),
+            total: timeouts.total,
+            started: relaying.started,
+            strip_usage: relaying.strip_usage,
+            // The client's own usage chunk, when it asked for one.
+            translator: way.map(|way| translate::Stream::new(way, &inbound.model, !relaying.strip_usage)),
+            guard: relaying.answers.map(AnswerGuard::stream),
+        };
+        let bytes = futures_util::stream::iter([Ok(first)]).chain(bytes);
+        return stream::relay(bytes, framing, headers, shape, ended(hops), on_end);
     }
     let message = match hops.last() {
         Some(hop) => format!(

@@ -358,6 +358,20 @@ def test_a_stream_cut_after_its_first_byte_is_not_retried(env: Env) -> None:
     assert not [r for r in backup.requests() if not r["path"].startswith("/_")], "no second provider once bytes went out"
 
 
+def test_a_stream_cut_before_its_first_byte_fails_over(env: Env) -> None:
+    primary, backup = env.fakes["openai"], env.fakes["backup"]
+    primary.control(mode="cut", cut_after=0, times=1)
+    stream = env.openai().chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "from the top"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "echo: from the top", "the client never notices"
+    assert last_request(backup)["body"]["model"] == "gpt-4.1-mini"
+    line = env.audit_of(lambda r: r.get("event") == "call" and r.get("requested") == "fast"
+                        and len(r.get("hops", [])) == 2 and r["hops"][1]["outcome"] == "200")[-1]
+    assert line["hops"][0]["model"] == "openai/gpt-4.1-mini", line
+
+
 def test_the_last_providers_429_reaches_the_client_with_retry_after(env: Env) -> None:
     env.fakes["openai"].control(mode="rate_limit", retry_after=3, times=1)
     with pytest.raises(openai.RateLimitError) as raised:

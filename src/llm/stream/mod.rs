@@ -71,9 +71,9 @@ pub struct Shape {
     pub guard: Option<StreamGuard>,
 }
 
-/// The client's response for the provider's streamed `response`.
+/// The client's response for the provider's stream (its body's `bytes`).
 pub fn relay(
-    response: reqwest::Response,
+    bytes: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + Unpin + 'static,
     framing: Framing,
     headers: HeaderMap,
     shape: Shape,
@@ -81,9 +81,7 @@ pub fn relay(
     on_end: OnEnd,
 ) -> Response {
     let name = shape.model.clone();
-    let bytes = response
-        .bytes_stream()
-        .map(move |c| c.map_err(|e| format!("`{name}`: the stream broke off: {}", describe(&e))));
+    let bytes = bytes.map(move |c| c.map_err(|e| format!("`{name}`: the stream broke off: {}", describe(&e))));
     let finish = Finish {
         ended: Some(ended),
         on_end: Some(on_end),
