@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::api::{self, Api};
 use super::guards::{AnswerGuard, Rejected};
@@ -162,6 +162,7 @@ pub async fn forward(
                 family,
                 model: name.clone(),
                 asked_as: &inbound.model,
+                request: &inbound.body,
                 base64,
                 total: timeouts.total,
                 way,
@@ -197,7 +198,8 @@ pub async fn forward(
             started: relaying.started,
             strip_usage: relaying.strip_usage,
             // The client's own usage chunk, when it asked for one.
-            translator: way.map(|way| translate::Stream::new(way, &inbound.model, !relaying.strip_usage)),
+            translator: way
+                .map(|way| translate::Stream::new(way, &inbound.model, !relaying.strip_usage, &inbound.body)),
             guard: relaying.answers.map(AnswerGuard::stream),
         };
         let bytes = futures_util::stream::iter([Ok(first)]).chain(bytes);
@@ -216,7 +218,8 @@ pub async fn forward(
 
 /// How `candidate` is reached for `api`: as it is (`None`), or through a translation when its
 /// provider speaks the other of OpenAI's chat completions and Anthropic's messages, or its own
-/// API (Gemini, Bedrock Converse).
+/// API (Gemini, Bedrock Converse). Responses requests reach providers that do not speak them
+/// through chat.
 pub fn translation(api: Api, candidate: &Candidate) -> Option<Way> {
     let provider = &candidate.provider;
     if provider.speaks(api) {
@@ -230,6 +233,10 @@ pub fn translation(api: Api, candidate: &Candidate) -> Option<Way> {
         (Api::Messages, ProviderKind::Bedrock) => Some(Way::MessagesToConverse),
         (Api::Chat, _) if provider.speaks(Api::Messages) => Some(Way::ChatToMessages),
         (Api::Messages, _) if provider.speaks(Api::Chat) => Some(Way::MessagesToChat),
+        (Api::Responses, ProviderKind::Gemini) => Some(Way::ResponsesToGemini),
+        (Api::Responses, ProviderKind::Bedrock) => Some(Way::ResponsesToConverse),
+        (Api::Responses, _) if provider.speaks(Api::Messages) => Some(Way::ResponsesToMessages),
+        (Api::Responses, _) if provider.speaks(Api::Chat) => Some(Way::ResponsesToChat),
         _ => None,
     }
 }
@@ -237,13 +244,16 @@ pub fn translation(api: Api, candidate: &Candidate) -> Option<Way> {
 /// The API a translated request is sent in (for Gemini and Bedrock: generation or embeddings).
 fn provider_api(way: Way) -> Api {
     match way {
-        Way::ChatToMessages => Api::Messages,
+        Way::ChatToMessages | Way::ResponsesToMessages => Api::Messages,
         Way::EmbeddingsToGemini => Api::Embeddings,
         Way::MessagesToChat
         | Way::ChatToGemini
         | Way::MessagesToGemini
         | Way::ChatToConverse
-        | Way::MessagesToConverse => Api::Chat,
+        | Way::MessagesToConverse
+        | Way::ResponsesToChat
+        | Way::ResponsesToGemini
+        | Way::ResponsesToConverse => Api::Chat,
     }
 }
 
@@ -267,6 +277,8 @@ struct Answer<'a> {
     model: String,
     /// The model as the client named it (a translated answer names it so).
     asked_as: &'a str,
+    /// The client's request (a translated Responses answer echoes its settings).
+    request: &'a Map<String, Value>,
     /// The client asked for embeddings in base64.
     base64: bool,
     total: Duration,
@@ -280,6 +292,7 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
         family,
         model,
         asked_as,
+        request,
         base64,
         total,
         way,
@@ -332,7 +345,7 @@ async fn whole(response: reqwest::Response, answer: Answer<'_>, mut ended: Ended
                     format!("`{model}` answered with something that is not JSON"),
                 );
             };
-            let mut translated = translate::response(way, answer, asked_as);
+            let mut translated = translate::response(way, answer, asked_as, request);
             if base64 && way == Way::EmbeddingsToGemini {
                 translate::embeddings_as_base64(&mut translated);
             }

@@ -23,6 +23,10 @@
 //!
 //! Gemini says `STOP` after function calls too; OpenAI clients look for `tool_calls` to know
 //! they must run them.
+//!
+//! The Responses API has no finish reason: a response is `completed`, or `incomplete` with
+//! `incomplete_details.reason` `max_output_tokens` (chat's `length`) or `content_filter`. A
+//! function call is said by the `function_call` items of the output alone.
 
 /// Anthropic's `stop_reason` (or Converse's `stopReason`) as OpenAI's `finish_reason`.
 pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
@@ -41,6 +45,15 @@ pub fn stop_reason(finish_reason: Option<&str>) -> &'static str {
         Some("tool_calls" | "function_call") => "tool_use",
         Some("content_filter") => "refusal",
         _ => "end_turn",
+    }
+}
+
+/// Why a Responses answer is `incomplete`, for chat's `finish_reason`; None: it is `completed`.
+pub fn incomplete_reason(finish_reason: Option<&str>) -> Option<&'static str> {
+    match finish_reason {
+        Some("length") => Some("max_output_tokens"),
+        Some("content_filter") => Some("content_filter"),
+        _ => None,
     }
 }
 
@@ -99,6 +112,15 @@ mod tests {
     fn each_openai_reason_survives_a_round_trip() {
         for finish in ["stop", "length", "tool_calls", "content_filter"] {
             assert_eq!(finish_reason(Some(stop_reason(Some(finish)))), finish);
+        }
+    }
+
+    #[test]
+    fn only_cut_answers_are_incomplete_responses() {
+        assert_eq!(incomplete_reason(Some("length")), Some("max_output_tokens"));
+        assert_eq!(incomplete_reason(Some("content_filter")), Some("content_filter"));
+        for finish in [Some("stop"), Some("tool_calls"), None] {
+            assert_eq!(incomplete_reason(finish), None);
         }
     }
 

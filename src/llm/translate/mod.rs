@@ -3,8 +3,10 @@
 //! values: no I/O, no configuration. The caller picks the [`Way`] from the route the client
 //! called and the provider it reaches, and keeps headers, statuses and SSE framing to itself.
 //! Google's Gemini API and Amazon Bedrock's Converse API are reached through chat: their
-//! tables are in `chat_to_gemini` and `chat_to_converse`. What a chat request says is read once
-//! for every provider in `chat_request`, and chat streams are written once in `chat_chunks`.
+//! tables are in `chat_to_gemini` and `chat_to_converse`. OpenAI Responses clients reach every
+//! provider that does not speak Responses through chat too: its table is in
+//! `responses_to_chat`. What a chat request says is read once for every provider in
+//! `chat_request`, and chat streams are written once in `chat_chunks`.
 //!
 //! What maps, and what does not:
 //!
@@ -55,18 +57,21 @@ mod errors;
 mod finish;
 mod media;
 mod messages_to_chat;
+mod responses_to_chat;
 mod usage;
 
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-/// Which API the client speaks and which the provider does. Anthropic clients reach Gemini and
-/// Bedrock through Chat Completions: their requests are put into chat first, and the provider's
-/// answers come back through chat.
+/// Which API the client speaks and which the provider does. Chat Completions is the hub: a
+/// client that speaks another API (Anthropic messages, OpenAI Responses) has its request put
+/// into chat first, then into the provider's API when that is not chat; answers come back the
+/// same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Way {
     /// The client speaks OpenAI chat completions, the provider Anthropic messages.
@@ -83,37 +88,92 @@ pub enum Way {
     ChatToConverse,
     /// Anthropic messages to Bedrock's Converse, through chat.
     MessagesToConverse,
+    /// The client speaks OpenAI Responses, the provider chat completions.
+    ResponsesToChat,
+    /// OpenAI Responses to Anthropic messages, through chat.
+    ResponsesToMessages,
+    /// OpenAI Responses to Gemini's `generateContent`, through chat.
+    ResponsesToGemini,
+    /// OpenAI Responses to Bedrock's Converse, through chat.
+    ResponsesToConverse,
+}
+
+/// The API a client speaks, as a way's first half (to chat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    Chat,
+    Messages,
+    Responses,
+}
+
+/// The API a provider speaks, as a way's second half (from chat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Provider {
+    Chat,
+    Messages,
+    Gemini,
+    Converse,
+}
+
+// === impl Way ===
+
+impl Way {
+    /// The two halves a generation way is made of; None for embeddings.
+    fn halves(self) -> Option<(Client, Provider)> {
+        Some(match self {
+            Way::ChatToMessages => (Client::Chat, Provider::Messages),
+            Way::MessagesToChat => (Client::Messages, Provider::Chat),
+            Way::ChatToGemini => (Client::Chat, Provider::Gemini),
+            Way::MessagesToGemini => (Client::Messages, Provider::Gemini),
+            Way::ChatToConverse => (Client::Chat, Provider::Converse),
+            Way::MessagesToConverse => (Client::Messages, Provider::Converse),
+            Way::ResponsesToChat => (Client::Responses, Provider::Chat),
+            Way::ResponsesToMessages => (Client::Responses, Provider::Messages),
+            Way::ResponsesToGemini => (Client::Responses, Provider::Gemini),
+            Way::ResponsesToConverse => (Client::Responses, Provider::Converse),
+            Way::EmbeddingsToGemini => return None,
+        })
+    }
 }
 
 /// The client's request body (its `model` already replaced by the provider's model name) in the
 /// provider's API. Err: a request that cannot be said in the provider's API (e.g. `n` > 1 to
 /// Anthropic, an audio part), with a message naming the field — the caller answers 400.
 pub fn request(way: Way, body: &Map<String, Value>) -> Result<Map<String, Value>, String> {
-    match way {
-        Way::ChatToMessages => chat_to_messages::request(body),
-        Way::MessagesToChat => messages_to_chat::request(body),
-        Way::ChatToGemini => chat_to_gemini::request(body),
-        Way::MessagesToGemini => chat_to_gemini::request(&messages_to_chat::request(body)?),
-        Way::EmbeddingsToGemini => {
-            let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
-            chat_to_gemini::embeddings_request(body, model)
-        }
-        Way::ChatToConverse => chat_to_converse::request(body),
-        Way::MessagesToConverse => chat_to_converse::request(&messages_to_chat::request(body)?),
+    let Some((client, provider)) = way.halves() else {
+        let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
+        return chat_to_gemini::embeddings_request(body, model);
+    };
+    let chat = match client {
+        Client::Chat => Cow::Borrowed(body),
+        Client::Messages => Cow::Owned(messages_to_chat::request(body)?),
+        Client::Responses => Cow::Owned(responses_to_chat::request(body)?),
+    };
+    match provider {
+        Provider::Chat => Ok(chat.into_owned()),
+        Provider::Messages => chat_to_messages::request(&chat),
+        Provider::Gemini => chat_to_gemini::request(&chat),
+        Provider::Converse => chat_to_converse::request(&chat),
     }
 }
 
 /// The provider's whole successful answer in the client's API. `model`: the model name the
-/// client asked for (echoed back in the answer's `model`).
-pub fn response(way: Way, body: &Value, model: &str) -> Value {
-    match way {
-        Way::ChatToMessages => chat_to_messages::response(body, model),
-        Way::MessagesToChat => messages_to_chat::response(body, model),
-        Way::ChatToGemini => chat_to_gemini::response(body, model),
-        Way::MessagesToGemini => messages_to_chat::response(&chat_to_gemini::response(body, model), model),
-        Way::EmbeddingsToGemini => chat_to_gemini::embeddings_response(body, model),
-        Way::ChatToConverse => chat_to_converse::response(body, model),
-        Way::MessagesToConverse => messages_to_chat::response(&chat_to_converse::response(body, model), model),
+/// client asked for (echoed back in the answer's `model`); `request`: the client's request as
+/// it sent it (a Responses answer echoes its settings).
+pub fn response(way: Way, body: &Value, model: &str, request: &Map<String, Value>) -> Value {
+    let Some((client, provider)) = way.halves() else {
+        return chat_to_gemini::embeddings_response(body, model);
+    };
+    let chat = match provider {
+        Provider::Chat => Cow::Borrowed(body),
+        Provider::Messages => Cow::Owned(chat_to_messages::response(body, model)),
+        Provider::Gemini => Cow::Owned(chat_to_gemini::response(body, model)),
+        Provider::Converse => Cow::Owned(chat_to_converse::response(body, model)),
+    };
+    match client {
+        Client::Chat => chat.into_owned(),
+        Client::Messages => messages_to_chat::response(&chat, model),
+        Client::Responses => responses_to_chat::response(&chat, model, request),
     }
 }
 
@@ -125,45 +185,54 @@ pub fn embeddings_as_base64(answer: &mut Value) {
 
 /// The provider's error answer (status, body bytes as received; `error_type`: Bedrock's
 /// `x-amzn-ErrorType`, its part before `:`) in the client's API's error shape, keeping the
-/// provider's message. The status itself is the caller's to keep or change.
+/// provider's message. The status itself is the caller's to keep or change. Responses clients
+/// read OpenAI's error shape, as chat clients do.
 pub fn error(way: Way, status: u16, error_type: Option<&str>, body: &[u8]) -> Vec<u8> {
-    match way {
-        Way::ChatToMessages => errors::to_chat(status, body),
-        Way::MessagesToChat => errors::to_messages(status, body),
-        Way::ChatToGemini | Way::EmbeddingsToGemini => chat_to_gemini::error(status, body),
-        Way::MessagesToGemini => errors::to_messages(status, &chat_to_gemini::error(status, body)),
-        Way::ChatToConverse => chat_to_converse::error(status, error_type, body),
-        Way::MessagesToConverse => errors::to_messages(status, &chat_to_converse::error(status, error_type, body)),
+    let Some((client, provider)) = way.halves() else {
+        return chat_to_gemini::error(status, body);
+    };
+    let chat = match provider {
+        Provider::Chat => body.to_vec(),
+        Provider::Messages => errors::to_chat(status, body),
+        Provider::Gemini => chat_to_gemini::error(status, body),
+        Provider::Converse => chat_to_converse::error(status, error_type, body),
+    };
+    match client {
+        Client::Chat | Client::Responses => chat,
+        Client::Messages => errors::to_messages(status, &chat),
     }
 }
 
-/// One event for the client: for Anthropic clients with its SSE `event:` name, for OpenAI
-/// clients `data:` only (`[DONE]` is data `"[DONE]"`).
+/// One event for the client: for Anthropic and Responses clients with its SSE `event:` name,
+/// for chat clients `data:` only (`[DONE]` is data `"[DONE]"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Out {
     pub event: Option<&'static str>,
     pub data: String,
 }
 
-/// A stream's events translated as they come; one per stream.
+/// A stream's events translated as they come; one per stream. Chat chunks are the middle: the
+/// provider's events are turned into them (unless the provider speaks chat), and they are
+/// turned into the client's events (unless the client speaks chat).
 #[derive(Debug)]
-pub struct Stream(Inner);
+pub struct Stream {
+    to_chat: Option<ToChat>,
+    from_chat: Option<FromChat>,
+}
 
-/// What turns the provider's events into chat chunks, for the providers reached through chat.
+/// What turns the provider's events into chat chunks.
 #[derive(Debug)]
 enum ToChat {
+    Messages(chat_to_messages::Stream),
     Gemini(chat_to_gemini::Stream),
     Converse(chat_to_converse::Stream),
 }
 
+/// What turns chat chunks into the client's events.
 #[derive(Debug)]
-enum Inner {
-    ChatToMessages(chat_to_messages::Stream),
-    MessagesToChat(messages_to_chat::Stream),
-    /// Gemini or Converse events as chat chunks, for an OpenAI client.
-    Chat(ToChat),
-    /// Gemini or Converse events as chat chunks, then as Anthropic events.
-    Messages(ToChat, messages_to_chat::Stream),
+enum FromChat {
+    Messages(messages_to_chat::Stream),
+    Responses(responses_to_chat::Stream),
 }
 
 // === impl ToChat ===
@@ -171,6 +240,7 @@ enum Inner {
 impl ToChat {
     fn event(&mut self, name: &str, data: &str) -> Vec<Out> {
         match self {
+            Self::Messages(stream) => stream.event(name, data),
             Self::Gemini(stream) => stream.event(name, data),
             Self::Converse(stream) => stream.event(name, data),
         }
@@ -178,61 +248,96 @@ impl ToChat {
 
     fn finish(&mut self) -> Vec<Out> {
         match self {
+            Self::Messages(stream) => stream.finish(),
             Self::Gemini(stream) => stream.finish(),
             Self::Converse(stream) => stream.finish(),
         }
     }
 }
 
-/// Chat chunks on to an Anthropic client.
-fn on_to_messages(chunks: Vec<Out>, messages: &mut messages_to_chat::Stream) -> Vec<Out> {
-    chunks.iter().flat_map(|chunk| messages.event(&chunk.data)).collect()
+// === impl FromChat ===
+
+impl FromChat {
+    fn event(&mut self, chunk: &str) -> Vec<Out> {
+        match self {
+            Self::Messages(stream) => stream.event(chunk),
+            Self::Responses(stream) => stream.event(chunk),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<Out> {
+        match self {
+            Self::Messages(stream) => stream.finish(),
+            Self::Responses(stream) => stream.finish(),
+        }
+    }
+
+    /// Chat chunks on to the client.
+    fn chunks(&mut self, chunks: Vec<Out>) -> Vec<Out> {
+        chunks.iter().flat_map(|chunk| self.event(&chunk.data)).collect()
+    }
 }
 
 // === impl Stream ===
 
 impl Stream {
-    /// `model`: as the client asked for it. `include_usage`: the OpenAI client asked for
+    /// `model`: as the client asked for it. `include_usage`: the chat client asked for
     /// `stream_options.include_usage` (then a final usage chunk with empty `choices` is sent
-    /// before `[DONE]`; an Anthropic client always gets its usage).
-    pub fn new(way: Way, model: &str, include_usage: bool) -> Self {
-        let gemini = |usage| ToChat::Gemini(chat_to_gemini::Stream::new(model, usage));
-        let converse = |usage| ToChat::Converse(chat_to_converse::Stream::new(model, usage));
-        let messages = || messages_to_chat::Stream::new(model);
-        Stream(match way {
-            Way::ChatToMessages => Inner::ChatToMessages(chat_to_messages::Stream::new(model, include_usage)),
-            Way::MessagesToChat => Inner::MessagesToChat(messages()),
-            Way::ChatToGemini | Way::EmbeddingsToGemini => Inner::Chat(gemini(include_usage)),
-            Way::MessagesToGemini => Inner::Messages(gemini(true), messages()),
-            Way::ChatToConverse => Inner::Chat(converse(include_usage)),
-            Way::MessagesToConverse => Inner::Messages(converse(true), messages()),
-        })
+    /// before `[DONE]`; Anthropic and Responses clients always get their usage). `request`: the
+    /// client's request as it sent it (a Responses stream's last event echoes its settings).
+    pub fn new(way: Way, model: &str, include_usage: bool, request: &Map<String, Value>) -> Self {
+        let Some((client, provider)) = way.halves() else {
+            // Embeddings are never streamed; a chat stream in, as it is, says nothing wrong.
+            return Stream {
+                to_chat: None,
+                from_chat: None,
+            };
+        };
+        // The chat chunks carry usage when the client reads it in chat, or when a translation
+        // from chat needs it for the client's own last event.
+        let usage = client != Client::Chat || include_usage;
+        let to_chat = match provider {
+            Provider::Chat => None,
+            Provider::Messages => Some(ToChat::Messages(chat_to_messages::Stream::new(model, usage))),
+            Provider::Gemini => Some(ToChat::Gemini(chat_to_gemini::Stream::new(model, usage))),
+            Provider::Converse => Some(ToChat::Converse(chat_to_converse::Stream::new(model, usage))),
+        };
+        let from_chat = match client {
+            Client::Chat => None,
+            Client::Messages => Some(FromChat::Messages(messages_to_chat::Stream::new(model))),
+            Client::Responses => Some(FromChat::Responses(responses_to_chat::Stream::new(model, request))),
+        };
+        Stream { to_chat, from_chat }
     }
 
     /// One provider event (SSE `event:` name or event-stream `:event-type`, "" if none, and
     /// its `data`) → the client's events, in order (possibly none).
     pub fn event(&mut self, name: &str, data: &str) -> Vec<Out> {
-        match &mut self.0 {
-            Inner::ChatToMessages(stream) => stream.event(name, data),
-            Inner::MessagesToChat(stream) => stream.event(data),
-            Inner::Chat(stream) => stream.event(name, data),
-            Inner::Messages(stream, messages) => on_to_messages(stream.event(name, data), messages),
+        let chunks = match &mut self.to_chat {
+            Some(to_chat) => to_chat.event(name, data),
+            None => vec![Out {
+                event: None,
+                data: data.to_string(),
+            }],
+        };
+        match &mut self.from_chat {
+            Some(from_chat) => from_chat.chunks(chunks),
+            None => chunks,
         }
     }
 
-    /// The provider's stream ended: anything still owed to the client (OpenAI clients:
-    /// `data: [DONE]` if not sent yet; Anthropic clients: message_delta/message_stop if the
-    /// provider never sent a finish).
+    /// The provider's stream ended: anything still owed to the client (chat clients:
+    /// `data: [DONE]` if not sent yet; Anthropic clients: message_delta/message_stop, Responses
+    /// clients: `response.completed`, if the provider never sent a finish).
     pub fn finish(&mut self) -> Vec<Out> {
-        match &mut self.0 {
-            Inner::ChatToMessages(stream) => stream.finish(),
-            Inner::MessagesToChat(stream) => stream.finish(),
-            Inner::Chat(stream) => stream.finish(),
-            Inner::Messages(stream, messages) => {
-                let mut out = on_to_messages(stream.finish(), messages);
-                out.extend(messages.finish());
+        let chunks = self.to_chat.as_mut().map(ToChat::finish).unwrap_or_default();
+        match &mut self.from_chat {
+            Some(from_chat) => {
+                let mut out = from_chat.chunks(chunks);
+                out.extend(from_chat.finish());
                 out
             }
+            None => chunks,
         }
     }
 }

@@ -104,7 +104,7 @@ pub(super) fn assemble_completion(chunks: &[Out]) -> Value {
     json!({"content": content, "tool_calls": calls, "finish_reason": finish, "usage": usage})
 }
 
-fn anthropic_tool_stream() -> Vec<(&'static str, Value)> {
+pub(super) fn anthropic_tool_stream() -> Vec<(&'static str, Value)> {
     vec![
         (
             "message_start",
@@ -256,13 +256,17 @@ fn whole_answers_go_both_ways_and_back() {
         "content": [{"type": "text", "text": "Sure."}, {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": [1, {"b": null}]}}],
         "stop_reason": "tool_use", "stop_sequence": null,
         "usage": {"input_tokens": 10, "cache_creation_input_tokens": 3, "cache_read_input_tokens": 5, "output_tokens": 7}});
-    let completion = response(Way::ChatToMessages, &message, "client-model");
+    let completion = response(Way::ChatToMessages, &message, "client-model", &Map::new());
     assert_eq!(completion["model"], "client-model");
-    assert_eq!(response(Way::MessagesToChat, &completion, "openai/gpt-4.1"), message);
+    assert_eq!(
+        response(Way::MessagesToChat, &completion, "openai/gpt-4.1", &Map::new()),
+        message
+    );
     let mut again = response(
         Way::ChatToMessages,
-        &response(Way::MessagesToChat, &completion, "x"),
+        &response(Way::MessagesToChat, &completion, "x", &Map::new()),
         "client-model",
+        &Map::new(),
     );
     again["created"] = completion["created"].clone();
     assert_eq!(again, completion);
@@ -299,7 +303,7 @@ fn an_anthropic_stream_comes_to_openai_and_back() {
             .map(|(n, e)| (n.to_string(), e.to_string()))
     };
     // Anthropic → OpenAI chunks, put together as the OpenAI SDK would.
-    let mut to_chat = Stream::new(Way::ChatToMessages, "client-model", true);
+    let mut to_chat = Stream::new(Way::ChatToMessages, "client-model", true, &Map::new());
     let chunks = feed(&mut to_chat, events());
     let completion = assemble_completion(&chunks);
     assert_eq!(
@@ -313,7 +317,7 @@ fn an_anthropic_stream_comes_to_openai_and_back() {
         })
     );
     // Those chunks → Anthropic events again, put together as the Anthropic SDK would.
-    let mut to_messages = Stream::new(Way::MessagesToChat, "client-model", false);
+    let mut to_messages = Stream::new(Way::MessagesToChat, "client-model", false, &Map::new());
     let events_again = feed(&mut to_messages, chunks.into_iter().map(|o| (String::new(), o.data)));
     let message = assemble_message(&events_again);
     assert_eq!(
@@ -337,7 +341,7 @@ fn include_usage_off_sends_no_usage_chunk() {
     let events = anthropic_tool_stream()
         .into_iter()
         .map(|(n, e)| (n.to_string(), e.to_string()));
-    let chunks = feed(&mut Stream::new(Way::ChatToMessages, "m", false), events);
+    let chunks = feed(&mut Stream::new(Way::ChatToMessages, "m", false, &Map::new()), events);
     assert!(chunks.iter().all(|o| o.data == "[DONE]" || !o.data.contains("usage")));
     assert_eq!(assemble_completion(&chunks)["usage"], Value::Null);
 }
@@ -373,7 +377,7 @@ fn an_openai_stream_with_late_usage_comes_to_anthropic() {
         "[DONE]".to_string(),
     ];
     let events = feed(
-        &mut Stream::new(Way::MessagesToChat, "client-model", false),
+        &mut Stream::new(Way::MessagesToChat, "client-model", false, &Map::new()),
         datas.into_iter().map(|d| (String::new(), d)),
     );
     let message = assemble_message(&events);

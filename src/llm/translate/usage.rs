@@ -18,6 +18,9 @@
 //! - Bedrock Converse splits as Anthropic does, in its own words: `inputTokens`,
 //!   `cacheReadInputTokens`, `cacheWriteInputTokens`, `outputTokens` (its `totalTokens` is
 //!   their sum, recomputed).
+//! - OpenAI Responses counts as chat does, in other words: `input_tokens` = the whole prompt,
+//!   `input_tokens_details.cached_tokens` / `cache_write_tokens`, `output_tokens`, of which
+//!   `output_tokens_details.reasoning_tokens`.
 
 use serde_json::{Value, json};
 
@@ -124,6 +127,18 @@ impl Tokens {
         usage
     }
 
+    /// As the Responses API's `usage` (the SDK requires every one of these fields).
+    pub fn to_responses(self) -> Value {
+        let input = self.input + self.cache_read + self.cache_write;
+        json!({
+            "input_tokens": input,
+            "input_tokens_details": {"cached_tokens": self.cache_read, "cache_write_tokens": self.cache_write},
+            "output_tokens": self.output,
+            "output_tokens_details": {"reasoning_tokens": self.reasoning},
+            "total_tokens": input + self.output,
+        })
+    }
+
     /// As Anthropic's `usage`.
     pub fn to_messages(self) -> Value {
         json!({
@@ -192,6 +207,18 @@ mod tests {
         assert_eq!(Tokens::from_chat(&tokens.to_chat()), tokens);
         let anthropic = Tokens { reasoning: 0, ..tokens };
         assert_eq!(Tokens::from_messages(&tokens.to_messages()), anthropic);
+    }
+
+    #[test]
+    fn chat_usage_reads_as_responses_usage() {
+        let usage = json!({"prompt_tokens": 1050, "completion_tokens": 20, "total_tokens": 1070,
+                           "prompt_tokens_details": {"cached_tokens": 900, "cache_write_tokens": 50},
+                           "completion_tokens_details": {"reasoning_tokens": 8}});
+        assert_eq!(
+            Tokens::from_chat(&usage).to_responses(),
+            json!({"input_tokens": 1050, "input_tokens_details": {"cached_tokens": 900, "cache_write_tokens": 50},
+                   "output_tokens": 20, "output_tokens_details": {"reasoning_tokens": 8}, "total_tokens": 1070})
+        );
     }
 
     #[test]
