@@ -241,8 +241,10 @@ def test_streamed_chat_arrives_in_chunks_with_usage(env: Env) -> None:
     assert text == "echo: one two three four five six"
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) >= 3, "several deltas"
     assert chunks[-1].usage and chunks[-1].usage.completion_tokens > 0, "the usage chunk came through"
-    line = env.audit_of(lambda r: r.get("event") == "call" and r.get("served_by") == "openai/gpt-4.1")[-1]
-    assert line["tokens_in"] == 6 and line["tokens_out"] > 0, line
+    # The stream's line is written when it ends, after the client read it: wait for that one.
+    line = env.audit_of(lambda r: r.get("event") == "call" and r.get("served_by") == "openai/gpt-4.1"
+                        and r.get("tokens_in") == 6)[-1]
+    assert line["tokens_out"] > 0, line
 
 
 def test_tool_calls_round_trip_streamed(env: Env) -> None:
