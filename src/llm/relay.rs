@@ -229,6 +229,7 @@ pub fn translation(api: Api, candidate: &Candidate) -> Option<Way> {
         (Api::Chat, ProviderKind::Gemini) => Some(Way::ChatToGemini),
         (Api::Messages, ProviderKind::Gemini) => Some(Way::MessagesToGemini),
         (Api::Embeddings, ProviderKind::Gemini) => Some(Way::EmbeddingsToGemini),
+        (Api::CountTokens, ProviderKind::Gemini) => Some(Way::CountTokensToGemini),
         (Api::Chat, ProviderKind::Bedrock) => Some(Way::ChatToConverse),
         (Api::Messages, ProviderKind::Bedrock) => Some(Way::MessagesToConverse),
         (Api::Chat, _) if provider.speaks(Api::Messages) => Some(Way::ChatToMessages),
@@ -246,6 +247,7 @@ fn provider_api(way: Way) -> Api {
     match way {
         Way::ChatToMessages | Way::ResponsesToMessages => Api::Messages,
         Way::EmbeddingsToGemini => Api::Embeddings,
+        Way::CountTokensToGemini => Api::CountTokens,
         Way::MessagesToChat
         | Way::ChatToGemini
         | Way::MessagesToGemini

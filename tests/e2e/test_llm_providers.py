@@ -356,3 +356,15 @@ def test_a_bedrock_api_key_is_sent_as_a_bearer_token_instead_of_a_signature(env:
     headers = {k.lower(): v for k, v in last_request(env.fakes["bedrock"])["headers"].items()}
     assert headers["authorization"] == f"Bearer {BEDROCK_API_KEY}"
     assert "x-amz-date" not in headers and "x-amz-security-token" not in headers
+
+
+def test_anthropic_token_counts_reach_gemini(env: Env) -> None:
+    counted = env.anthropic().messages.count_tokens(
+        model=GEMINI, system="Be brief.", messages=[{"role": "user", "content": "count these four words"}])
+    # The fake counts words: "Be brief." and the four.
+    assert counted.input_tokens == 6
+    sent = last_request(env.fakes["gemini"])
+    assert sent["path"] == "/v1beta/models/gemini-2.5-flash:countTokens"
+    inner = sent["body"]["generateContentRequest"]
+    assert inner["model"] == "models/gemini-2.5-flash"
+    assert inner["systemInstruction"]["parts"][0]["text"] == "Be brief."

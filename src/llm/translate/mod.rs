@@ -84,6 +84,8 @@ pub enum Way {
     MessagesToGemini,
     /// OpenAI embeddings to Gemini's `batchEmbedContents`.
     EmbeddingsToGemini,
+    /// Anthropic's `count_tokens` to Gemini's `countTokens`, through chat.
+    CountTokensToGemini,
     /// Chat completions to Bedrock's Converse.
     ChatToConverse,
     /// Anthropic messages to Bedrock's Converse, through chat.
@@ -131,7 +133,7 @@ impl Way {
             Way::ResponsesToMessages => (Client::Responses, Provider::Messages),
             Way::ResponsesToGemini => (Client::Responses, Provider::Gemini),
             Way::ResponsesToConverse => (Client::Responses, Provider::Converse),
-            Way::EmbeddingsToGemini => return None,
+            Way::EmbeddingsToGemini | Way::CountTokensToGemini => return None,
         })
     }
 }
@@ -142,6 +144,14 @@ impl Way {
 pub fn request(way: Way, body: &Map<String, Value>) -> Result<Map<String, Value>, String> {
     let Some((client, provider)) = way.halves() else {
         let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
+        if way == Way::CountTokensToGemini {
+            // The request that would be sent, counted: Gemini names it with its model.
+            let mut generate = chat_to_gemini::request(&messages_to_chat::request(body)?)?;
+            generate.insert("model".into(), Value::String(format!("models/{model}")));
+            let mut count = Map::new();
+            count.insert("generateContentRequest".into(), Value::Object(generate));
+            return Ok(count);
+        }
         return chat_to_gemini::embeddings_request(body, model);
     };
     let chat = match client {
@@ -162,6 +172,9 @@ pub fn request(way: Way, body: &Map<String, Value>) -> Result<Map<String, Value>
 /// it sent it (a Responses answer echoes its settings).
 pub fn response(way: Way, body: &Value, model: &str, request: &Map<String, Value>) -> Value {
     let Some((client, provider)) = way.halves() else {
+        if way == Way::CountTokensToGemini {
+            return serde_json::json!({"input_tokens": body["totalTokens"].as_u64().unwrap_or(0)});
+        }
         return chat_to_gemini::embeddings_response(body, model);
     };
     let chat = match provider {
@@ -189,7 +202,11 @@ pub fn embeddings_as_base64(answer: &mut Value) {
 /// read OpenAI's error shape, as chat clients do.
 pub fn error(way: Way, status: u16, error_type: Option<&str>, body: &[u8]) -> Vec<u8> {
     let Some((client, provider)) = way.halves() else {
-        return chat_to_gemini::error(status, body);
+        let chat = chat_to_gemini::error(status, body);
+        return match way {
+            Way::CountTokensToGemini => errors::to_messages(status, &chat),
+            _ => chat,
+        };
     };
     let chat = match provider {
         Provider::Chat => body.to_vec(),
@@ -287,7 +304,7 @@ impl Stream {
     /// client's request as it sent it (a Responses stream's last event echoes its settings).
     pub fn new(way: Way, model: &str, include_usage: bool, request: &Map<String, Value>) -> Self {
         let Some((client, provider)) = way.halves() else {
-            // Embeddings are never streamed; a chat stream in, as it is, says nothing wrong.
+            // Embeddings and token counts are never streamed.
             return Stream {
                 to_chat: None,
                 from_chat: None,

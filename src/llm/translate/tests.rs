@@ -400,3 +400,37 @@ fn a_request_openai_cannot_take_is_refused_through_the_interface() {
         "`n`: Anthropic answers with one choice; 3 were asked for"
     );
 }
+
+#[test]
+fn an_anthropic_token_count_goes_to_gemini_and_back() {
+    let body = object(json!({"model": "gemini-2.5-flash", "system": "Be brief.",
+                             "messages": [{"role": "user", "content": "four words right here"}]}));
+    let sent = request(Way::CountTokensToGemini, &body).unwrap();
+    assert_eq!(
+        Value::Object(sent),
+        json!({"generateContentRequest": {
+            "contents": [{"role": "user", "parts": [{"text": "four words right here"}]}],
+            "systemInstruction": {"parts": [{"text": "Be brief."}]},
+            "model": "models/gemini-2.5-flash"}})
+    );
+    let answer = json!({"totalTokens": 6, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 6}]});
+    assert_eq!(
+        response(
+            Way::CountTokensToGemini,
+            &answer,
+            "gemini/gemini-2.5-flash",
+            &Map::new()
+        ),
+        json!({"input_tokens": 6})
+    );
+    let failed = error(
+        Way::CountTokensToGemini,
+        429,
+        None,
+        br#"{"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}"#,
+    );
+    let failed: Value = serde_json::from_slice(&failed).unwrap();
+    assert_eq!(failed["type"], "error");
+    assert_eq!(failed["error"]["type"], "rate_limit_error");
+    assert_eq!(failed["error"]["message"], "quota");
+}
