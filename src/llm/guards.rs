@@ -118,7 +118,7 @@ pub struct AnswerGuard {
 
 impl AnswerGuard {
     /// Guards a whole answer in place: the text under `content` and `text` keys (chat messages,
-    /// Anthropic content blocks, Responses output).
+    /// Anthropic content blocks, Responses output) and the tool calls it asks for.
     pub fn whole(&self, answer: &mut Value) -> Result<Vec<String>, Rejected> {
         let guards: Vec<&Guard> = self.guards.iter().collect();
         let mut masked = Vec::new();
@@ -149,16 +149,39 @@ fn walk(value: &mut Value, f: &mut impl FnMut(&mut String) -> Result<(), Rejecte
     }
 }
 
-/// The strings under `content` or `text` keys of an answer, however deep.
+/// The strings under `content` or `text` keys of an answer, however deep, and the strings of the
+/// tool calls it asks for: OpenAI's `arguments` (JSON text: its strings, so a mask keeps it
+/// JSON) and Anthropic's `input` (an object).
 fn answer_text(value: &mut Value, f: &mut impl FnMut(&mut String) -> Result<(), Rejected>) -> Result<(), Rejected> {
     match value {
         Value::Array(items) => items.iter_mut().try_for_each(|v| answer_text(v, f)),
         Value::Object(map) => map.iter_mut().try_for_each(|(k, v)| match (k.as_str(), v) {
             ("content" | "text", Value::String(text)) => f(text),
+            ("arguments", Value::String(text)) => arguments(text, f),
+            ("input", input @ Value::Object(_)) => walk(input, f),
             (_, v) => answer_text(v, f),
         }),
         _ => Ok(()),
     }
+}
+
+/// A tool call's JSON arguments, guarded string by string and written again only when a mask
+/// changed one; text that is not JSON is guarded as it is.
+fn arguments(text: &mut String, f: &mut impl FnMut(&mut String) -> Result<(), Rejected>) -> Result<(), Rejected> {
+    let Ok(mut parsed) = serde_json::from_str::<Value>(text) else {
+        return f(text);
+    };
+    let mut changed = false;
+    walk(&mut parsed, &mut |s| {
+        let before = s.clone();
+        f(s)?;
+        changed |= *s != before;
+        Ok(())
+    })?;
+    if changed {
+        *text = parsed.to_string();
+    }
+    Ok(())
 }
 
 /// Applies `guards` to one text: `Err` for a rejecting guard that finds something, else every
@@ -532,6 +555,43 @@ mod tests {
         let mut leaky = json!({"messages": [{"role": "user", "content": "use AKIAIOSFODNN7EXAMPLE"}]});
         let rejected = strict.recognize(&models, leaky.as_object_mut().unwrap()).err().unwrap();
         assert_eq!(rejected.0, "no-keys");
+    }
+
+    #[test]
+    fn tool_calls_in_whole_answers_are_guarded_and_stay_json() {
+        let guards = recognizers(vec![guard("cards", Builtin::CreditCard, GuardAction::Mask)]);
+        let answer_guard = guards.answers(&["m".to_string()]).unwrap();
+        let arguments = json!({"card": "4111 1111 1111 1111", "amount": 5}).to_string();
+        let mut chat = json!({"choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "pay", "arguments": arguments}}]}}]});
+        assert_eq!(answer_guard.whole(&mut chat).ok().unwrap(), ["cards"]);
+        let sent = chat
+            .pointer("/choices/0/message/tool_calls/0/function/arguments")
+            .unwrap();
+        let sent: Value = serde_json::from_str(sent.as_str().unwrap()).unwrap();
+        assert_eq!(sent, json!({"card": "[REDACTED:cards]", "amount": 5}));
+        let mut anthropic = json!({"content": [{"type": "tool_use", "id": "t", "name": "pay",
+                                               "input": {"card": "4111111111111111"}}]});
+        answer_guard.whole(&mut anthropic).ok().unwrap();
+        assert_eq!(anthropic["content"][0]["input"]["card"], "[REDACTED:cards]");
+        let untouched = json!({"q": "weather in Paris"}).to_string().replace(':', ": ");
+        let mut plain =
+            json!({"choices": [{"message": {"tool_calls": [{"function": {"arguments": untouched.clone()}}]}}]});
+        assert!(answer_guard.whole(&mut plain).ok().unwrap().is_empty());
+        assert_eq!(
+            plain["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            untouched.as_str(),
+            "as the provider wrote it"
+        );
+        let strict = recognizers(vec![guard("no-cards", Builtin::CreditCard, GuardAction::Reject)]);
+        let mut again = json!({"output": [{"type": "function_call", "arguments": arguments}]});
+        let rejected = strict
+            .answers(&["m".to_string()])
+            .unwrap()
+            .whole(&mut again)
+            .err()
+            .unwrap();
+        assert_eq!(rejected.0, "no-cards");
     }
 
     #[test]
