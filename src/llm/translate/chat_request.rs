@@ -263,3 +263,27 @@ pub fn refuse(body: &Map<String, Value>, provider: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A chat request's `messages` list.
+pub fn message_list(messages: Option<&Value>) -> Result<&Vec<Value>, String> {
+    match messages {
+        Some(Value::Array(list)) => Ok(list),
+        Some(other) => Err(format!("`messages` must be a list, not {}", kind(other))),
+        None => Err("`messages` is missing".to_string()),
+    }
+}
+
+/// Why a legacy `function` message at `at` is refused.
+pub fn legacy_function(at: &str) -> String {
+    format!("`{at}.role`: legacy `function` messages are not translated; use `tool` messages")
+}
+
+/// Adds a message to the turns of an API whose roles alternate: one of the role of the turn
+/// before joins it, one with nothing in it is left out.
+pub fn push_turn<'a>(turns: &mut Vec<(&'a str, Vec<Value>)>, role: &'a str, parts: Vec<Value>) {
+    match turns.last_mut() {
+        _ if parts.is_empty() => {}
+        Some((last, earlier)) if *last == role => earlier.extend(parts),
+        _ => turns.push((role, parts)),
+    }
+}

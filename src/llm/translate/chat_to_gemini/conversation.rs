@@ -11,18 +11,14 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::super::chat_request::{assistant_texts, texts, tool_calls};
+use super::super::chat_request::{assistant_texts, legacy_function, message_list, push_turn, texts, tool_calls};
 use super::super::{kind, media};
 use super::call_id;
 
 /// Gemini's system instruction text (None when there was none) and `contents`. `model`: the
 /// provider's model name, which says whether Gemini checks thought signatures.
 pub fn translate(messages: Option<&Value>, model: &str) -> Result<(Option<String>, Vec<Value>), String> {
-    let list = match messages {
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(format!("`messages` must be a list, not {}", kind(other))),
-        None => return Err("`messages` is missing".to_string()),
-    };
+    let list = message_list(messages)?;
     let mut system = Vec::new();
     let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
     // The function each tool call so far named, by the call's id.
@@ -37,18 +33,10 @@ pub fn translate(messages: Option<&Value>, model: &str) -> Result<(Option<String
             "user" => ("user", user_parts(message.get("content"), &at)?),
             "assistant" => ("model", model_parts(message, &at, model, &mut names)?),
             "tool" => ("user", vec![function_response(message, &at, &names)?]),
-            "function" => {
-                return Err(format!(
-                    "`{at}.role`: legacy `function` messages are not translated; use `tool` messages"
-                ));
-            }
+            "function" => return Err(legacy_function(&at)),
             other => return Err(format!("`{at}.role`: `{other}` is not a role")),
         };
-        match turns.last_mut() {
-            _ if parts.is_empty() => {}
-            Some((last, earlier)) if *last == role => earlier.extend(parts),
-            _ => turns.push((role, parts)),
-        }
+        push_turn(&mut turns, role, parts);
     }
     let contents = turns
         .into_iter()

@@ -8,16 +8,12 @@
 
 use serde_json::{Value, json};
 
-use super::super::chat_request::{assistant_texts, texts, tool_calls};
+use super::super::chat_request::{assistant_texts, legacy_function, message_list, push_turn, texts, tool_calls};
 use super::super::{kind, media};
 
 /// Anthropic's `system` (None when there was none) and `messages`.
 pub fn translate(messages: Option<&Value>) -> Result<(Option<String>, Vec<Value>), String> {
-    let list = match messages {
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(format!("`messages` must be a list, not {}", kind(other))),
-        None => return Err("`messages` is missing".to_string()),
-    };
+    let list = message_list(messages)?;
     let mut system = Vec::new();
     let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
     for (i, message) in list.iter().enumerate() {
@@ -30,18 +26,10 @@ pub fn translate(messages: Option<&Value>) -> Result<(Option<String>, Vec<Value>
             "user" => ("user", user_blocks(message.get("content"), &at)?),
             "assistant" => ("assistant", assistant_blocks(message, &at)?),
             "tool" => ("user", vec![tool_result(message, &at)?]),
-            "function" => {
-                return Err(format!(
-                    "`{at}.role`: legacy `function` messages are not translated; use `tool` messages"
-                ));
-            }
+            "function" => return Err(legacy_function(&at)),
             other => return Err(format!("`{at}.role`: `{other}` is not a role")),
         };
-        match turns.last_mut() {
-            _ if blocks.is_empty() => {}
-            Some((last, earlier)) if *last == role => earlier.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
+        push_turn(&mut turns, role, blocks);
     }
     let messages = turns
         .into_iter()

@@ -9,6 +9,7 @@
 
 use serde_json::{Value, json};
 
+use super::super::chat_request::message_list;
 use super::super::{kind, media};
 
 pub fn translate(system: Option<&Value>, messages: Option<&Value>) -> Result<Vec<Value>, String> {
@@ -19,11 +20,7 @@ pub fn translate(system: Option<&Value>, messages: Option<&Value>) -> Result<Vec
             out.push(json!({"role": "system", "content": text}));
         }
     }
-    let list = match messages {
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(format!("`messages` must be a list, not {}", kind(other))),
-        None => return Err("`messages` is missing".to_string()),
-    };
+    let list = message_list(messages)?;
     for (i, message) in list.iter().enumerate() {
         let at = format!("messages[{i}]");
         let content = &message["content"];
