@@ -4,7 +4,7 @@
 //! `{"action": "deny", "reason": …}` or `{"action": "rewrite", "body": {…}}` (docs/llm.md).
 //!
 //! An answer that decides nothing (not 2xx, not such JSON, too late, too large, a rewrite that
-//! changes `model` or `stream`) is an error, and the guard's `on_error` decides: deny (fail
+//! changes `model`, `stream`, the token limit or the tools) is an error, and the guard's `on_error` decides: deny (fail
 //! closed, the default) or allow. The webhook gets agentmux's configured headers only, never
 //! the caller's credentials.
 
@@ -168,13 +168,24 @@ impl Webhook {
     }
 }
 
-/// Replaces `body` with a webhook's rewrite: a JSON object whose `model` and `stream` are those
-/// of the request (routing, policies and limits decided on them).
+/// The fields routing, policies and limits decided on before any webhook was asked: a rewrite
+/// must leave them as they were, or the provider would get what was never decided.
+const DECIDED: [&str; 6] = [
+    "model",
+    "stream",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "tools",
+];
+
+/// Replaces `body` with a webhook's rewrite: a JSON object whose `DECIDED` fields are those of
+/// the request.
 fn rewrite(body: &mut Map<String, Value>, rewritten: Value) -> Result<(), String> {
     let Value::Object(rewritten) = rewritten else {
         return Err("its rewrite's `body` is not a JSON object".into());
     };
-    for field in ["model", "stream"] {
+    for field in DECIDED {
         if rewritten.get(field) != body.get(field) {
             return Err(format!("its rewrite changes `{field}`"));
         }

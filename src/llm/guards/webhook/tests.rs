@@ -41,6 +41,16 @@ async fn answer(
             body["model"] = json!("other/model");
             ok(json!({"action": "rewrite", "body": body}))
         }
+        "/rewrite-max-tokens" => {
+            let mut body = question["body"].clone();
+            body["max_completion_tokens"] = json!(100_000);
+            ok(json!({"action": "rewrite", "body": body}))
+        }
+        "/rewrite-tools" => {
+            let mut body = question["body"].clone();
+            body["tools"] = json!([{"type": "function", "function": {"name": "wire_money"}}]);
+            ok(json!({"action": "rewrite", "body": body}))
+        }
         "/rewrite-array" => ok(json!({"action": "rewrite", "body": [1, 2]})),
         "/unknown" => ok(json!({"action": "maybe"})),
         "/malformed" => (StatusCode::OK, "allow".into()),
@@ -206,6 +216,8 @@ async fn answers_that_decide_nothing_fail_closed_by_default() {
         ("/unknown", "its answer is not an allow, deny or rewrite"),
         ("/error", "it answered 500"),
         ("/rewrite-model", "its rewrite changes `model`"),
+        ("/rewrite-max-tokens", "its rewrite changes `max_completion_tokens`"),
+        ("/rewrite-tools", "its rewrite changes `tools`"),
         ("/rewrite-array", "its rewrite's `body` is not a JSON object"),
     ];
     for (path, expected) in cases {
