@@ -97,7 +97,9 @@ pub async fn forward(
                 continue;
             }
         };
-        let first_byte = timeouts.first_byte.min(plan.left());
+        // The budget says whether a try starts, not how long a started one may take: a
+        // reasoning model's whole answer can take longer than any retry budget.
+        let first_byte = timeouts.first_byte;
         let send = http
             .post(outbound.url)
             .headers(outbound.headers)
@@ -174,7 +176,7 @@ pub async fn forward(
         // Nothing has reached the client until the stream's first bytes have come: a stream
         // that breaks off, ends or stalls before them is a failure like any other.
         let mut bytes = Box::pin(response.bytes_stream());
-        let wait = first_byte.min(plan.left());
+        let wait = first_byte;
         let first = match tokio::time::timeout(wait, bytes.next()).await {
             Ok(Some(Ok(first))) => first,
             outcome => {
