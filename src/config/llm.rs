@@ -432,18 +432,22 @@ fn retries(path: &Path, raw: Option<super::raw::RawRetries>, problems: &mut Vec<
         wait: raw.wait.map_or(defaults.wait, |d| d.0),
     };
     if !(1..=Retries::MAX_ATTEMPTS).contains(&retries.attempts) {
-        let message = format!("llm.retries.attempts: 1 to {}", Retries::MAX_ATTEMPTS);
+        let message = format!(
+            "llm.retries.attempts: {} is not 1 to {}",
+            retries.attempts,
+            Retries::MAX_ATTEMPTS
+        );
         problems.push(Problem::new(path, None, message));
     }
     if retries.budget.is_zero() {
         problems.push(Problem::new(path, None, "llm.retries.budget: more than 0".to_string()));
     }
     if retries.wait > retries.budget {
-        problems.push(Problem::new(
-            path,
-            None,
-            "llm.retries.wait: no longer than the budget".to_string(),
-        ));
+        let message = format!(
+            "llm.retries.wait: {:?} is longer than the budget ({:?})",
+            retries.wait, retries.budget
+        );
+        problems.push(Problem::new(path, None, message));
     }
     retries
 }

@@ -149,10 +149,13 @@ fn retries_default_and_are_bounded() {
         }
     );
     for (yaml, expect) in [
-        ("retries: {attempts: 0}\n", "llm.retries.attempts: 1 to 10"),
-        ("retries: {attempts: 11}\n", "llm.retries.attempts: 1 to 10"),
+        ("retries: {attempts: 0}\n", "llm.retries.attempts: 0 is not 1 to 10"),
+        ("retries: {attempts: 11}\n", "llm.retries.attempts: 11 is not 1 to 10"),
         ("retries: {budget: 0s}\n", "llm.retries.budget: more than 0"),
-        ("retries: {budget: 5s, wait: 6s}\n", "no longer than the budget"),
+        (
+            "retries: {budget: 5s, wait: 6s}\n",
+            "llm.retries.wait: 6s is longer than the budget (5s)",
+        ),
     ] {
         let problems = resolve_llm(yaml).unwrap_err();
         assert!(problems.iter().any(|p| p.contains(expect)), "{yaml}: {problems:?}");
